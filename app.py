@@ -1,0 +1,42 @@
+"""genlab: train small GANs and VAEs live in the browser. Run with `streamlit run app.py`."""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import streamlit as st
+
+HERE = Path(__file__).resolve().parent
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_imports() -> threading.Thread:
+    """Import torch, the trainers and plotly in the background once per server process, so the first
+    visit to Train does not wait ~5 s for them while the visitor reads the home page."""
+
+    def warm() -> None:
+        import plotly.graph_objects  # noqa: F401
+
+        import genlab.runner  # noqa: F401  (torch, models, trainers)
+        import genlab.viz as viz
+
+        viz.loss_figure({}).to_dict()  # plotly loads its validators lazily on first use
+
+    thread = threading.Thread(target=warm, name="genlab-warm-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+st.set_page_config(page_title="genlab", page_icon="🧪", layout="wide")
+_warm_imports()
+
+pages = [
+    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
+    st.Page("pages/train.py", title="Train", icon="🏋️"),
+]
+# Pages written separately: listed once their files exist.
+for file, title, icon in (("pages/latent.py", "Latent explorer", "🧭"), ("pages/runs.py", "Runs", "📁")):
+    if (HERE / file).is_file():
+        pages.append(st.Page(file, title=title, icon=icon))
+
+st.navigation(pages).run()

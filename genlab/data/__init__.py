@@ -1,0 +1,84 @@
+"""Data sets for genlab, each returned as a DataSource held on the training device.
+
+    from genlab.data import load_data, DataSource, DataUnavailableError
+    data = load_data(cfg.data, device, seed=cfg.seed)
+    batch = data.sample(256)          # float32 on device; images in [0, 1]
+
+Synthetic sets (2D, shapes) are drawn from the seed; the "test" split is an independent draw of the
+same distribution (another seed stream). MNIST, Fashion-MNIST and CIFAR-10 use their official test
+sets. User data (points, folder) has no held-out part: "test" returns the same data.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from genlab.config import TOY2D_DATASETS, ConfigError, DataConfig
+from genlab.data import toy2d
+from genlab.data.folder import images_from_folder, images_from_zip_bytes
+from genlab.data.images import MNIST_LIKE, load_cifar10, load_mnist_like
+from genlab.data.points import points_from_array, points_from_csv_bytes, points_from_file
+from genlab.data.shapes import FACTOR_NAMES, SHAPE_NAMES, make_shapes
+from genlab.data.source import DataSource, DataUnavailableError
+
+__all__ = [
+    "DataSource",
+    "DataUnavailableError",
+    "load_data",
+    "split_seed",
+    "points_from_array",
+    "points_from_csv_bytes",
+    "points_from_file",
+    "images_from_folder",
+    "images_from_zip_bytes",
+]
+
+SPLITS = ("train", "test")
+# Shapes are stored as uint8 on the device; this caps that tensor (1 GiB = 262k images at 64 px).
+MAX_SHAPES_BYTES = 2**30
+
+
+def split_seed(seed: int, split: str) -> int:
+    """Seed of a split's draw: train and test get independent, well-mixed streams of the same seed."""
+    state = np.random.SeedSequence([seed, SPLITS.index(split)]).generate_state(1, dtype=np.uint64)[0]
+    return int(state >> np.uint64(1))  # torch seeds must fit in a signed 64-bit integer
+
+
+def load_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0, split: str = "train") -> DataSource:
+    """The data set `cfg` describes, on `device`.
+
+    Raises ConfigError for bad settings or unusable user files (field "data.path" for files) and
+    DataUnavailableError when a standard set is neither found offline nor downloadable.
+    """
+    cfg.validate()
+    if split not in SPLITS:
+        raise ConfigError("split", split, f"must be one of {', '.join(SPLITS)}")
+    device = torch.device(device)
+    name = cfg.name
+
+    if name == "points":
+        return points_from_file(cfg.path, device=device)
+    if name in TOY2D_DATASETS:
+        x = toy2d.make_points(name, cfg.n_samples, split_seed(seed, split)).to(device)
+        modes, mode_std = None, None
+        if name in toy2d.MODES:
+            make_modes, mode_std = toy2d.MODES[name]
+            modes = make_modes().to(device)
+        return DataSource(name=name, kind="points", x=x, modes=modes, mode_std=mode_std,
+                          origin=f"{cfg.n_samples} points of {name} ({split}, seed {seed})")
+    if name == "shapes":
+        size = cfg.image_size
+        limit = MAX_SHAPES_BYTES // (size * size)
+        if cfg.n_samples > limit:
+            raise ConfigError("data.n_samples", cfg.n_samples, f"shapes at {size} px allow at most {limit:,} images (memory)")
+        images, factors, labels = make_shapes(cfg.n_samples, size, split_seed(seed, split), device)
+        return DataSource(name=name, kind="images", x=images, labels=labels, factors=factors,
+                          factor_names=FACTOR_NAMES, class_names=SHAPE_NAMES,
+                          origin=f"{cfg.n_samples} shapes of {size}x{size} px ({split}, seed {seed})")
+    if name in MNIST_LIKE:
+        return load_mnist_like(name, cfg.path, cfg.download, split, device)
+    if name == "cifar10":
+        return load_cifar10(cfg.path, cfg.download, split, device)
+    if name == "folder":
+        return images_from_folder(cfg.path, cfg.image_size, device=device)
+    raise ConfigError("data.name", name, "has no loader")  # unreachable while config and data agree

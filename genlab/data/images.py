@@ -1,0 +1,176 @@
+"""MNIST, Fashion-MNIST and CIFAR-10: found offline first, downloaded through torchvision on request.
+
+MNIST-like sets are read with genlab's own IDX reader from, in order: `cfg.path`, torchvision's layout
+under it (`<path>/MNIST/raw`, `<path>/FashionMNIST/raw`), `./data/<name>`, torchvision's layout under
+`./data`, and for Fashion-MNIST Debian's `/usr/share/datasets/fashion-mnist` (package
+dataset-fashion-mnist). Only when nothing is found and `cfg.download` is set does torchvision download.
+
+CIFAR-10 is only ever opened through torchvision (`<root>/cifar-10-batches-py`, root = `cfg.path` or
+`./data`). Its batches are Python pickles, and unpickling can run code; torchvision checks each file's
+MD5 against the official release before unpickling it, so only the genuine files are ever loaded.
+genlab never unpickles a file itself.
+
+Images keep their native size (28 px for the MNIST-like sets, 32 px for CIFAR-10), stored as uint8.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genlab.data.idx import read_idx
+from genlab.data.source import DataSource, DataUnavailableError
+
+DEFAULT_DATA_DIR = "data"  # relative to the working directory: the app and CLI run from the repo root
+SYSTEM_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+# name -> (title for messages, torchvision class name, class names)
+MNIST_LIKE = {
+    "mnist": ("MNIST", "MNIST", MNIST_CLASSES),
+    "fashion_mnist": ("Fashion-MNIST", "FashionMNIST", FASHION_MNIST_CLASSES),
+}
+IDX_PREFIX = {"train": "train", "test": "t10k"}
+
+
+def _data_dir() -> Path:
+    # Absolute, so messages say exactly where to put files.
+    return Path(DEFAULT_DATA_DIR).absolute()
+
+
+def _download_root(path: str) -> Path:
+    return Path(path).absolute() if path else _data_dir()
+
+
+def candidate_dirs(name: str, path: str = "") -> list[Path]:
+    """Folders searched, in order, for the IDX files of an MNIST-like set."""
+    tv_class = MNIST_LIKE[name][1]
+    dirs = []
+    if path:
+        dirs += [Path(path).absolute(), Path(path).absolute() / tv_class / "raw"]
+    data = _data_dir()
+    dirs += [data / name, data / tv_class / "raw"]
+    if name == "fashion_mnist":
+        dirs.append(Path(SYSTEM_FASHION_MNIST_DIR))
+    unique = []
+    for d in dirs:
+        if d not in unique:
+            unique.append(d)
+    return unique
+
+
+def _find_file(folder: Path, stem: str) -> Path | None:
+    # Original names are "train-images-idx3-ubyte"; some copies use "train-images.idx3-ubyte".
+    for name in (stem, stem.replace("-idx", ".idx")):
+        for suffix in (".gz", ""):
+            candidate = folder / (name + suffix)
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def find_idx_files(folder: Path, split: str) -> tuple[Path, Path] | None:
+    """(images file, labels file) of `split` in `folder`, or None unless both are there."""
+    prefix = IDX_PREFIX[split]
+    images = _find_file(folder, f"{prefix}-images-idx3-ubyte")
+    labels = _find_file(folder, f"{prefix}-labels-idx1-ubyte")
+    return (images, labels) if images and labels else None
+
+
+def _images_source(name: str, images: np.ndarray | torch.Tensor, labels, class_names, origin: str,
+                   device: torch.device) -> DataSource:
+    x = torch.as_tensor(images)
+    if x.dim() == 3:
+        x = x.unsqueeze(1)  # (N, H, W) -> (N, 1, H, W)
+    return DataSource(
+        name=name,
+        kind="images",
+        x=x.to(device=device, dtype=torch.uint8).contiguous(),
+        labels=torch.as_tensor(np.asarray(labels)).long().to(device),
+        class_names=tuple(class_names),
+        origin=origin,
+    )
+
+
+def load_mnist_like(name: str, path: str, download: bool, split: str, device: torch.device) -> DataSource:
+    title, tv_class, classes = MNIST_LIKE[name]
+    dirs = candidate_dirs(name, path)
+    for folder in dirs:
+        found = find_idx_files(folder, split)
+        if found is None:
+            continue
+        images, labels = read_idx(found[0]), read_idx(found[1])
+        if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataUnavailableError(
+                f"{found[0]} and {found[1]} do not hold matching {title} images (N, 28, 28) uint8 and labels (N,):"
+                f" got {images.dtype} {images.shape} and {labels.dtype} {labels.shape}. Replace them with good copies."
+            )
+        if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise DataUnavailableError(f"{found[1]} holds labels outside 0..{len(classes) - 1}.")
+        origin = f"{title} {split} ({len(images)} images) from {folder}"
+        return _images_source(name, images, labels, classes, origin, device)
+
+    prefix = IDX_PREFIX[split]
+    where = ", ".join(str(d) for d in dirs)
+    files = f"{prefix}-images-idx3-ubyte.gz and {prefix}-labels-idx1-ubyte.gz"
+    debian = ", install Debian's dataset-fashion-mnist package" if name == "fashion_mnist" else ""
+    missing = f"{title} ({split} split) was not found in: {where}."
+    put_files = f"put the IDX files ({files}) in one of these folders (or point data.path at them){debian}"
+    if not download:
+        raise DataUnavailableError(f"{missing} To fix: {put_files}, or enable download (data.download; needs internet).")
+    root = _download_root(path)
+    try:
+        import torchvision.datasets as tv_datasets
+
+        dataset = getattr(tv_datasets, tv_class)(str(root), train=split == "train", download=True)
+    except Exception as exc:  # network errors come in many types; all mean "not available"
+        raise DataUnavailableError(
+            f"{missing} Downloading it into {root} failed ({exc}). To fix: check the internet connection, or {put_files}."
+        ) from exc
+    origin = f"{title} {split} ({len(dataset.data)} images) downloaded into {root}"
+    return _images_source(name, dataset.data, dataset.targets, classes, origin, device)
+
+
+def load_cifar10(path: str, download: bool, split: str, device: torch.device) -> DataSource:
+    """CIFAR-10 through torchvision only (it verifies the files' MD5 before unpickling them)."""
+    import torchvision.datasets as tv_datasets
+
+    roots = [Path(path).absolute()] if path else []
+    if _data_dir() not in roots:
+        roots.append(_data_dir())
+    train = split == "train"
+    for root in roots:
+        if not (root / tv_datasets.CIFAR10.base_folder).is_dir():
+            continue
+        try:
+            dataset = tv_datasets.CIFAR10(str(root), train=train, download=False)
+        except RuntimeError:  # "Dataset not found or corrupted": a file is missing or fails its MD5 check
+            continue
+        return _cifar_source(dataset, f"from {root}", split, device)
+
+    where = ", ".join(str(r / tv_datasets.CIFAR10.base_folder) for r in roots)
+    missing = f"No complete, official CIFAR-10 ({split} split) was found in: {where}."
+    copy = "copy the official cifar-10-batches-py folder to one of those places (files must pass torchvision's MD5 check)"
+    if not download:
+        raise DataUnavailableError(
+            f"{missing} To fix: enable download (data.download; needs internet) to fetch it into {_download_root(path)}, or {copy}."
+        )
+    root = _download_root(path)
+    try:
+        dataset = tv_datasets.CIFAR10(str(root), train=train, download=True)
+    except Exception as exc:
+        raise DataUnavailableError(
+            f"{missing} Downloading it into {root} failed ({exc}). To fix: check the internet connection, or {copy}."
+        ) from exc
+    return _cifar_source(dataset, f"downloaded into {root}", split, device)
+
+
+def _cifar_source(dataset, where: str, split: str, device: torch.device) -> DataSource:
+    images = np.ascontiguousarray(np.asarray(dataset.data).transpose(0, 3, 1, 2))  # NHWC -> NCHW
+    origin = f"CIFAR-10 {split} ({len(images)} images) {where}"
+    return _images_source("cifar10", images, dataset.targets, dataset.classes, origin, device)
+

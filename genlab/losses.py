@@ -1,0 +1,109 @@
+"""GAN and VAE objectives as small pure functions.
+
+Conventions: discriminators return raw logits (critic values for the Wasserstein and hinge losses);
+every "loss" is minimized by the network it belongs to. VAE terms are per sample: summed over data or
+latent dimensions, never averaged over them; the caller averages over the batch.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def gan_value(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """The minimax value of Goodfellow et al. (2014), with D(x) = sigmoid(logit):
+
+    V(D, G) = E_x[log D(x)] + E_z[log(1 - D(G(z)))]
+
+    log D = logsigmoid(l) and log(1 - D) = logsigmoid(-l), which stay finite for any logit.
+    """
+    return F.logsigmoid(real_logits).mean() + F.logsigmoid(-fake_logits).mean()
+
+
+def discriminator_loss(kind: str, real_logits: Tensor, fake_logits: Tensor) -> Tensor:
+    """Loss the discriminator (critic) minimizes.
+
+    minimax / nonsaturating:  -V(D, G)  = -E log D(x) - E log(1 - D(G(z)))
+    hinge:                    E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]
+    wasserstein:              E[D(G(z))] - E[D(x)]
+    least_squares:            ½ E[(D(x) - 1)²] + ½ E[D(G(z))²]
+    """
+    if kind in ("minimax", "nonsaturating"):
+        return -gan_value(real_logits, fake_logits)
+    if kind == "hinge":
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    if kind == "wasserstein":
+        return fake_logits.mean() - real_logits.mean()
+    if kind == "least_squares":
+        return 0.5 * ((real_logits - 1.0) ** 2).mean() + 0.5 * (fake_logits**2).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def generator_loss(kind: str, fake_logits: Tensor) -> Tensor:
+    """Loss the generator minimizes.
+
+    minimax (saturating):  E[log(1 - D(G(z)))]     (G minimizes V directly)
+    nonsaturating:         -E[log D(G(z))]
+    hinge, wasserstein:    -E[D(G(z))]
+    least_squares:         ½ E[(D(G(z)) - 1)²]
+    """
+    if kind == "minimax":
+        return F.logsigmoid(-fake_logits).mean()
+    if kind == "nonsaturating":
+        return -F.logsigmoid(fake_logits).mean()
+    if kind in ("hinge", "wasserstein"):
+        return -fake_logits.mean()
+    if kind == "least_squares":
+        return 0.5 * ((fake_logits - 1.0) ** 2).mean()
+    raise ValueError(f"unknown GAN loss {kind!r}")
+
+
+def discriminator_output(kind: str, logits: Tensor) -> Tensor:
+    """What to show as "D(x)": a probability for the sigmoid losses, the raw critic value otherwise."""
+    if kind in ("minimax", "nonsaturating"):
+        return torch.sigmoid(logits)
+    return logits
+
+
+def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mu, sigma²) || N(0, 1)) per latent dimension, shape (B, latent):
+
+    KL = ½ (mu² + sigma² - log sigma² - 1),   with logvar = log sigma².
+    """
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
+
+
+def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
+    """-log p(x | z) for a Bernoulli decoder, summed over data dimensions, shape (B,):
+
+    -Σ_i [x_i log p_i + (1 - x_i) log(1 - p_i)],   p = sigmoid(logits), x in [0, 1].
+    """
+    per_dim = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    return per_dim.flatten(1).sum(1)
+
+
+def gaussian_nll(mean: Tensor, x: Tensor, std: float) -> Tensor:
+    """-log p(x | z) for a Gaussian decoder with fixed std, summed over data dimensions, shape (B,):
+
+    Σ_i [(x_i - mean_i)² / (2 std²) + log std + ½ log(2π)]
+    """
+    per_dim = (x - mean).pow(2) / (2.0 * std**2) + math.log(std) + 0.5 * math.log(2.0 * math.pi)
+    return per_dim.flatten(1).sum(1)
+
+
+def kl_weight_term(kl_total: Tensor, beta: float, capacity: float) -> Tensor:
+    """The weighted KL term of a β-VAE with Burgess et al.'s capacity C (per sample):
+
+    β · |KL - C|     (C = 0 gives the plain β-VAE term β · KL, since KL ≥ 0)
+    """
+    return beta * (kl_total - capacity).abs()
+
+
+def kl_warmup_factor(step: int, warmup_steps: int) -> float:
+    """Linear KL warm-up: min(1, step / warmup_steps); 1 when warm-up is off."""
+    if warmup_steps <= 0:
+        return 1.0
+    return min(1.0, step / warmup_steps)

@@ -1,0 +1,80 @@
+"""Norm regularizers, each a small pure function with its formula in the docstring.
+
+Penalties return the unweighted value; the trainer multiplies by the live strength (λ, γ, ...) and
+skips the computation when the strength is 0. `critic` is any callable mapping a batch to one score
+per sample, so the same functions serve a real discriminator and the 1-parameter Dirac-GAN.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import torch
+from torch import Tensor, nn
+
+Critic = Callable[[Tensor], Tensor]
+
+
+def penalized_weights(module: nn.Module) -> list[Tensor]:
+    """Weight matrices and kernels (tensors with ≥ 2 dims); biases and norm gains are not penalized."""
+    return [p for p in module.parameters() if p.dim() >= 2]
+
+
+def l2_penalty(weights: Iterable[Tensor]) -> Tensor:
+    """Squared L2 norm of the weights: Σ_W ‖W‖²_F = Σ_W Σ_ij W_ij²."""
+    return sum((w.pow(2).sum() for w in weights), torch.zeros(()))
+
+
+def l1_penalty(weights: Iterable[Tensor]) -> Tensor:
+    """L1 norm of the weights: Σ_W Σ_ij |W_ij|."""
+    return sum((w.abs().sum() for w in weights), torch.zeros(()))
+
+
+@torch.no_grad()
+def clip_weights_(weights: Iterable[Tensor], bound: float) -> None:
+    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c)."""
+    for w in weights:
+        w.clamp_(-bound, bound)
+
+
+def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """‖∇_x D(x)‖₂ for each sample separately, shape (B,); differentiable (create_graph) so a penalty
+    on it trains D. Summing D over the batch gives each sample's own gradient, since samples do not
+    interact (hence no BatchNorm in D)."""
+    x = x.detach().requires_grad_(True)
+    scores = critic(x)
+    (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
+    return grad.flatten(1).norm(dim=1)
+
+
+def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """WGAN-GP (Gulrajani et al. 2017), one interpolation weight and one gradient norm per sample:
+
+    E_{x̂}[(‖∇_x̂ D(x̂)‖₂ - 1)²],   x̂ = ε x + (1 - ε) G(z),   ε ~ U[0, 1] per sample
+    """
+    eps_shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+    eps = torch.rand(eps_shape, device=real.device, dtype=real.dtype, generator=generator)
+    mixed = eps * real.detach() + (1.0 - eps) * fake.detach()
+    return (per_sample_gradient_norms(critic, mixed) - 1.0).pow(2).mean()
+
+
+def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018), zero-centred on real data: ½ E_x[‖∇_x D(x)‖²]; the trainer scales by γ."""
+    return 0.5 * per_sample_gradient_norms(critic, real).pow(2).mean()
+
+
+def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
+    """R2, zero-centred on generated data: ½ E_z[‖∇_x D(G(z))‖²]; the trainer scales by γ."""
+    return 0.5 * per_sample_gradient_norms(critic, fake).pow(2).mean()
+
+
+def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:
+    """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0 where no gradient exists)."""
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+
+
+def clip_gradient_norm_(parameters: Iterable[Tensor], max_norm: float) -> Tensor:
+    """Gradient-norm clipping: g ← g · min(1, c / ‖g‖) over all parameters jointly; returns ‖g‖ before."""
+    return torch.nn.utils.clip_grad_norm_(list(parameters), max_norm)

@@ -1,0 +1,152 @@
+"""What every trainer shares: device, seeding, data, live hyper-parameters, divergence checks, stats."""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from genlab.config import LIVE_FIELDS, ConfigError, RunConfig
+from genlab.data import DataSource, load_data
+from genlab.metrics.layers import layer_stats
+from genlab.nn_utils import eval_mode
+
+PREVIEW_COUNT = 64
+
+
+class DivergenceError(RuntimeError):
+    """A loss or gradient became NaN/Inf; the update was not applied, so the weights are unchanged."""
+
+    def __init__(self, term: str, step: int, value: float):
+        self.term = term
+        self.step = step
+        self.value = value
+        super().__init__(f"training diverged at step {step}: {term} is {value} (the update was not applied)")
+
+
+def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
+    """cuda, then mps, then cpu for "auto"; an explicit device that is not available is a ConfigError."""
+    if isinstance(requested, torch.device):
+        return requested
+    requested = requested or "auto"
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if requested not in available:
+        raise ConfigError("device", requested, "must be one of auto, cpu, cuda, mps")
+    if not available[requested]:
+        raise ConfigError("device", requested, "is not available on this machine; use auto or cpu")
+    return torch.device(requested)
+
+
+class Trainer:
+    """Owns the networks, optimizers and data of one run; `step()` advances it and returns metrics.
+
+    Not thread-safe: one thread at a time calls its methods (the runner serializes them).
+    """
+
+    networks: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+
+    def __init__(self, config: RunConfig, device: str | torch.device | None = None, data: DataSource | None = None):
+        self.config = copy.deepcopy(config).validate()
+        self.device = pick_device(device if device is not None else self.config.device)
+        self.step_count = 0
+        torch.manual_seed(self.config.seed)
+        self.rng = torch.Generator(device=self.device)
+        self.rng.manual_seed(self.config.seed)
+        self.data = data if data is not None else load_data(self.config.data, self.device, seed=self.config.seed)
+        self.data_shape = tuple(self.data.shape)
+
+    # --- live hyper-parameters -------------------------------------------------------------------
+    def update(self, **dotted: Any) -> None:
+        """Change live fields (e.g. update(**{"objective.r1_gamma": 1.0})); applies at the next step."""
+        for key in dotted:
+            if key not in LIVE_FIELDS:
+                raise ConfigError(key, dotted[key], f"cannot change during a run; live fields: {', '.join(LIVE_FIELDS)}")
+        self.config = self.config.replace(**dotted)
+        self._apply_learning_rates()
+
+    def _apply_learning_rates(self) -> None:
+        raise NotImplementedError
+
+    # --- shared helpers ----------------------------------------------------------------------------
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.latent_dim, device=self.device, generator=self.rng)
+
+    def _real_batch(self) -> Tensor:
+        return self.data.sample(self.config.optim.batch_size, generator=self.rng)
+
+    def _check_finite(self, values: dict[str, Tensor]) -> None:
+        """Raise DivergenceError naming the first non-finite term (one device sync for all terms)."""
+        names = list(values)
+        stacked = torch.stack([values[n].detach().float().reshape(()) for n in names])
+        finite = torch.isfinite(stacked)
+        if not bool(finite.all()):
+            bad = int((~finite).nonzero()[0])
+            raise DivergenceError(names[bad], self.step_count + 1, float(stacked[bad]))
+
+    def _finish_step(self, metrics: dict[str, Tensor | float]) -> dict[str, float]:
+        self.step_count += 1
+        names = list(metrics)
+        # one device-to-host copy for all metrics, not one sync per value
+        values = torch.stack([torch.as_tensor(metrics[n]).to(self.device, torch.float32).reshape(()) for n in names]).cpu()
+        result = dict(zip(names, values.tolist()))
+        if self.step_count % self.config.stats_every == 0:
+            result.update(self.layer_stats())
+        result["step"] = float(self.step_count)
+        return result
+
+    def layer_stats(self) -> dict[str, float]:
+        """Per-layer Frobenius and spectral norms of every network's effective weights."""
+        stats: dict[str, float] = {}
+        for name, net in self.networks.items():
+            stats.update(layer_stats(net, prefix=name))
+        return stats
+
+    @property
+    def latent_dim(self) -> int:
+        raise NotImplementedError
+
+    # --- checkpoints -------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "networks": {name: net.state_dict() for name, net in self.networks.items()},
+            "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
+            "step": self.step_count,
+            "rng": self.rng.get_state(),
+            "fixed_noise": self.fixed_noise.detach().cpu(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, net in self.networks.items():
+            net.load_state_dict(state["networks"][name])
+        for name, opt in self.optimizers.items():
+            if name in state.get("optimizers", {}):
+                opt.load_state_dict(state["optimizers"][name])
+        self.step_count = int(state["step"])
+        if "rng" in state:
+            self.rng.set_state(state["rng"].cpu())
+        if "fixed_noise" in state:
+            self.fixed_noise = state["fixed_noise"].to(self.device)
+        self._apply_learning_rates()
+
+
+def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+    """One optimizer over parameter groups, each with its own "lr"."""
+    optim = config.optim
+    if optim.optimizer == "adam":
+        return torch.optim.Adam(groups, betas=(optim.beta1, optim.beta2))
+    if optim.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups)
+    return torch.optim.SGD(groups, momentum=optim.beta1)
+

@@ -1,0 +1,179 @@
+"""GAN trainer: n_critic discriminator steps per generator step, every regularizer live."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genlab import losses
+from genlab.config import RunConfig
+from genlab.data import DataSource
+from genlab.models import build_gan
+from genlab.regularizers import (
+    clip_gradient_norm_,
+    clip_weights_,
+    gradient_norm,
+    l1_penalty,
+    l2_penalty,
+    penalized_weights,
+    r1_penalty,
+    r2_penalty,
+    wgan_gradient_penalty,
+)
+from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
+from genlab.nn_utils import eval_mode
+
+
+class GANTrainer(Trainer):
+    def __init__(self, config: RunConfig, device=None, data: DataSource | None = None):
+        super().__init__(config, device, data)
+        self.generator, self.discriminator = build_gan(self.config.model, self.data_shape)
+        self.generator.to(self.device)
+        self.discriminator.to(self.device)
+        self.networks = {"generator": self.generator, "discriminator": self.discriminator}
+        optim = self.config.optim
+        self.optimizers = {
+            "generator": make_optimizer(self.config, [{"params": self.generator.parameters(), "lr": optim.lr_g}]),
+            "discriminator": make_optimizer(self.config, [{"params": self.discriminator.parameters(), "lr": optim.lr_d}]),
+        }
+        self.images = self.data.kind == "images"
+        self.fixed_noise = self._noise(PREVIEW_COUNT)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.model.latent_dim
+
+    def _apply_learning_rates(self) -> None:
+        for group in self.optimizers["generator"].param_groups:
+            group["lr"] = self.config.optim.lr_g
+        for group in self.optimizers["discriminator"].param_groups:
+            group["lr"] = self.config.optim.lr_d
+
+    # --- data space <-> model space -----------------------------------------------------------
+    def _to_model_space(self, x: Tensor) -> Tensor:
+        return x * 2.0 - 1.0 if self.images else x  # images in [0, 1] -> tanh range [-1, 1]
+
+    def _to_data_space(self, x: Tensor) -> Tensor:
+        return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.images else x
+
+    # --- steps -----------------------------------------------------------------------------------
+    def step(self) -> dict[str, float]:
+        """n_critic discriminator updates, then one generator update; one entry in the step count."""
+        metrics: dict[str, Tensor] = {}
+        for _ in range(self.config.optim.n_critic):
+            metrics.update(self._discriminator_update())
+        metrics.update(self._generator_update())
+        metrics["loss/total"] = metrics["loss/d"] + metrics["loss/g"]
+        return self._finish_step(metrics)
+
+    def step_d(self) -> dict[str, float]:
+        """One discriminator update only."""
+        return self._finish_step(self._discriminator_update())
+
+    def step_g(self) -> dict[str, float]:
+        """One generator update only."""
+        return self._finish_step(self._generator_update())
+
+    def _discriminator_update(self) -> dict[str, Tensor]:
+        obj = self.config.objective
+        G, D = self.generator, self.discriminator
+        real = self._to_model_space(self._real_batch())
+        with torch.no_grad():
+            fake = G(self._noise(real.shape[0]))
+        real_logits, fake_logits = D(real), D(fake)
+        adv = losses.discriminator_loss(obj.gan_loss, real_logits, fake_logits)
+        terms = {"loss/d_adv": adv}
+        if obj.gp_lambda > 0:
+            terms["penalty/gp"] = wgan_gradient_penalty(D, real, fake, generator=self.rng)
+        if obj.r1_gamma > 0:
+            terms["penalty/r1"] = r1_penalty(D, real)
+        if obj.r2_gamma > 0:
+            terms["penalty/r2"] = r2_penalty(D, fake)
+        if obj.l1_d > 0:
+            terms["penalty/l1_d"] = l1_penalty(penalized_weights(D))
+        if obj.l2_d > 0:
+            terms["penalty/l2_d"] = l2_penalty(penalized_weights(D))
+        strengths = {
+            "penalty/gp": obj.gp_lambda,
+            "penalty/r1": obj.r1_gamma,
+            "penalty/r2": obj.r2_gamma,
+            "penalty/l1_d": obj.l1_d,
+            "penalty/l2_d": obj.l2_d,
+        }
+        loss = adv + sum(strengths[name] * value for name, value in terms.items() if name in strengths)
+        terms["loss/d"] = loss
+        self._check_finite(terms)
+
+        optimizer = self.optimizers["discriminator"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = self._gradient_norm(D, obj.grad_clip)
+        self._check_finite({"grad_norm/d": grad})
+        optimizer.step()
+        if obj.weight_clip > 0:
+            clip_weights_(D.parameters(), obj.weight_clip)
+
+        with torch.no_grad():
+            terms["d/real"] = losses.discriminator_output(obj.gan_loss, real_logits).mean()
+            terms["d/fake"] = losses.discriminator_output(obj.gan_loss, fake_logits).mean()
+            terms["value/V"] = losses.gan_value(real_logits, fake_logits)
+        terms["grad_norm/d"] = grad
+        return {name: value.detach() for name, value in terms.items()}
+
+    def _generator_update(self) -> dict[str, Tensor]:
+        obj = self.config.objective
+        G, D = self.generator, self.discriminator
+        D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
+        try:
+            fake = G(self._noise(self.config.optim.batch_size))
+            adv = losses.generator_loss(obj.gan_loss, D(fake))
+        finally:
+            D.requires_grad_(True)
+        terms = {"loss/g_adv": adv}
+        loss = adv
+        if obj.l1_g > 0:
+            terms["penalty/l1_g"] = l1_penalty(penalized_weights(G))
+            loss = loss + obj.l1_g * terms["penalty/l1_g"]
+        if obj.l2_g > 0:
+            terms["penalty/l2_g"] = l2_penalty(penalized_weights(G))
+            loss = loss + obj.l2_g * terms["penalty/l2_g"]
+        terms["loss/g"] = loss
+        self._check_finite(terms)
+
+        optimizer = self.optimizers["generator"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grad = self._gradient_norm(G, obj.grad_clip)
+        self._check_finite({"grad_norm/g": grad})
+        optimizer.step()
+        terms["grad_norm/g"] = grad
+        return {name: value.detach() for name, value in terms.items()}
+
+    @staticmethod
+    def _gradient_norm(net: torch.nn.Module, clip: float) -> Tensor:
+        if clip > 0:
+            return clip_gradient_norm_(net.parameters(), clip)
+        return gradient_norm(net.parameters())
+
+    # --- inspection --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def generate(self, z: Tensor) -> Tensor:
+        """G(z) in data space (images in [0, 1]), in eval mode."""
+        with eval_mode(self.generator):
+            return self._to_data_space(self.generator(z.to(self.device)))
+
+    def preview(self, n: int = PREVIEW_COUNT) -> Tensor:
+        return self.generate(self.fixed_noise[:n]).cpu()
+
+    @torch.no_grad()
+    def critic(self, x: Tensor) -> Tensor:
+        """D's raw output on data-space inputs (for the 2D heatmap)."""
+        with eval_mode(self.discriminator):
+            return self.discriminator(self._to_model_space(x.to(self.device))).cpu()
+
+    def generator_field(self, points: Tensor) -> Tensor:
+        """-∇_x loss_G(D(x)) per point: where G's loss pushes a generated sample sitting at x."""
+        with eval_mode(self.discriminator):
+            x = self._to_model_space(points.to(self.device)).detach().requires_grad_(True)
+            per_sample = losses.generator_loss(self.config.objective.gan_loss, self.discriminator(x)) * x.shape[0]
+            (grad,) = torch.autograd.grad(per_sample, x)
+        return (-grad).cpu()

@@ -1,0 +1,112 @@
+"""VAE trainer: negative ELBO with β, capacity C and KL warm-up, all live."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from genlab import losses
+from genlab.config import RunConfig
+from genlab.data import DataSource
+from genlab.models import build_vae
+from genlab.regularizers import clip_gradient_norm_, gradient_norm, l1_penalty, l2_penalty, penalized_weights
+from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
+from genlab.nn_utils import eval_mode
+
+
+class VAETrainer(Trainer):
+    def __init__(self, config: RunConfig, device=None, data: DataSource | None = None):
+        super().__init__(config, device, data)
+        self.vae = build_vae(self.config.model, self.data_shape).to(self.device)
+        self.networks = {"encoder": self.vae.encoder, "decoder": self.vae.decoder}
+        optim = self.config.optim
+        self.optimizers = {
+            "vae": make_optimizer(
+                self.config,
+                [
+                    {"params": self.vae.encoder.parameters(), "lr": optim.lr_d, "name": "encoder"},
+                    {"params": self.vae.decoder.parameters(), "lr": optim.lr_g, "name": "decoder"},
+                ],
+            )
+        }
+        self.fixed_noise = self._noise(PREVIEW_COUNT)
+
+    @property
+    def latent_dim(self) -> int:
+        return self.config.model.latent_dim
+
+    def _apply_learning_rates(self) -> None:
+        lr = {"encoder": self.config.optim.lr_d, "decoder": self.config.optim.lr_g}
+        for group in self.optimizers["vae"].param_groups:
+            group["lr"] = lr[group["name"]]
+
+    def reconstruction_nll(self, decoded: Tensor, x: Tensor) -> Tensor:
+        """-log p(x|z) per sample under the configured likelihood."""
+        obj = self.config.objective
+        if obj.likelihood == "bernoulli":
+            return losses.bernoulli_nll(decoded, x)
+        return losses.gaussian_nll(decoded, x, obj.gaussian_std)
+
+    def step(self) -> dict[str, float]:
+        obj = self.config.objective
+        x = self._real_batch()
+        mu, logvar = self.vae.encode(x)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device=self.device, generator=self.rng)
+        recon = self.reconstruction_nll(self.vae.decode(z), x).mean()
+        kl_dims = losses.kl_standard_normal(mu, logvar).mean(0)
+        kl = kl_dims.sum()
+        beta = obj.beta * losses.kl_warmup_factor(self.step_count, obj.kl_warmup_steps)
+        loss = recon + losses.kl_weight_term(kl, beta, obj.capacity)
+        terms: dict[str, Tensor] = {"loss/recon": recon, "loss/kl": kl}
+        for weights_of, l1, l2 in (("encoder", obj.l1_d, obj.l2_d), ("decoder", obj.l1_g, obj.l2_g)):
+            weights = penalized_weights(self.networks[weights_of])
+            if l1 > 0:
+                terms[f"penalty/l1_{weights_of}"] = l1_penalty(weights)
+                loss = loss + l1 * terms[f"penalty/l1_{weights_of}"]
+            if l2 > 0:
+                terms[f"penalty/l2_{weights_of}"] = l2_penalty(weights)
+                loss = loss + l2 * terms[f"penalty/l2_{weights_of}"]
+        terms["loss/total"] = loss
+        self._check_finite(terms)
+
+        optimizer = self.optimizers["vae"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = {}
+        for name in ("encoder", "decoder"):
+            params = self.networks[name].parameters()
+            grads[f"grad_norm/{name}"] = (
+                clip_gradient_norm_(params, obj.grad_clip) if obj.grad_clip > 0 else gradient_norm(params)
+            )
+        self._check_finite(grads)
+        optimizer.step()
+
+        metrics = {name: value.detach() for name, value in terms.items()}
+        metrics.update(grads)
+        metrics["beta/effective"] = torch.tensor(beta)
+        metrics.update({f"kl/dim_{i}": value for i, value in enumerate(kl_dims.detach())})
+        return self._finish_step(metrics)
+
+    # --- inspection --------------------------------------------------------------------------------
+    def _decoded_to_data_space(self, decoded: Tensor) -> Tensor:
+        if self.config.objective.likelihood == "bernoulli":
+            return torch.sigmoid(decoded)
+        return decoded.clamp(0.0, 1.0) if self.data.kind == "images" else decoded
+
+    @torch.no_grad()
+    def decode(self, z: Tensor) -> Tensor:
+        """Decoder mean in data space (images in [0, 1])."""
+        with eval_mode(self.vae):
+            return self._decoded_to_data_space(self.vae.decode(z.to(self.device)))
+
+    generate = decode  # a VAE generates by decoding prior samples
+
+    @torch.no_grad()
+    def encode(self, x: Tensor) -> Tensor:
+        """Posterior mean E[z|x] for data-space inputs."""
+        with eval_mode(self.vae):
+            mu, _ = self.vae.encode(x.to(self.device))
+        return mu
+
+    def preview(self, n: int = PREVIEW_COUNT) -> Tensor:
+        return self.decode(self.fixed_noise[:n]).cpu()
+

@@ -1,0 +1,89 @@
+"""Norm regularizers against hand computations and their defining properties."""
+import torch
+from torch import nn
+
+from genlab import regularizers as reg
+
+
+def test_l1_l2_values():
+    w1, w2 = torch.tensor([[1.0, -2.0], [3.0, 0.0]]), torch.tensor([[-0.5, 0.5, 4.0]])
+    assert float(reg.l2_penalty([w1, w2])) == 1 + 4 + 9 + 0.25 + 0.25 + 16
+    assert float(reg.l1_penalty([w1, w2])) == 1 + 2 + 3 + 0.5 + 0.5 + 4
+
+
+def test_penalized_weights_skip_biases():
+    net = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
+    shapes = [tuple(w.shape) for w in reg.penalized_weights(net)]
+    assert shapes == [(4, 3), (1, 4)]
+
+
+def test_weight_clipping_bounds_hold():
+    torch.manual_seed(0)
+    net = nn.Linear(10, 10)
+    with torch.no_grad():
+        net.weight.mul_(100)
+    reg.clip_weights_(net.parameters(), 0.01)
+    assert all(float(p.detach().abs().max()) <= 0.01 for p in net.parameters())
+
+
+def test_r1_matches_closed_form_for_linear_critic():
+    # D(x) = w·x has ∇_x D = w for every sample: R1 = ½‖w‖².
+    w = torch.tensor([3.0, -4.0])
+    critic = lambda x: x @ w
+    real = torch.randn(16, 2)
+    assert torch.allclose(reg.r1_penalty(critic, real), torch.tensor(12.5))
+    assert torch.allclose(reg.r2_penalty(critic, real), torch.tensor(12.5))
+
+
+def test_wgan_gp_is_per_sample():
+    # D(x) = ½ a_i x_i² per coordinate gives sample-specific gradients; one sample with a huge gradient.
+    critic = lambda x: 0.5 * (x**2).sum(1)
+    real = torch.tensor([[1.0, 0.0], [0.0, 1.0], [50.0, 0.0]])
+    fake = real.clone()  # x̂ = x whatever ε is, so ∇D(x̂) = x exactly
+    per_sample = ((real.norm(dim=1) - 1) ** 2).mean()
+    batch_wide = (real.norm() - 1) ** 2  # the known bug: one norm over the whole batch
+    penalty = reg.wgan_gradient_penalty(critic, real, fake)
+    assert torch.allclose(penalty, per_sample)
+    assert not torch.allclose(penalty, batch_wide)
+
+
+def test_wgan_gp_uses_one_weight_per_sample():
+    # For a linear critic only the interpolation weights matter; per-pixel weights would break this.
+    torch.manual_seed(0)
+    real, fake = torch.randn(8, 1, 4, 4), torch.randn(8, 1, 4, 4)
+    seen = {}
+
+    def critic(x):
+        seen["x"] = x
+        return x.flatten(1).sum(1)
+
+    g = torch.Generator().manual_seed(1)
+    reg.wgan_gradient_penalty(critic, real, fake, generator=g)
+    eps = torch.rand((8, 1, 1, 1), generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(seen["x"], eps * real + (1 - eps) * fake)
+
+
+def test_gradient_penalty_trains_the_critic():
+    net = nn.Linear(2, 1)
+    critic = lambda x: net(x).squeeze(1)
+    penalty = reg.r1_penalty(critic, torch.randn(4, 2))
+    penalty.backward()
+    assert net.weight.grad is not None and float(net.weight.grad.abs().sum()) > 0
+
+
+def test_gradient_norm_and_clipping():
+    net = nn.Linear(3, 1, bias=False)
+    net.weight.grad = torch.tensor([[3.0, 0.0, 4.0]])
+    assert float(reg.gradient_norm(net.parameters())) == 5.0
+    before = reg.clip_gradient_norm_(net.parameters(), 1.0)
+    assert float(before) == 5.0
+    assert abs(float(reg.gradient_norm(net.parameters())) - 1.0) < 1e-6
+
+
+def test_spectral_norm_layer_has_unit_largest_singular_value():
+    torch.manual_seed(0)
+    layer = nn.utils.parametrizations.spectral_norm(nn.Linear(32, 16))
+    for _ in range(20):  # power iterations run on forward passes in train mode
+        layer(torch.randn(4, 32))
+    sigma = torch.linalg.matrix_norm(layer.weight.detach(), ord=2)
+    assert abs(float(sigma) - 1.0) < 1e-3

@@ -1,0 +1,171 @@
+"""Trainers: determinism, live hyper-parameters, divergence handling, per-step metrics."""
+import pytest
+import torch
+
+from genlab.config import ConfigError, RunConfig
+from genlab.trainers import DivergenceError, GANTrainer, VAETrainer, make_trainer, pick_device
+
+SMALL_GAN = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64, "stats_every": 5}
+SMALL_VAE = {
+    "data.name": "shapes", "data.n_samples": 512, "model.family": "vae", "model.arch": "mlp",
+    "model.width": 64, "model.latent_dim": 4, "optim.batch_size": 32, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
+}
+
+
+def gan(**overrides) -> GANTrainer:
+    return make_trainer(RunConfig().replace(**{**SMALL_GAN, **overrides}), device="cpu")
+
+
+def vae(**overrides) -> VAETrainer:
+    return make_trainer(RunConfig().replace(**{**SMALL_VAE, **overrides}), device="cpu")
+
+
+def parameters(trainer) -> dict[str, torch.Tensor]:
+    return {f"{n}.{k}": v.detach().clone() for n, net in trainer.networks.items() for k, v in net.state_dict().items()}
+
+
+@pytest.mark.parametrize("build", [gan, vae])
+def test_same_seed_same_numbers(build):
+    runs = []
+    for _ in range(2):
+        trainer = build()
+        runs.append([trainer.step() for _ in range(12)])
+    assert runs[0] == runs[1]
+    other = build(seed=1)
+    assert [other.step() for _ in range(12)] != runs[0]
+
+
+def test_gan_metrics_cover_every_term():
+    trainer = gan(**{"objective.r1_gamma": 1.0, "objective.r2_gamma": 0.5, "objective.gp_lambda": 10.0,
+                     "objective.l1_d": 1e-4, "objective.l2_d": 1e-4, "objective.l1_g": 1e-4, "objective.l2_g": 1e-4})
+    metrics = trainer.step()
+    for key in ["loss/d", "loss/g", "loss/d_adv", "loss/g_adv", "penalty/gp", "penalty/r1", "penalty/r2",
+                "penalty/l1_d", "penalty/l2_d", "penalty/l1_g", "penalty/l2_g", "d/real", "d/fake",
+                "grad_norm/d", "grad_norm/g", "value/V", "step"]:
+        assert key in metrics, key
+    assert 0 <= metrics["d/real"] <= 1 and 0 <= metrics["d/fake"] <= 1
+    stats = [trainer.step() for _ in range(4)][-1]  # stats_every = 5
+    assert any(k.startswith("spectral_norm/discriminator/") for k in stats)
+    assert any(k.startswith("weight_norm/generator/") for k in stats)
+
+
+def test_vae_metrics_and_kl_per_dimension():
+    trainer = vae()
+    metrics = trainer.step()
+    kl_dims = [metrics[f"kl/dim_{i}"] for i in range(4)]
+    assert sum(kl_dims) == pytest.approx(metrics["loss/kl"], rel=1e-5)
+    assert metrics["loss/total"] == pytest.approx(metrics["loss/recon"] + metrics["loss/kl"], rel=1e-5)
+
+
+def test_live_updates_apply_at_next_step_without_rebuilding():
+    trainer = gan()
+    generator = trainer.generator
+    assert "penalty/r1" not in trainer.step()
+    trainer.update(**{"objective.r1_gamma": 2.0, "optim.lr_d": 1e-5, "optim.n_critic": 3})
+    metrics = trainer.step()
+    assert "penalty/r1" in metrics
+    assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-5
+    assert trainer.generator is generator
+    assert trainer.optimizers["discriminator"].state[next(trainer.discriminator.parameters())]["step"] == 1 + 3
+
+
+def test_update_rejects_setup_fields_and_bad_values():
+    trainer = vae()
+    with pytest.raises(ConfigError) as info:
+        trainer.update(**{"model.latent_dim": 3})
+    assert info.value.field == "model.latent_dim"
+    with pytest.raises(ConfigError) as info:
+        trainer.update(**{"objective.beta": -1.0})
+    assert info.value.field == "objective.beta"
+    trainer.update(**{"objective.beta": 4.0, "objective.kl_warmup_steps": 10})
+    assert trainer.step()["beta/effective"] == 0.0
+    assert trainer.step()["beta/effective"] == pytest.approx(0.4)
+
+
+def test_step_d_and_step_g_touch_only_their_network():
+    trainer = gan()
+    before = parameters(trainer)
+    trainer.step_d()
+    after_d = parameters(trainer)
+    assert all(torch.equal(before[k], after_d[k]) for k in before if k.startswith("generator."))
+    assert any(not torch.equal(before[k], after_d[k]) for k in before if k.startswith("discriminator."))
+    trainer.step_g()
+    after_g = parameters(trainer)
+    assert all(torch.equal(after_d[k], after_g[k]) for k in before if k.startswith("discriminator."))
+    assert trainer.step_count == 2
+
+
+def test_weight_clipping_and_spectral_norm_in_training():
+    trainer = gan(**{"objective.weight_clip": 0.01, "objective.gan_loss": "wasserstein"})
+    trainer.step()
+    assert max(float(p.detach().abs().max()) for p in trainer.discriminator.parameters()) <= 0.01
+    sn = gan(**{"model.spectral_norm_d": True})
+    for _ in range(30):
+        sn.step()
+    sigmas = [v for k, v in sn.layer_stats().items() if k.startswith("spectral_norm/discriminator/")]
+    assert sigmas and all(abs(s - 1.0) < 0.05 for s in sigmas)
+
+
+def test_l2_penalty_shrinks_discriminator_weights():
+    def weight_norm(l2):
+        trainer = gan(**{"objective.l2_d": l2, "optim.lr_d": 1e-3})
+        for _ in range(60):
+            trainer.step()
+        return sum(v for k, v in trainer.layer_stats().items() if k.startswith("weight_norm/discriminator/"))
+    assert weight_norm(0.05) < 0.8 * weight_norm(0.0)
+
+
+@pytest.mark.parametrize("build", [gan, vae])
+def test_nan_is_caught_and_weights_stay(build):
+    trainer = build()
+    trainer.step()
+    before = parameters(trainer)
+    first_net = next(iter(trainer.networks.values()))
+    first_net.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+    with pytest.raises(DivergenceError) as info:
+        trainer.step()
+    assert info.value.term.startswith("loss/")
+    assert info.value.term in str(info.value)
+    after = parameters(trainer)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert trainer.step_count == 1
+
+
+def test_infinite_gradient_is_caught_before_the_update():
+    trainer = gan()
+    before = parameters(trainer)
+    for p in trainer.discriminator.parameters():
+        p.register_hook(lambda grad: grad * float("inf"))
+    with pytest.raises(DivergenceError) as info:
+        trainer.step_d()
+    assert info.value.term == "grad_norm/d"
+    after = parameters(trainer)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_preview_and_generate_in_data_space():
+    image_gan = make_trainer(RunConfig().replace(**{"data.name": "shapes", "data.n_samples": 256, "model.arch": "conv",
+                                                     "model.width": 16, "optim.batch_size": 16}), device="cpu")
+    image_gan.step()
+    preview = image_gan.preview(8)
+    assert preview.shape == (8, 1, 32, 32) and preview.min() >= 0 and preview.max() <= 1
+    assert gan().preview().shape == (64, 2)
+    assert vae().preview(4).shape == (4, 1, 32, 32)
+
+
+def test_generator_field_points_towards_higher_d():
+    trainer = gan()
+    for _ in range(20):
+        trainer.step_d()
+    points = torch.randn(16, 2)
+    field = trainer.generator_field(points)
+    step = points + 1e-3 * field / field.norm(dim=1, keepdim=True)
+    assert (trainer.critic(step) > trainer.critic(points)).float().mean() > 0.9
+
+
+def test_pick_device():
+    assert pick_device("cpu") == torch.device("cpu")
+    assert pick_device("auto").type in ("cuda", "mps", "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError):
+            pick_device("cuda")
