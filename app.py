@@ -27,15 +27,19 @@ def _warm_imports() -> threading.Thread:
     return thread
 
 
-st.set_page_config(page_title="genlab", page_icon="🧪", layout="wide")
+st.set_page_config(page_title="genlab", page_icon=":material/science:", layout="wide")
 _warm_imports()
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 # Pages written separately: listed once their files exist.
-for file, title, icon in (("pages/latent.py", "Latent explorer", "🧭"), ("pages/runs.py", "Runs", "📁")):
+OPTIONAL_PAGES = (
+    ("pages/latent.py", "Latent explorer", ":material/explore:"),
+    ("pages/runs.py", "Runs", ":material/folder_open:"),
+)
+for file, title, icon in OPTIONAL_PAGES:
     if (HERE / file).is_file():
         pages.append(st.Page(file, title=title, icon=icon))
 

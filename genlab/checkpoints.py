@@ -509,6 +509,8 @@ def _placeholder_data(config: RunConfig, meta: dict[str, Any], device: torch.dev
 
 
 def _build_trainer(config: RunConfig, meta: dict[str, Any], device, load_data: bool, path: Path):
+    """(trainer, data_available). A data set that cannot be loaded (not downloaded here, an uploaded
+    file that is gone) gives a placeholder, so the run can still be sampled and explored."""
     from genlab.data import DataUnavailableError
     from genlab.trainers import make_trainer, pick_device
 
@@ -517,19 +519,22 @@ def _build_trainer(config: RunConfig, meta: dict[str, Any], device, load_data: b
             device = pick_device(config.device)
         except ConfigError:  # saved on a GPU machine, loaded on one without it
             device = pick_device("auto")
-    data = None
-    if not load_data:
-        data = _placeholder_data(config, meta, pick_device(device))
+    device = pick_device(device)
+    placeholder = _placeholder_data(config, meta, device)
+    data = None if load_data or placeholder is None else placeholder
     try:
-        return make_trainer(config, device=device, data=data), data is None
+        try:
+            return make_trainer(config, device=device, data=data), data is None
+        except (DataUnavailableError, ConfigError) as exc:
+            data_problem = isinstance(exc, DataUnavailableError) or exc.field.startswith("data")
+            if placeholder is None or data is not None or not data_problem:
+                raise
+            return make_trainer(config, device=device, data=placeholder), False
+    except ConfigError as exc:
+        raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
     except DataUnavailableError:
-        data = _placeholder_data(config, meta, pick_device(device))
-        if data is None:
-            raise
-        return make_trainer(config, device=device, data=data), False
+        raise
     except (ValueError, RuntimeError) as exc:
-        if isinstance(exc, ConfigError):
-            raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
         raise CheckpointError(f"{path}: the model in {CONFIG_FILE} cannot be built ({exc})") from None
 
 
@@ -722,6 +727,15 @@ def run_info(path: str | os.PathLike) -> RunInfo:
     return _info_from(path, config, meta)
 
 
+def _looks_like_run(path: Path) -> bool:
+    """A folder holding any run file (or a pickle posing as one) is a run, possibly broken; others
+    (e.g. checkpoints/classifiers/ of the metrics) are not listed."""
+    try:
+        return any(p.name in RUN_FILES or p.suffix.lower() in PICKLE_SUFFIXES for p in path.iterdir())
+    except OSError:
+        return True
+
+
 def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[RunInfo]:
     """Every run folder under `root`, sorted by name; a broken run is listed with `error` set."""
     root = Path(root)
@@ -734,7 +748,7 @@ def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[RunInfo]:
                 atomic.recover_dir(root / match["name"])
     runs = []
     for entry in sorted(root.iterdir()):
-        if entry.name.startswith((".", "_")) or not entry.is_dir():
+        if entry.name.startswith((".", "_")) or not entry.is_dir() or not _looks_like_run(entry):
             continue
         try:
             runs.append(run_info(entry))

@@ -71,6 +71,7 @@ TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--beta2", "optim.beta2", float, "Adam β2"),
     ("--batch-size", "optim.batch_size", int, "samples per step"),
     ("--n-critic", "optim.n_critic", int, "D steps per G step"),
+    ("--ema-decay", "optim.ema_decay", float, "GAN samples from an EMA of G's weights with this decay (0 = off)"),
     ("--steps", "steps", int, "train until this step count"),
     ("--seed", "seed", int, "random seed"),
     ("--name", "name", str, "run name (folder under --root)"),
@@ -121,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-optimizer", action="store_true", help="save without optimizer state (smaller)")
     train.add_argument("--overwrite", action="store_true", help="replace an existing run of the same name")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--threads", type=_int_in(1, 1024), default=None, metavar="N",
+                       help="CPU threads for torch (default: torch's choice, usually one per core)")
     train.set_defaults(func=cmd_train)
 
     sample = commands.add_parser("sample", help="draw samples from a run into a PNG (or CSV for 2D points)")
@@ -174,23 +177,49 @@ def _flag_values(args: argparse.Namespace) -> dict[str, Any]:
     return values
 
 
-def config_from_args(args: argparse.Namespace):
-    """RunConfig from --config (if any) with the flags on top; ConfigError for any invalid value."""
-    from genlab.config import ConfigError, RunConfig
+def _set_dotted(raw: dict, field: str, value: Any) -> None:
+    from genlab.config import ConfigError
 
-    raw = _read_config_file(args.config) if args.config else {}
-    for field, value in _flag_values(args).items():
-        node = raw
-        *parents, leaf = field.split(".")
-        for part in parents:
-            if not isinstance(node.setdefault(part, {}), dict):
-                raise ConfigError(part, node[part], "must be a JSON object")
-            node = node[part]
-        node[leaf] = value
+    node = raw
+    *parents, leaf = field.split(".")
+    for part in parents:
+        if not isinstance(node.setdefault(part, {}), dict):
+            raise ConfigError(part, node[part], "must be a JSON object")
+        node = node[part]
+    node[leaf] = value
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """`top` over `base`, recursively for nested sections."""
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def config_from_args(args: argparse.Namespace):
+    """RunConfig from, lowest priority first: the preset of (family, dataset) that the app uses too,
+    --config (if any), then the flags. ConfigError for any invalid value."""
+    from genlab.config import DataConfig, ModelConfig, RunConfig
+    from genlab.presets import preset
+
+    from_file = _read_config_file(args.config) if args.config else {}
+    flags = _flag_values(args)
+    model = from_file.get("model") if isinstance(from_file.get("model"), dict) else {}
+    data = from_file.get("data") if isinstance(from_file.get("data"), dict) else {}
+    family = flags.get("model.family", model.get("family", ModelConfig.family))
+    dataset = flags.get("data.name", data.get("name", DataConfig.name))
+    raw: dict = {}
+    if isinstance(family, str) and isinstance(dataset, str):
+        for field, value in preset(family, dataset).items():
+            _set_dotted(raw, field, value)
+    _merge(raw, from_file)
+    for field, value in flags.items():
+        _set_dotted(raw, field, value)
     if "name" not in raw:
-        model = raw.get("model", {}) if isinstance(raw.get("model"), dict) else {}
-        data = raw.get("data", {}) if isinstance(raw.get("data"), dict) else {}
-        raw["name"] = f"{data.get('name', 'ring')}-{model.get('family', 'gan')}".replace("_", "-")
+        raw["name"] = f"{dataset}-{family}".replace("_", "-")
     return RunConfig.from_dict(raw)
 
 
@@ -231,6 +260,11 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
 
     root = Path(args.root)
     flags = _flag_values(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    loaded = None
     if args.resume:
         if args.config:
             raise UsageError("--config and --resume cannot be combined (a resumed run keeps its config)")
@@ -247,6 +281,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         if live:
             trainer.update(**live)
         target = flags.get("steps", max(trainer.config.steps, trainer.step_count))
+        if target < trainer.step_count:
+            raise UsageError(f"--steps {target} is below the step the run has reached ({trainer.step_count})")
         name = check_name(flags.get("name", loaded.path.name))
         if name != loaded.path.name and (root / name).exists() and not args.overwrite:
             raise UsageError(f"run {name!r} already exists in {root}; use --overwrite or another --name")
@@ -264,6 +300,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     every = args.log_every or max(1, math.ceil(target / 2000))
     history = History(every, history_start)
     command = _command_line(argv)
+    if args.resume and loaded.meta.get("command"):
+        command = f"{loaded.meta['command']}\n{command}"  # every command that shaped the run, in order
     save_kwargs = dict(root=root, name=name, include_optimizer=not args.no_optimizer, command=command)
 
     from tqdm import tqdm

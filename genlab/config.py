@@ -99,7 +99,7 @@ class DataConfig:
 class ModelConfig:
     family: str = "gan"
     arch: str = "mlp"
-    latent_dim: int = 8
+    latent_dim: int = 2
     width: int = 128  # hidden units (MLP) or base channels (conv)
     depth: int = 2  # hidden layers (MLP); conv depth follows the image size
     spectral_norm_d: bool = False  # D for a GAN, the encoder for a VAE
@@ -151,12 +151,13 @@ class ObjectiveConfig:
 @dataclass
 class OptimConfig:
     optimizer: str = "adam"
-    lr_g: float = 2e-4  # generator / decoder
-    lr_d: float = 2e-4  # discriminator / encoder
-    beta1: float = 0.5
-    beta2: float = 0.999
+    lr_g: float = 1e-3  # generator / decoder
+    lr_d: float = 1e-3  # discriminator / encoder
+    beta1: float = 0.0  # Adam (0, 0.9) kept the 2D ring GAN from stalling on more seeds than (0.5, 0.999)
+    beta2: float = 0.9
     batch_size: int = 256
     n_critic: int = 1  # D steps per G step
+    ema_decay: float = 0.99  # GAN samples come from an exponential moving average of G's weights; 0 = off
 
     def validate(self, prefix: str = "optim") -> None:
         _check_choice(f"{prefix}.optimizer", self.optimizer, OPTIMIZERS)
@@ -166,6 +167,7 @@ class OptimConfig:
         _check_float(f"{prefix}.beta2", self.beta2, 0.0, 0.99999)
         _check_int(f"{prefix}.batch_size", self.batch_size, 1, 65_536)
         _check_int(f"{prefix}.n_critic", self.n_critic, 1, 100)
+        _check_float(f"{prefix}.ema_decay", self.ema_decay, 0.0, 0.99999)
 
 
 @dataclass
@@ -173,7 +175,7 @@ class RunConfig:
     name: str = "run"
     seed: int = 0
     device: str = "auto"
-    steps: int = 3000  # budget for headless/CLI training
+    steps: int = 4000  # budget for headless/CLI training
     stats_every: int = 10  # per-layer weight/spectral norms are measured every N steps
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -259,4 +261,5 @@ LIVE_FIELDS = tuple(f"objective.{f.name}" for f in fields(ObjectiveConfig)) + (
     "optim.lr_g",
     "optim.lr_d",
     "optim.n_critic",
+    "optim.ema_decay",
 )

@@ -29,7 +29,7 @@ import time
 import traceback
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Iterator, Mapping
 
@@ -42,16 +42,18 @@ from genlab.trainers import DivergenceError, make_trainer
 IDLE, RUNNING, PAUSED, STOPPED, DIVERGED, ERROR = "idle", "running", "paused", "stopped", "diverged", "error"
 STATES = (IDLE, RUNNING, PAUSED, STOPPED, DIVERGED, ERROR)
 
-DISPLAY_POINTS = 2000  # at most this many points per series in a snapshot (one plotly trace)
+DISPLAY_POINTS = 1000  # at most this many points per series in a snapshot (one plotly trace, ~ a chart's pixel width)
+RECENT_POINTS = 2000  # the latest values of each series at full resolution, for a "last N steps" view
 FULL_HISTORY_POINTS = 200_000  # per series; beyond it the kept history is thinned 2:1 (bounded memory)
 PREVIEW_INTERVAL_S = 0.4  # preview samples / 2D scene at most this often while running
 SCENE_REQUEST_TTL_S = 3.0  # the scene is computed only if a viewer asked within this many seconds
 PREVIEW_COUNT = 64
 SCENE_POINTS = 512  # real and generated points drawn in the 2D scene
-HEATMAP_RESOLUTION = 64  # D evaluated on a HEATMAP_RESOLUTION² grid
+HEATMAP_RESOLUTION = 48  # D evaluated on a HEATMAP_RESOLUTION² grid (smoothed by the browser)
 FIELD_RESOLUTION = 15  # G's field drawn on a FIELD_RESOLUTION² grid of arrows
 MAX_SLOW_MOTION_DELAY_S = 5.0
 ENV_MAX_TRAININGS = "GENLAB_MAX_TRAININGS"
+ENV_TORCH_THREADS = "GENLAB_TORCH_THREADS"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -118,6 +120,26 @@ class CapacityLimiter:
 
 
 CAPACITY = CapacityLimiter()
+
+
+def threads_per_training(capacity: CapacityLimiter | None = None) -> int:
+    """torch intra-op threads for each training: GENLAB_TORCH_THREADS, else CPU cores ÷ the cap.
+
+    With the default cap (one training per core) that is 1 thread each. Oversubscribing cores
+    with OpenMP threads is catastrophic, not just slower: on this 2-core machine with other work
+    running, a ring GAN made ~200 steps/s with 1 thread and ~3 steps/s with 2 (spinning OpenMP
+    barriers). A single-user desktop can set GENLAB_MAX_TRAININGS=1 to give one run every core.
+    """
+    raw = os.environ.get(ENV_TORCH_THREADS, "").strip()
+    if raw:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(ENV_TORCH_THREADS, raw, "must be a positive integer") from None
+        if value < 1:
+            raise ConfigError(ENV_TORCH_THREADS, raw, "must be a positive integer")
+        return value
+    return max(1, (os.cpu_count() or 1) // (capacity or CAPACITY).limit)
 _LIVE_RUNNERS: "weakref.WeakSet[TrainingRunner]" = weakref.WeakSet()
 
 
@@ -145,7 +167,8 @@ class Series:
     """
 
     __slots__ = ("_steps", "_values", "_n", "_stride", "_max_full",
-                 "_d_steps", "_d_values", "_dn", "_block", "_acc_sum", "_acc_n", "_acc_step", "_cap")
+                 "_d_steps", "_d_values", "_dn", "_block", "_acc_sum", "_acc_n", "_acc_step", "_cap",
+                 "_r_steps", "_r_values", "_rn")
 
     def __init__(self, display_points: int = DISPLAY_POINTS, full_points: int = FULL_HISTORY_POINTS):
         self._max_full = max(4, full_points)
@@ -154,19 +177,27 @@ class Series:
         self._n = 0
         self._stride = 1
         self._cap = max(2, display_points - 1) // 2 * 2  # even, and one slot left for the partial block
-        self._d_steps = np.empty(self._cap, np.int64)
-        self._d_values = np.empty(self._cap, np.float64)
+        # int32 / float32: what the charts send (plotly encodes the arrays as they are)
+        self._d_steps = np.empty(self._cap, np.int32)
+        self._d_values = np.empty(self._cap, np.float32)
         self._dn = 0
         self._block = 1
         self._acc_sum = 0.0
         self._acc_n = 0
         self._acc_step = 0
+        self._r_steps = np.empty(RECENT_POINTS, np.int32)  # ring buffer of the latest values
+        self._r_values = np.empty(RECENT_POINTS, np.float32)
+        self._rn = 0  # values ever appended
 
     def __len__(self) -> int:
         return self._n
 
     def append(self, step: int, value: float) -> None:
         self._append_full(step, value)
+        slot = self._rn % RECENT_POINTS
+        self._r_steps[slot] = step
+        self._r_values[slot] = value
+        self._rn += 1
         self._acc_sum += value
         self._acc_n += 1
         self._acc_step = step
@@ -210,8 +241,8 @@ class Series:
         steps = self._d_steps[: self._dn]
         values = self._d_values[: self._dn]
         if self._acc_n:
-            steps = np.append(steps, self._acc_step)
-            values = np.append(values, self._acc_sum / self._acc_n)
+            steps = np.append(steps, np.int32(self._acc_step))
+            values = np.append(values, np.float32(self._acc_sum / self._acc_n))
         else:
             steps, values = steps.copy(), values.copy()
         steps.flags.writeable = False
@@ -220,6 +251,22 @@ class Series:
 
     def full(self) -> tuple[np.ndarray, np.ndarray]:
         return self._steps[: self._n].copy(), self._values[: self._n].copy()
+
+    def window(self, after_step: int) -> tuple[np.ndarray, np.ndarray]:
+        """The points with step > after_step: at full resolution while the ring buffer of recent
+        values reaches back that far, else the display view's block means (then at most
+        display_points; the caller may downsample the full-resolution case)."""
+        kept = min(self._rn, RECENT_POINTS)
+        start = self._rn - kept
+        order = np.arange(start, self._rn) % RECENT_POINTS
+        steps, values = self._r_steps[order], self._r_values[order]
+        if self._rn > RECENT_POINTS and steps[0] > after_step + 1:  # older values are gone
+            steps, values = self.display()
+        keep = steps > after_step
+        steps, values = np.array(steps[keep]), np.array(values[keep])
+        steps.flags.writeable = False
+        values.flags.writeable = False
+        return steps, values
 
 
 class MetricHistory:
@@ -240,8 +287,11 @@ class MetricHistory:
                 series = self._series[name] = Series(self._display_points, self._full_points)
             series.append(step, value)
 
-    def display(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        return {name: series.display() for name, series in self._series.items()}
+    def display(self, last_steps: int | None = None, current_step: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every series' display view, or only its last `last_steps` steps (see Series.window)."""
+        if last_steps is None:
+            return {name: series.display() for name, series in self._series.items()}
+        return {name: series.window(current_step - last_steps) for name, series in self._series.items()}
 
     def to_lists(self, max_rows: int = 20_000) -> dict[str, list[float]]:
         """A table for a checkpoint: "step" and one equally long column per metric, NaN where a metric
@@ -333,7 +383,8 @@ def divergence_advice(term: str, family: str) -> str:
             return ("lower the learning rates, add gradient clipping, or use a KL warm-up; a very small β with "
                     "a tiny Gaussian σ can let the encoder's variances collapse")
         if term == "loss/recon":
-            return "lower the learning rates or add gradient clipping; with a Gaussian likelihood use a larger σ (Reset)"
+            return ("lower the learning rates or add gradient clipping; with a Gaussian likelihood use a larger σ "
+                    "(Reset)")
         return "lower the learning rates, add gradient clipping, or lower β"
     if term.endswith("/d") or term in ("loss/d_adv", "d/real", "d/fake"):
         return ("lower the discriminator's learning rate, add gradient clipping or R1 (γ≈1–10), "
@@ -372,6 +423,7 @@ class TrainingRunner:
         self._slow_delay_s = 0.0
         self._scene_wanted_until = 0.0
         self._closed = False
+        torch.set_num_threads(threads_per_training(self._capacity))  # manual steps run in this thread
         self._build(config or RunConfig(), data)
         _LIVE_RUNNERS.add(self)
 
@@ -470,21 +522,26 @@ class TrainingRunner:
                 self._set_state_locked(PAUSED)
 
     def stop(self, timeout: float | None = 30.0) -> None:
-        """Stop the thread and wait for it; the trainer and its history stay (Save still works)."""
+        """Stop the thread and wait for it (at most `timeout` s; 0: do not wait, the thread ends
+        after its current step). The trainer and its history stay (Save still works)."""
         with self._cond:
             self._stop_requested = True
             if self._state in (RUNNING, PAUSED, DIVERGED):
                 self._set_state_locked(STOPPED)
             self._cond.notify_all()
-        self._join(timeout)
+        if timeout != 0:
+            self._join(timeout)
         self._capacity.release(self)
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Stop for good (the browser tab went away)."""
+        """Stop for good (the browser tab went away). With timeout=0 this returns at once (for
+        Streamlit's session-end hook, which runs on the server's event loop); the thread still
+        ends after its current step, and interpreter exit joins it (atexit)."""
         with self._cond:
             self._closed = True
         self.stop(timeout)
-        _LIVE_RUNNERS.discard(self)
+        if timeout != 0 or not self.thread_alive:
+            _LIVE_RUNNERS.discard(self)
 
     def step(self, kind: str = "both") -> dict[str, float] | None:
         """One step now ("both"; for GANs also "d" = discriminator only, "g" = generator only).
@@ -588,7 +645,13 @@ class TrainingRunner:
                 self._cond.notify_all()
 
     # --- snapshot ---------------------------------------------------------------------------------
-    def snapshot(self, *, want_scene: bool = False) -> Snapshot:
+    def snapshot(self, *, want_scene: bool = False, last_steps: int | None = None) -> Snapshot:
+        """A copied, read-only view of the run. `want_scene`: a viewer draws the 2D scene (keep it
+        fresh). `last_steps`: history of only the latest steps (full resolution while they are in
+        the recent buffer) instead of the whole run."""
+        bad = isinstance(last_steps, bool) or not isinstance(last_steps, int) or last_steps < 1
+        if last_steps is not None and bad:
+            raise ValueError(f"last_steps must be a positive integer or None, got {last_steps!r}")
         if want_scene:
             self.request_scene()
         now = time.perf_counter()
@@ -605,7 +668,7 @@ class TrainingRunner:
                 family=self._family,
                 data_kind=self._data_kind,
                 config=self._config,  # replaced, never mutated, so sharing it is safe
-                history=MappingProxyType(self._history.display()),
+                history=MappingProxyType(self._history.display(last_steps, self.trainer.step_count)),
                 last=MappingProxyType(dict(self._last)),
                 layer_stats=MappingProxyType(dict(self._layer_stats)),
                 preview=self._preview,  # already a read-only copy
@@ -654,6 +717,8 @@ class TrainingRunner:
 
     def _loop(self) -> None:
         try:
+            # per calling thread for OpenMP, so set here (and not only in the thread that built the runner)
+            torch.set_num_threads(threads_per_training(self._capacity))
             while True:
                 with self._cond:
                     while not self._stop_requested and (self._state != RUNNING or self._holds > 0):
@@ -693,7 +758,8 @@ class TrainingRunner:
             self._history.append(metrics)
             self._last = dict(metrics)
             if any(key.startswith(("weight_norm/", "spectral_norm/")) for key in metrics):
-                self._layer_stats = {k: v for k, v in metrics.items() if k.startswith(("weight_norm/", "spectral_norm/"))}
+                self._layer_stats = {k: v for k, v in metrics.items()
+                                     if k.startswith(("weight_norm/", "spectral_norm/"))}
             step = int(metrics.get("step", self.trainer.step_count))
             if not self._rate_window or now - self._rate_window[-1][0] >= 0.2:
                 self._rate_window.append((now, step))

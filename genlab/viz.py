@@ -19,6 +19,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 MAX_TRACE_POINTS = 2000
+MAX_EMA_POINTS = 300  # a smooth curve needs fewer points than the raw one
 EMA_SPAN_POINTS = 50  # smoothing of the EMA trace, in displayed points
 HEIGHT = 300
 MARGIN = {"l": 10, "r": 10, "t": 36, "b": 10}
@@ -34,7 +35,9 @@ History = Mapping[str, tuple[np.ndarray, np.ndarray]]
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-def downsample(steps: np.ndarray, values: np.ndarray, max_points: int = MAX_TRACE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+def downsample(
+    steps: np.ndarray, values: np.ndarray, max_points: int = MAX_TRACE_POINTS
+) -> tuple[np.ndarray, np.ndarray]:
     """At most `max_points` (step, value) pairs: block means of consecutive points (last step of each block)."""
     n = len(values)
     if n <= max_points:
@@ -65,10 +68,51 @@ def ema(values: np.ndarray, span: float = EMA_SPAN_POINTS) -> np.ndarray:
 
 def _xy(steps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     steps, values = downsample(steps, values)
-    return np.asarray(steps, dtype=np.int64).astype(np.int32, copy=False), np.asarray(values, dtype=np.float32)
+    # no copies when the runner already sent int32 / float32 (it does)
+    return np.asarray(steps).astype(np.int32, copy=False), np.asarray(values).astype(np.float32, copy=False)
 
 
-def _figure(data: list[dict], layout: dict) -> go.Figure:
+class LightFigure(go.Figure):
+    """A plotly Figure that only carries a ready-made figure dict and hands it out as is.
+
+    Building plotly's object tree for every trace, then deep-copying it back into a dict (what
+    st.plotly_chart does with a normal Figure), cost ~20 ms per chart; even an empty Figure costs
+    ~1-3 ms (it deep-copies its template). Too much at two refreshes a second while the training
+    thread needs the GIL. The dicts come from this module, so they need no validation.
+    `to_dict()` / `to_plotly_json()` return the spec, which is all st.plotly_chart and
+    plotly.io.to_json use. Plotly's other Figure methods do not work on it: use `spec` to inspect
+    it, or `to_figure()` for a regular, validated Figure.
+    """
+
+    def __init__(self, spec: dict):  # noqa: D107 - BaseFigure.__init__ deliberately not called
+        object.__setattr__(self, "_spec", spec)
+
+    @property
+    def spec(self) -> dict:
+        return self._spec
+
+    def to_dict(self) -> dict:
+        return self._spec
+
+    def to_plotly_json(self) -> dict:
+        return self._spec
+
+    def to_json(self, *args, **kwargs) -> str:
+        import plotly.io as pio
+
+        return pio.to_json(self._spec, *args, **{"validate": False, **kwargs})
+
+    def to_figure(self) -> go.Figure:
+        return go.Figure(self._spec)
+
+    def show(self, *args, **kwargs) -> None:
+        self.to_figure().show(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"LightFigure({len(self._spec.get('data', []))} traces)"
+
+
+def _figure(data: list[dict], layout: dict) -> LightFigure:
     base = {
         "height": HEIGHT,
         "margin": MARGIN,
@@ -76,7 +120,7 @@ def _figure(data: list[dict], layout: dict) -> go.Figure:
         "hovermode": "x unified",
     }
     base.update(layout)
-    return go.Figure({"data": data, "layout": base}, _validate=False)
+    return LightFigure({"data": data, "layout": base})
 
 
 def _line(x, y, name: str, colour: str | None = None, *, width: float = 1.5, opacity: float = 1.0,
@@ -131,7 +175,9 @@ def curves_figure(
         label = (labels or {}).get(name, name)
         if smooth and len(values) > 5:
             data.append(_line(steps, values, label, colour, width=1, opacity=0.3, legendgroup=name, showlegend=False))
-            data.append(_line(steps, ema(values).astype(np.float32), label, colour, legendgroup=name))
+            # EMA at the displayed points' resolution (span in points), then thinned for the payload
+            e_steps, e_values = downsample(steps, ema(values), MAX_EMA_POINTS)
+            data.append(_line(e_steps.astype(np.int32), e_values.astype(np.float32), label, colour, legendgroup=name))
         else:
             data.append(_line(steps, values, label, colour, legendgroup=name))
     if not data:
@@ -145,10 +191,23 @@ def curves_figure(
     return _figure(data, layout)
 
 
+def loss_names(history: History) -> list[str]:
+    """The loss terms worth a curve: every loss and penalty, without duplicates of each other
+    (a GAN's "loss/total" = d + g means nothing; "loss/d_adv" equals "loss/d" while D has no penalty)."""
+    names = pick(history, ("loss/", "penalty/"))
+    gan = "loss/d" in history
+    if gan:
+        names = [n for n in names if n != "loss/total"]
+        d_terms = ("penalty/gp", "penalty/r1", "penalty/r2", "penalty/l1_d", "penalty/l2_d")
+        d_penalties = any(n in history for n in d_terms)
+        g_penalties = any(n in history for n in ("penalty/l1_g", "penalty/l2_g"))
+        names = [n for n in names if (n != "loss/d_adv" or d_penalties) and (n != "loss/g_adv" or g_penalties)]
+    return names
+
+
 def loss_figure(history: History, *, log_y: bool = False, uirevision: str = "loss") -> go.Figure:
     """Every loss and penalty term the trainer reports (log scale hides values ≤ 0)."""
-    names = pick(history, ("loss/", "penalty/"))
-    return curves_figure(history, names, "Losses", log_y=log_y, uirevision=uirevision)
+    return curves_figure(history, loss_names(history), "Losses", log_y=log_y, uirevision=uirevision)
 
 
 def d_outputs_figure(history: History, *, uirevision: str = "d_out") -> go.Figure:
@@ -244,7 +303,7 @@ def scene_figure(scene, *, show_field: bool = True, show_heat: bool = True, uire
         probability = scene.heat_label == "D(x)"
         data.append({
             "type": "heatmap", "x": scene.grid_x, "y": scene.grid_y, "z": np.asarray(scene.heat, dtype=np.float32),
-            "colorscale": "RdBu", "reversescale": True, "opacity": 0.55, "name": scene.heat_label,
+            "colorscale": "RdBu", "reversescale": True, "opacity": 0.55, "name": scene.heat_label, "zsmooth": "best",
             "zmin": 0.0 if probability else None, "zmax": 1.0 if probability else None,
             "zmid": None if probability else 0.0,
             "colorbar": {"title": {"text": scene.heat_label}, "thickness": 10, "len": 0.8},
@@ -272,7 +331,9 @@ def scene_figure(scene, *, show_field: bool = True, show_heat: bool = True, uire
     return _figure(data, layout)
 
 
-def points_figure(real: np.ndarray | None, fake: np.ndarray, *, title: str = "Samples", uirevision: str = "points") -> go.Figure:
+def points_figure(
+    real: np.ndarray | None, fake: np.ndarray, *, title: str = "Samples", uirevision: str = "points"
+) -> go.Figure:
     """Generated points (red) over real ones (blue), for 2D runs without a scene yet."""
     data = []
     if real is not None:

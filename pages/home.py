@@ -5,6 +5,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.shared import use_app_navigation
+
+use_app_navigation()
+
 PAGES = Path(__file__).resolve().parent
 
 st.title("genlab — train GANs and VAEs live")
@@ -14,11 +18,11 @@ st.markdown(
     "the weight norms and the samples."
 )
 
-st.page_link("pages/train.py", label="Open the training studio", icon="🏋️")
+st.page_link("pages/train.py", label="Open the training studio", icon=":material/model_training:")
 if (PAGES / "latent.py").is_file():
-    st.page_link("pages/latent.py", label="Explore a model's latent space", icon="🧭")
+    st.page_link("pages/latent.py", label="Explore a model's latent space", icon=":material/explore:")
 if (PAGES / "runs.py").is_file():
-    st.page_link("pages/runs.py", label="Browse saved runs", icon="📁")
+    st.page_link("pages/runs.py", label="Browse saved runs", icon=":material/folder_open:")
 
 left, right = st.columns(2)
 with left:

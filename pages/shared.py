@@ -8,10 +8,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import streamlit as st
 
 from genlab.config import RunConfig
-from genlab.runner import TrainingRunner
+
+if TYPE_CHECKING:
+    from genlab.runner import TrainingRunner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_CHECKPOINT_DIR = "GENLAB_CHECKPOINT_DIR"
@@ -28,13 +32,30 @@ def default_config() -> RunConfig:
     return RunConfig(name="ring-gan")
 
 
+def use_app_navigation() -> None:
+    """Call first thing in every page. With a pages/ folder next to app.py, Streamlit runs a new
+    server's first sessions in its old "pages directory" mode (every .py in pages/ becomes a page,
+    app.py's st.navigation is skipped) until some run calls st.navigation. A visitor whose first
+    URL is /train would get that mode: helper modules listed as pages, no wide layout. Switch it
+    off and re-run, so app.py's navigation takes over."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def _release(runner: TrainingRunner) -> None:
-    runner.close()
+    # Runs on the server's event loop when the tab's session ends: signal the thread and return
+    # (it stops after its current step; genlab.runner joins leftover threads at exit).
+    runner.close(timeout=0)
 
 
 @st.cache_resource(scope="session", on_release=_release, show_spinner="Preparing a training run…")
 def _runner_for_this_tab() -> TrainingRunner:
     # scope="session": one runner per browser tab; on_release stops its thread when the tab goes away
+    from genlab.runner import TrainingRunner  # torch: imported only by pages that train
+
     return TrainingRunner(default_config())
 
 

@@ -6,16 +6,17 @@ the live view is a fragment that re-runs on its own about twice a second (design
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import streamlit as st
 
-from genlab import viz
 from genlab.config import GAN_LOSSES, IMAGE_SIZES, LIKELIHOODS, OPTIMIZERS, TOY2D_DATASETS, ConfigError, RunConfig
 from genlab.data import DataUnavailableError
 from genlab.runner import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
-from pages.shared import checkpoint_root, session_runner
+from pages.shared import checkpoint_root, session_runner, use_app_navigation
+from pages.train_view import live_view
+
+use_app_navigation()
 
 ss = st.session_state
 
@@ -109,6 +110,23 @@ REFRESH_S = (0.5, 1.0, 2.0)
 SLOW_MOTION = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 
+@st.cache_data(ttl=30, show_spinner=False)
+def offline_sets() -> dict[str, bool]:
+    """Which standard image sets are on disk (else they need Download, which needs the internet)."""
+    from pathlib import Path
+
+    from genlab.data.images import candidate_dirs, find_idx_files
+
+    found = {name: any(find_idx_files(d, "train") for d in candidate_dirs(name)) for name in ("mnist", "fashion_mnist")}
+    found["cifar10"] = (Path("data") / "cifar-10-batches-py").is_dir()
+    return found
+
+
+def dataset_label(name: str) -> str:
+    missing = offline_sets().get(name) is False
+    return DATASET_LABELS[name] + (" — not found offline: tick Download" if missing else "")
+
+
 def get_dotted(config: RunConfig, dotted: str) -> Any:
     node: Any = config
     for part in dotted.split("."):
@@ -122,12 +140,6 @@ def fmt_number(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer() and abs(value) >= 1:
         return f"{value:g}"
     return f"{value:.0e}" if abs(value) < 1e-2 else f"{value:g}"
-
-
-def fmt_seconds(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def flash(kind: str, text: str) -> None:
@@ -157,15 +169,19 @@ def sync_widgets(runner: TrainingRunner) -> None:
 
 def setup_config(runner: TrainingRunner) -> RunConfig:
     """The RunConfig the Setup widgets describe, with the run's current live values (may raise ConfigError)."""
-    changes = {field: ss[key] for key, field in SETUP_FIELDS.items()}
+    current = runner.config
+    # widgets not shown (e.g. the GAN loss while VAE is picked) have no value: keep the run's
+    changes = {field: ss[key] if key in ss else get_dotted(current, field) for key, field in SETUP_FIELDS.items()}
     name = changes["data.name"]
     if name in ("points", "folder"):
         upload = ss.get(f"setup.upload.{name}")
-        changes["data.path"] = f"upload:{upload.name}" if upload is not None else ""
+        if upload is None:
+            raise ConfigError("data.path", "", f"upload a {'CSV file' if name == 'points' else 'zip of images'} first")
+        changes["data.path"] = f"upload:{upload.name}"
     else:
         changes["data.path"] = ""
     changes["name"] = f"{name}-{changes['model.family']}".replace("_", "-")
-    return runner.config.replace(**changes)
+    return current.replace(**changes)
 
 
 def setup_differs(runner: TrainingRunner, config: RunConfig) -> bool:
@@ -262,12 +278,13 @@ family = config.model.family
 st.title("Train")
 
 # --- Setup ------------------------------------------------------------------------------------
-with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=state == IDLE and runner.step_count == 0):
+fresh = state == IDLE and runner.step_count == 0
+with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh):
     cols = st.columns(4)
     with cols[0]:
         st.radio("Model", ("gan", "vae"), key="setup.family", format_func=str.upper, horizontal=True,
                  on_change=on_family_change)
-        st.selectbox("Data set", tuple(DATASET_LABELS), key="setup.dataset", format_func=DATASET_LABELS.get,
+        st.selectbox("Data set", tuple(DATASET_LABELS), key="setup.dataset", format_func=dataset_label,
                      on_change=on_dataset_change,
                      help="MNIST / Fashion-MNIST / CIFAR-10 are read from ./data (Fashion-MNIST also from "
                           "Debian's dataset-fashion-mnist); tick Download to fetch them.")
@@ -327,9 +344,10 @@ with st.sidebar:
         st.select_slider(label, opts, key=key, format_func=fmt_number, help=help_text,
                          on_change=on_live_change, args=(field,))
     st.subheader("Speed")
+    slow_rate = runner.snapshot().slow_motion_steps_per_s  # the runner keeps it across page visits
     ss.setdefault("live.refresh", 0.5)
-    ss.setdefault("live.slow_motion", False)
-    ss.setdefault("live.slow_rate", 2.0)
+    ss.setdefault("live.slow_motion", slow_rate is not None)
+    ss.setdefault("live.slow_rate", slow_rate if slow_rate in SLOW_MOTION else 2.0)
     st.select_slider("Refresh the view every (s)", REFRESH_S, key="live.refresh")
     st.toggle("Slow motion", key="live.slow_motion", on_change=on_speed_change,
               help="Sleep between steps, to watch single updates.")
@@ -362,58 +380,6 @@ for kind, text in ss.pop("train.flash", []):
     getattr(st, kind)(text)
 
 
-# --- Live view --------------------------------------------------------------------------------
-def live_view() -> None:
-    runner = session_runner()
-    snap = runner.snapshot(want_scene=ss.get("view.scene", True))
-    cols = st.columns(5)
-    cols[0].metric("Step", f"{snap.step:,}")
-    cols[1].metric("Steps/s", f"{snap.steps_per_s:,.0f}" if snap.state == RUNNING else "–")
-    cols[2].metric("Elapsed", fmt_seconds(snap.elapsed_s))
-    cols[3].metric("State", snap.state + (" (slow motion)" if snap.slow_motion_steps_per_s and snap.state == RUNNING else ""))
-    cols[4].metric("Device", snap.device)
-    if snap.state in (DIVERGED, ERROR):
-        st.error(snap.message, icon="⚠️")
-    refresh = ss.get("live.refresh", 0.5)
-    if snap.state == RUNNING:
-        st.caption(f"≈ {snap.steps_per_s * refresh:,.0f} steps between refreshes (every {refresh:g} s).")
-    tag = f"{id(runner)}-{runner.run_id}"
-
-    left, right = st.columns([1, 1.25])
-    with left:
-        if snap.data_kind == "points":
-            if snap.scene is not None:
-                st.plotly_chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True),
-                                                 uirevision=f"scene-{tag}"), key="chart.scene")
-            elif snap.preview is not None:
-                st.plotly_chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), key="chart.scene")
-            opt = st.columns(2)
-            opt[0].toggle("2D view (heatmap + points)", value=True, key="view.scene")
-            if snap.family == "gan":
-                opt[1].toggle("Generator's gradient field", value=True, key="view.field")
-        elif snap.preview is not None:
-            images = snap.preview
-            width = images.shape[-1] * math.ceil(math.sqrt(len(images)))
-            grid = viz.image_grid(images, upscale=max(1, round(384 / max(width, 1))))
-            st.image(grid, caption=f"Samples from fixed noise, step {snap.preview_step:,}")
-    with right:
-        log_y = st.toggle("Log scale", key="view.log")
-        st.plotly_chart(viz.loss_figure(snap.history, log_y=log_y, uirevision=f"loss-{tag}-{log_y}"), key="chart.loss")
-
-    left, right = st.columns(2)
-    with left:
-        if snap.family == "gan":
-            st.plotly_chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}"), key="chart.d")
-        else:
-            st.plotly_chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), key="chart.kl")
-    with right:
-        which = st.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
-                                     default="Layer norms", label_visibility="collapsed")
-        if which == "Gradient norms":
-            st.plotly_chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}"), key="chart.grads")
-        else:
-            st.plotly_chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}"), key="chart.layers")
-
-
+# --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
 refresh_every = ss["live.refresh"] if state == RUNNING else max(1.0, ss["live.refresh"])
 st.fragment(run_every=refresh_every)(live_view)()

@@ -278,18 +278,24 @@ def test_newer_format_is_refused(tmp_path):
 # --- listing and validation ---------------------------------------------------------------------------
 def test_list_runs_reports_broken_runs_instead_of_crashing(tmp_path):
     good = save_run(trained(), [], root=tmp_path, name="good")
-    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty").mkdir()  # not a run: not listed
+    (tmp_path / "partial").mkdir()
+    (tmp_path / "partial" / "weights.pt").write_bytes(b"\x80\x04N.")
+    (tmp_path / "classifiers").mkdir()  # another tool's folder: not a run
+    (tmp_path / "classifiers" / "fashion_mnist.safetensors").write_bytes(b"")
     broken = save_run(trained(), root=tmp_path, name="broken")
     (broken / "config.json").write_text("{")
     (tmp_path / "_tmp-good-1-ab").mkdir()  # scratch folders are not runs
     (tmp_path / "notes.txt").write_text("not a run")
 
     runs = {r.name: r for r in list_runs(tmp_path)}
-    assert sorted(runs) == ["broken", "empty", "good"]
+    assert sorted(runs) == ["broken", "good", "partial"]
     assert runs["good"].ok and runs["good"].family == "gan" and runs["good"].dataset == "ring"
     assert runs["good"].steps == 3 and runs["good"].has_preview and runs["good"].path == good
     assert runs["good"].settings["width"] == 16
-    assert "missing config.json, meta.json, weights.safetensors" in runs["empty"].error
+    assert "missing config.json, meta.json, weights.safetensors (weights.pt found: pickle files are never loaded)" in (
+        runs["partial"].error
+    )
     assert "config.json: " in runs["broken"].error and "valid JSON" in runs["broken"].error
     assert list_runs(tmp_path / "nowhere") == []
 
@@ -399,3 +405,14 @@ def test_tree_encoding_keeps_types_without_pickle():
         checkpoints._join_tree(skeleton, {}, "here")
     with pytest.raises(CheckpointError, match="not a tensor or JSON value"):
         checkpoints._split_tree({"f": object()}, "s", {})
+
+
+def test_run_whose_data_file_is_gone_still_loads_for_sampling(tmp_path):
+    points = tmp_path / "points.csv"
+    points.write_text("x,y\n" + "\n".join(f"{i % 7 - 3},{i % 5 - 2}" for i in range(64)) + "\n")
+    trainer = trained(**{"data.name": "points", "data.path": str(points)})
+    save_run(trainer, root=tmp_path / "runs", name="uploaded")
+    points.unlink()
+    loaded = load_run("uploaded", root=tmp_path / "runs")
+    assert not loaded.data_available
+    assert torch.equal(samples(loaded.trainer), samples(trainer))

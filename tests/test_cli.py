@@ -99,6 +99,8 @@ def test_resume_continues_the_run(trained_root, tmp_path):
     assert loaded.trainer.step_count == 40
     assert loaded.config.objective.r1_gamma == 0.5  # a live field may change on resume
     assert loaded.history["step"][-11:] == [float(s) for s in range(30, 41)]
+    first, second = (root / "ring2" / "COMMAND.txt").read_text().splitlines()
+    assert first.startswith("python -m genlab train --dataset ring") and "--resume" in second
 
 
 def test_vae_trains_and_evaluates_elbo(tmp_path):
@@ -166,6 +168,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
         (["train", *TINY_RING, "--name", "ring", "--root", "{root}"], ["run 'ring' already exists", "--overwrite"]),
         (["train", "--resume", "ring", "--width", "32", "--root", "{root}"], ["--width cannot change when resuming"]),
         (["train", "--resume", "absent", "--root", "{root}"], ["unknown run 'absent'"]),
+        (["train", "--resume", "ring", "--steps", "5", "--root", "{root}"], ["--steps 5 is below", "(30)"]),
+        (["train", "--resume", "ring", "--config", "{tmp}/broken.json", "--root", "{root}"], ["cannot be combined"]),
         (["train", "--dataset", "mnist", "--data-path", "{tmp}/empty", "--root", "{tmp}"], ["MNIST", "not found"]),
         (["train", "--device", "tpu", "--root", "{tmp}"], ["device='tpu' is invalid"]),
         (["sample", "ring", "-n", "-3", "--out", "{tmp}/x.png", "--root", "{root}"], ["argument -n"]),
@@ -195,3 +199,23 @@ def test_divergence_exits_1_with_a_message(tmp_path):
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("genlab: error: training diverged at step")
     assert "nothing was saved" in lines[0]
+
+
+def test_config_layers_preset_then_file_then_flags(tmp_path):
+    """The CLI starts from the app's preset for (family, dataset); --config goes on top, flags on top of both."""
+    from genlab.cli import build_parser, config_from_args
+    from genlab.presets import preset
+
+    def config(*args):
+        return config_from_args(build_parser().parse_args(["train", *args]))
+
+    expected = RunConfig(name="shapes-vae").replace(**preset("vae", "shapes"))
+    assert config("--family", "vae", "--dataset", "shapes").to_dict() == expected.to_dict()
+
+    (tmp_path / "run.json").write_text(json.dumps({"name": "mine", "data": {"name": "shapes"},
+                                                   "model": {"family": "vae", "latent_dim": 3}}))
+    from_file = config("--config", str(tmp_path / "run.json"), "--beta", "4")
+    assert from_file.name == "mine" and from_file.model.latent_dim == 3  # file over preset
+    assert from_file.model.arch == preset("vae", "shapes")["model.arch"]  # preset where the file is silent
+    assert from_file.objective.beta == 4.0  # flag over both
+    assert config("--config", str(tmp_path / "run.json"), "--latent-dim", "5").model.latent_dim == 5

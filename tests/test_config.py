@@ -136,3 +136,20 @@ def test_fuzzed_values_only_raise_config_error():
             pass
 
     check()
+
+
+@pytest.mark.parametrize("family", ["gan", "vae"])
+@pytest.mark.parametrize("dataset", ["ring", "spiral", "shapes", "fashion_mnist", "cifar10"])
+def test_presets_validate(family, dataset):
+    from genlab.presets import preset
+
+    config = RunConfig().replace(**preset(family, dataset))
+    assert config.model.family == family and config.data.name == dataset
+    assert config.model.arch == ("mlp" if dataset in ("ring", "spiral") else "conv")
+
+
+def test_default_config_is_the_ring_gan_preset():
+    from genlab.presets import preset
+
+    default = RunConfig()
+    assert RunConfig().replace(**preset("gan", "ring")) == default

@@ -29,6 +29,9 @@ class GANTrainer(Trainer):
         self.generator, self.discriminator = build_gan(self.config.model, self.data_shape)
         self.generator.to(self.device)
         self.discriminator.to(self.device)
+        # a second generator holding the moving average of G's weights, used for samples
+        self.generator_ema = build_gan(self.config.model, self.data_shape)[0].to(self.device).requires_grad_(False)
+        self.generator_ema.load_state_dict(self.generator.state_dict())
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
         optim = self.config.optim
         self.optimizers = {
@@ -145,8 +148,26 @@ class GANTrainer(Trainer):
         grad = self._gradient_norm(G, obj.grad_clip)
         self._check_finite({"grad_norm/g": grad})
         optimizer.step()
+        self._update_ema()
         terms["grad_norm/g"] = grad
         return {name: value.detach() for name, value in terms.items()}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """θ_ema ← d·θ_ema + (1 − d)·θ_G (a plain copy when d = 0); buffers are copied."""
+        weight = 1.0 - self.config.optim.ema_decay
+        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), weight)
+        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+            ema_buffer.copy_(buffer)
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        state["networks"]["generator_ema"] = self.generator_ema.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.generator_ema.load_state_dict(state["networks"].get("generator_ema", self.generator.state_dict()))
 
     @staticmethod
     def _gradient_norm(net: torch.nn.Module, clip: float) -> Tensor:
@@ -157,9 +178,10 @@ class GANTrainer(Trainer):
     # --- inspection --------------------------------------------------------------------------------
     @torch.no_grad()
     def generate(self, z: Tensor) -> Tensor:
-        """G(z) in data space (images in [0, 1]), in eval mode."""
-        with eval_mode(self.generator):
-            return self._to_data_space(self.generator(z.to(self.device)))
+        """G(z) in data space (images in [0, 1]), in eval mode; the EMA generator when EMA is on."""
+        generator = self.generator_ema if self.config.optim.ema_decay > 0 else self.generator
+        with eval_mode(generator):
+            return self._to_data_space(generator(z.to(self.device)))
 
     def preview(self, n: int = PREVIEW_COUNT) -> Tensor:
         return self.generate(self.fixed_noise[:n]).cpu()

@@ -1,0 +1,226 @@
+"""How long does the server take to re-render after a move of the Latent explorer's interpolation slider?
+Target: ≤ 100 ms on 2 CPU cores for the shipped models.
+
+For each run (default: the shipped runs in checkpoints/), three measures, each reported as median and p95:
+  move      what one slider move costs the server in the page's code: t -> lerp/slerp -> decode ONE latent
+            with the cached model -> uint8 frame -> PNG bytes (what st.image sends). The model load, the
+            strip, the GIF and the grids are cached per setting and not part of a move.
+  fragment  what the server runs on a slider move in the real app: the slider sits in an st.fragment, so a
+            move re-runs only the interpolation section. Timed as an AppTest run of a script holding just
+            that section (plus the cached-model look-ups the fragment itself skips), after slider.set_value:
+            widgets, the decode, the frame's PNG, the strip and GIF (cache hits), the protobuf a browser gets.
+  apptest   a full AppTest re-run of pages/latent.py after slider.set_value: every tab's widgets and cache
+            look-ups. An upper bound of the server's work for a move.
+  browser   (--browser) a real `streamlit run` server and headless Chromium: one ArrowRight key press on the
+            slider until the new frame is on screen. Includes the websocket round trip and rendering.
+
+    python benchmarks/latent_bench.py                       # shipped runs, move + apptest
+    python benchmarks/latent_bench.py --browser             # also the end-to-end figure
+    python benchmarks/latent_bench.py --root /tmp/runs --runs my-vae --moves 500
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+SHIPPED = ("ring-gan", "shapes-beta-vae", "fashion-vae", "fashion-gan")
+
+
+def summary(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+    p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
+    return {"median_ms": statistics.median(ordered), "p95_ms": p95, "n": len(ordered)}
+
+
+def bench_move(path: Path, moves: int) -> tuple[dict, float]:
+    """Time of the page's per-move work on the cached model; returns (summary, model load seconds)."""
+    import numpy as np
+
+    from genlab import latent
+
+    started = time.perf_counter()
+    model = latent.LatentModel.load(path)
+    load_s = time.perf_counter() - started
+    a, b = latent.random_latent(model.latent_dim, 0), latent.random_latent(model.latent_dim, 1)
+    rng = np.random.default_rng(0)
+    times = []
+    for i in range(moves + 5):
+        t = float(np.round(rng.uniform(), 2))
+        begin = time.perf_counter()
+        x = model.decode(latent.interpolate(a, b, t, "spherical"))
+        if model.data_kind == "images":
+            frame = latent.to_uint8(x, upscale=max(1, round(256 / x.shape[-1])))[0]
+            latent.png_bytes(frame, fast=True)
+        else:
+            float(x[0, 0])  # a 2D point goes into a plotly figure; its build is part of the apptest figure
+        if i >= 5:  # the first calls warm up torch's kernels
+            times.append((time.perf_counter() - begin) * 1000)
+    return summary(times), load_s
+
+
+FRAGMENT_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from genlab.checkpoints import list_runs
+from pages import latent as explorer
+
+info = {{i.name: i for i in list_runs({root!r})}}[{name!r}]
+stamp = explorer.run_stamp(info)
+model = explorer.load_model(str(info.path), stamp)
+analysis = explorer.load_analysis(str(info.path), stamp)
+explorer.interpolation_section(model, analysis, stamp, info.name)
+"""
+
+
+def bench_apptest(root: Path, name: str, moves: int, fragment_only: bool = False) -> dict:
+    from streamlit.testing.v1 import AppTest
+
+    os.environ["GENLAB_CHECKPOINT_DIR"] = str(root)
+    if fragment_only:
+        at = AppTest.from_string(FRAGMENT_SCRIPT.format(repo=str(REPO), root=str(root), name=name), default_timeout=300)
+    else:
+        at = AppTest.from_file(str(REPO / "pages" / "latent.py"), default_timeout=300)
+        at.session_state["explore_run"] = name
+    at.run()
+    if at.exception:
+        raise RuntimeError(f"{name}: the page raised {at.exception[0].value}")
+    times = []
+    for i in range(moves + 2):
+        slider = at.slider(key="latent.t")
+        value = round((i % 100) / 100 + 0.01, 2)
+        begin = time.perf_counter()
+        slider.set_value(value).run()
+        if i >= 2:
+            times.append((time.perf_counter() - begin) * 1000)
+        if at.exception:
+            raise RuntimeError(f"{name}: the page raised {at.exception[0].value}")
+    return summary(times)
+
+
+def bench_browser(root: Path, names: list[str], moves: int) -> dict[str, dict]:
+    import socket
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import expect, sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = dict(os.environ, GENLAB_CHECKPOINT_DIR=str(root), PYTHONPATH=str(REPO))
+    declared = "pages/latent.py" in (REPO / "app.py").read_text()
+    script, url_path = ("app.py", "latent") if declared else ("pages/latent.py", "")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true", f"--server.port={port}",
+         "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    results = {}
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium",
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            expect.set_options(timeout=120_000)  # the first visit imports torch and loads each model
+            idle = page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")
+            for name in names:
+                page.goto(f"{base}/{url_path}")
+                expect(idle).to_be_visible()
+                page.get_by_role("combobox", name="Run").click()
+                page.get_by_role("option").filter(has_text=f"{name} — ").click()
+                expect(idle).to_be_visible()
+                slider = page.get_by_role("slider", name="t (0 = A, 1 = B)")
+                slider.focus()
+                times = []
+                for i in range(moves + 2):
+                    value = f"{(i + 1) / 100:.2f}"
+                    begin = time.perf_counter()
+                    slider.press("ArrowRight")
+                    page.get_by_text(f"decoded at t = {value}").first.wait_for()
+                    expect(idle).to_be_visible()
+                    if i >= 2:
+                        times.append((time.perf_counter() - begin) * 1000)
+                results[name] = summary(times)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", type=Path, default=REPO / "checkpoints", help="folder of runs")
+    parser.add_argument("--runs", nargs="*", default=None, help="run names (default: the shipped ones found)")
+    parser.add_argument("--moves", type=int, default=200, help="slider moves timed per run (move)")
+    parser.add_argument("--apptest-moves", type=int, default=40,
+                        help="slider moves timed per run (fragment and apptest); 0 = skip")
+    parser.add_argument("--browser", action="store_true", help="also time key press -> new frame in Chromium")
+    parser.add_argument("--browser-moves", type=int, default=20)
+    parser.add_argument("--target-ms", type=float, default=100.0)
+    parser.add_argument("--json", type=Path, default=None, help="write the results here as JSON")
+    args = parser.parse_args()
+
+    import torch
+
+    from genlab.checkpoints import list_runs
+
+    runs = {info.name: info for info in list_runs(args.root) if info.ok}
+    names = args.runs or [n for n in SHIPPED if n in runs]
+    if not names:
+        print(f"no runs to benchmark in {args.root} (looked for {', '.join(args.runs or SHIPPED)})")
+        return 2
+    missing = [n for n in names if n not in runs]
+    if missing:
+        print(f"unknown runs in {args.root}: {', '.join(missing)}")
+        return 2
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f} at start")
+    results: dict[str, dict] = {}
+    for name in names:
+        move, load_s = bench_move(runs[name].path, args.moves)
+        results[name] = {"family": runs[name].family, "dataset": runs[name].dataset, "load_s": load_s, "move": move}
+        if args.apptest_moves:
+            results[name]["fragment"] = bench_apptest(args.root, name, args.apptest_moves, fragment_only=True)
+            results[name]["apptest"] = bench_apptest(args.root, name, args.apptest_moves)
+    if args.browser:
+        for name, value in bench_browser(args.root, names, args.browser_moves).items():
+            results[name]["browser"] = value
+
+    measures = [m for m in ("move", "fragment", "apptest", "browser") if any(m in r for r in results.values())]
+    print(f"\n{'run':18s} {'model':22s} " + " ".join(f"{m + ' median/p95 ms':>26s}" for m in measures))
+    ok = True
+    for name, r in results.items():
+        cells = []
+        for m in measures:
+            if m in r:
+                cells.append(f"{r[m]['median_ms']:>12.1f} / {r[m]['p95_ms']:<8.1f}")
+            else:
+                cells.append(f"{'–':>26s}")
+        print(f"{name:18s} {r['family'].upper() + ' on ' + r['dataset']:22s} " + " ".join(f"{c:>26s}" for c in cells))
+        ok &= r.get("fragment", r["move"])["p95_ms"] <= args.target_ms
+    judged = "fragment" if "fragment" in measures else "move"
+    print(f"\nload average {os.getloadavg()[0]:.1f} at the end; target: a move ≤ {args.target_ms:g} ms on the server "
+          f"(p95 of '{judged}' {'met' if ok else 'NOT met'})")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

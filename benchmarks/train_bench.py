@@ -1,0 +1,290 @@
+"""Training speed: genlab's trainer next to a plain PyTorch loop on the identical model, batch and data.
+
+For each default model, in one process:
+  genlab  `trainer.step()` — everything the app and the CLI run per step (metrics, divergence checks,
+          per-layer norms every `stats_every` steps);
+  plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
+          over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
+          genlab.models), the same optimizer and loss; losses read with .item() each step as the
+          examples do for logging.
+The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
+reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter and set
+against a float32 matmul peak measured in the same run.
+
+    python benchmarks/train_bench.py                    # all models, ~3 minutes on 2 CPU cores
+    python benchmarks/train_bench.py --models ring-gan --rounds 3 --seconds 0.5
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+
+from genlab.config import RunConfig  # noqa: E402
+from genlab.presets import preset  # noqa: E402
+from genlab.trainers import make_trainer  # noqa: E402
+
+# The app's defaults (genlab.presets: what the app and the CLI start from for a family and data set),
+# and the pytorch/examples VAE (784-400-20, batch 128) on Fashion-MNIST.
+MODELS: dict[str, tuple[str, str, dict]] = {
+    "ring-gan": ("gan", "ring", {}),
+    "shapes-vae": ("vae", "shapes", {"data.n_samples": 20000}),
+    "fashion-gan": ("gan", "fashion_mnist", {}),
+    "fashion-vae": ("vae", "fashion_mnist", {"model.arch": "mlp", "model.width": 400, "model.depth": 1,
+                                             "model.latent_dim": 20, "optim.batch_size": 128}),
+}
+
+
+def model_config(name: str, **extra) -> RunConfig:
+    family, dataset, overrides = MODELS[name]
+    return RunConfig(name=name, device="cpu").replace(**{**preset(family, dataset), **overrides, **extra})
+
+
+# --- the plain loops ------------------------------------------------------------------------------------
+def forever(loader: DataLoader):
+    while True:
+        yield from loader
+
+
+class PlainGAN:
+    """dcgan/main.py's iteration with logits: D on real (label 1) and on detached fake (label 0), then G."""
+
+    def __init__(self, trainer):
+        self.G = copy.deepcopy(trainer.generator)
+        self.D = copy.deepcopy(trainer.discriminator)
+        opt = trainer.config.optim
+        self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_d, betas=(opt.beta1, opt.beta2))
+        self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2))
+        x = trainer.data.x.float()
+        if trainer.data.kind == "images":
+            x = x.div(255).mul(2).sub(1)  # the generator's tanh range, as the trainer feeds D
+        self.loader = forever(DataLoader(TensorDataset(x), batch_size=opt.batch_size, shuffle=True, drop_last=True))
+        self.latent_dim = trainer.latent_dim
+        self.criterion = torch.nn.BCEWithLogitsLoss()
+
+    def step(self) -> None:
+        (real,) = next(self.loader)
+        b = real.shape[0]
+        # (1) update D: maximize log D(x) + log(1 - D(G(z)))
+        self.D.zero_grad()
+        label = torch.full((b,), 1.0)
+        err_real = self.criterion(self.D(real), label)
+        err_real.backward()
+        fake = self.G(torch.randn(b, self.latent_dim))
+        label.fill_(0.0)
+        err_fake = self.criterion(self.D(fake.detach()), label)
+        err_fake.backward()
+        self.optD.step()
+        # (2) update G: maximize log D(G(z))
+        self.G.zero_grad()
+        label.fill_(1.0)
+        err_g = self.criterion(self.D(fake), label)
+        err_g.backward()
+        self.optG.step()
+        _ = (err_real + err_fake).item(), err_g.item()
+
+
+class PlainVAE:
+    """vae/main.py's iteration: reconstruction (Bernoulli, from logits) + KL, averaged per example."""
+
+    def __init__(self, trainer):
+        self.vae = copy.deepcopy(trainer.vae)
+        opt = trainer.config.optim
+        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2))
+        x = trainer.data.x.float()
+        if trainer.data.kind == "images":
+            x = x.div(255)
+        self.loader = forever(DataLoader(TensorDataset(x), batch_size=opt.batch_size, shuffle=True, drop_last=True))
+
+    def step(self) -> None:
+        (x,) = next(self.loader)
+        self.optimizer.zero_grad()
+        recon, mu, logvar = self.vae(x)
+        bce = F.binary_cross_entropy_with_logits(recon, x, reduction="sum")
+        kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+        loss = (bce + kld) / x.shape[0]
+        loss.backward()
+        self.optimizer.step()
+        _ = loss.item()
+
+
+# --- measuring ------------------------------------------------------------------------------------------
+def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        t = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+    return best
+
+
+def flops_of(step) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def rate(step, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        step()
+    return n / (time.perf_counter() - start)
+
+
+@dataclass
+class Result:
+    model: str
+    batch: int
+    genlab: float  # steps/s (median over rounds)
+    plain: float
+    flops_genlab: int  # per step
+    flops_plain: int
+
+    @property
+    def ratio(self) -> float:
+        return self.genlab / self.plain
+
+
+def bench(name: str, rounds: int, seconds: float) -> Result:
+    torch.manual_seed(0)
+    config = model_config(name)
+    trainer = make_trainer(config)
+    plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
+    flops_g, flops_p = flops_of(trainer.step), flops_of(plain.step)
+    # warm up, and size a round to about `seconds` for each side
+    per_round = {}
+    for side, step in (("genlab", trainer.step), ("plain", plain.step)):
+        warm = rate(step, 3)
+        per_round[side] = max(3, round(warm * seconds))
+    steps = {"genlab": [], "plain": []}
+    for _ in range(rounds):
+        steps["genlab"].append(rate(trainer.step, per_round["genlab"]))
+        steps["plain"].append(rate(plain.step, per_round["plain"]))
+    return Result(name, config.optim.batch_size, statistics.median(steps["genlab"]), statistics.median(steps["plain"]),
+                  flops_g, flops_p)
+
+
+def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
+    """ms per step of genlab's trainer with its extras removed one by one, next to the plain loop.
+
+    "no layer stats": stats_every huge (the per-layer Frobenius/spectral norms, every 10 steps by default);
+    "bare": also no divergence checks and no metric readout (what remains is the model's own work).
+    """
+    config = model_config(name)
+    full = make_trainer(config)
+    no_stats = make_trainer(model_config(name, stats_every=1_000_000))
+    bare = make_trainer(model_config(name, stats_every=1_000_000))
+    bare._check_finite = lambda values: None
+
+    def count_only(metrics):
+        bare.step_count += 1
+        return {}
+
+    bare._finish_step = count_only
+    plain = PlainGAN(full) if config.model.family == "gan" else PlainVAE(full)
+    sides = {"genlab": full.step, "genlab, no layer stats": no_stats.step, "genlab, bare": bare.step,
+             "plain": plain.step}
+    n = max(3, round(rate(full.step, 3) * seconds))
+    times: dict[str, list[float]] = {k: [] for k in sides}
+    for _ in range(rounds):
+        for key, step in sides.items():
+            times[key].append(1e3 / rate(step, n))
+    result = {k: statistics.median(v) for k, v in times.items()}
+    start = time.perf_counter()
+    for _ in range(3):
+        full.layer_stats()
+    result["layer_stats() call"] = (time.perf_counter() - start) / 3 * 1e3
+    result["stats_every"] = config.stats_every
+    return result
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{cpu}; {os.cpu_count()} logical CPUs, torch {torch.__version__} with {torch.get_num_threads()} threads; "
+            f"Python {platform.python_version()} on {platform.system()}")
+
+
+def table(results: list[Result], peak: float) -> str:
+    lines = [
+        "| model | batch | genlab steps/s | plain steps/s | ratio | genlab samples/s | plain samples/s "
+        "| MFLOP/step (genlab / plain) | genlab GFLOP/s | % of matmul peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        achieved = r.flops_genlab * r.genlab / 1e9
+        lines.append(
+            f"| {r.model} | {r.batch} | {r.genlab:.1f} | {r.plain:.1f} | {r.ratio:.2f}× | {r.genlab * r.batch:,.0f} "
+            f"| {r.plain * r.batch:,.0f} | {r.flops_genlab / 1e6:.1f} / {r.flops_plain / 1e6:.1f} | {achieved:.1f} "
+            f"| {100 * achieved / peak:.0f}% |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per model")
+    parser.add_argument("--seconds", type=float, default=1.5, help="length of one side of a round")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also time genlab without its per-layer stats and without its checks/metrics")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    start = time.perf_counter()
+    print(machine(), flush=True)
+    print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
+    peak = matmul_peak_gflops()
+    print(f"float32 matmul peak (1024x1024, best of 1 s): {peak:.1f} GFLOP/s", flush=True)
+    results = []
+    for name in args.models:
+        r = bench(name, args.rounds, args.seconds)
+        print(f"  {name}: genlab {r.genlab:.1f} steps/s, plain {r.plain:.1f} steps/s, ratio {r.ratio:.2f}", flush=True)
+        results.append(r)
+    print()
+    print(table(results, peak))
+    print(f"\n{args.rounds} alternating rounds of ~{args.seconds} s per side; medians. "
+          f"Total {time.perf_counter() - start:.0f} s; load average at end {os.getloadavg()[0]:.1f}.")
+    if args.breakdown:
+        print("\nWhere genlab's time goes (ms per step, medians of alternating rounds):")
+        for name in args.models:
+            parts = breakdown(name, args.rounds, args.seconds / 2)
+            every = parts.pop("stats_every")
+            print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f" (every {every:g} steps)")
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "peak_gflops": peak,
+                                         "results": [vars(r) | {"ratio": r.ratio} for r in results]}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,196 @@
+"""Runs: every saved run in a table; compare curves and samples; rename, delete, download, upload.
+
+Thin by design: widgets and calls into genlab.checkpoints / genlab.run_library / genlab.viz.
+Opening a run elsewhere goes through st.session_state:
+    st.session_state["open_run"] = "<run folder path>"   -> the Train page loads it to continue training
+    st.session_state["explore_run"] = "<run name>"        -> the Latent explorer selects it
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+from streamlit.errors import StreamlitAPIException
+
+from genlab import run_library, viz
+from genlab.checkpoints import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
+from pages.shared import checkpoint_root
+
+ss = st.session_state
+
+OPEN_RUN_KEY = "open_run"  # read (and popped) by the Train page: the folder of a run to continue training
+EXPLORE_RUN_KEY = "explore_run"  # read (and popped) by the Latent explorer: a run name
+PER_ROW = 4  # samples side by side
+
+
+def flash(kind: str, text: str) -> None:
+    """A message shown on the next run of the page (callbacks cannot draw in place)."""
+    ss.setdefault("runs.flash", []).append((kind, text))
+
+
+def stamp(path: Path) -> str:
+    try:
+        stat = (path / META_FILE).stat()
+        return f"{path.resolve()}|{stat.st_mtime_ns}"
+    except OSError:
+        return str(path)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def history_of(path: str, key: str) -> dict[str, list[float]]:
+    try:
+        return read_history(Path(path))
+    except CheckpointError:
+        return {}
+
+
+def switch_to(page: str) -> None:
+    try:
+        st.switch_page(page)
+    except StreamlitAPIException:  # page not registered (e.g. this page run on its own, in tests)
+        st.info(f"Open **{page}** from the menu to continue.")
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+def on_rename(old: str) -> None:
+    new = ss.get("runs.new_name", "").strip()
+    try:
+        run_library.rename_run(old, new, checkpoint_root())
+    except CheckpointError as exc:
+        flash("error", f"Not renamed: {exc}")
+        return
+    ss["runs.manage"] = new
+    ss.pop("runs.new_name", None)
+    flash("success", f"Renamed **{old}** to **{new}**.")
+
+
+def on_delete(name: str) -> None:
+    if not ss.get("runs.confirm_delete"):
+        flash("warning", "Tick the confirmation box first.")
+        return
+    try:
+        run_library.delete_run(name, checkpoint_root())
+    except CheckpointError as exc:
+        flash("error", f"Not deleted: {exc}")
+        return
+    ss["runs.confirm_delete"] = False
+    ss.pop("runs.manage", None)
+    ss["runs.compare"] = [n for n in ss.get("runs.compare", []) if n != name]
+    flash("success", f"Deleted **{name}**.")
+
+
+def on_import() -> None:
+    upload = ss.get("runs.upload")
+    if upload is None:
+        flash("warning", "Choose a run zip to upload first.")
+        return
+    name = (ss.get("runs.import_name") or "").strip() or None
+    try:
+        info = run_library.import_zip(upload.getvalue(), checkpoint_root(), name=name)
+    except CheckpointError as exc:
+        flash("error", f"Upload refused: {exc}")
+        return
+    ss["runs.manage"] = info.name
+    flash("success", f"Imported **{info.name}** ({info.family.upper()} on {info.dataset}, {info.steps:,} steps).")
+
+
+# --- page --------------------------------------------------------------------------------------
+st.title("Runs")
+root = checkpoint_root()
+infos = list_runs(root)
+for kind, text in ss.pop("runs.flash", []):
+    getattr(st, kind)(text)
+if not infos:
+    st.info(f"No runs in `{root}` yet: train one and press **Save** on the Train page, or upload a run zip below.")
+
+ok = [info for info in infos if info.ok]
+by_name = {info.name: info for info in ok}
+
+if infos:
+    st.dataframe(pd.DataFrame(run_library.table_rows(infos)), hide_index=True, width="stretch",
+                 column_config={"steps": st.column_config.NumberColumn(format="%d")})
+
+# --- compare -----------------------------------------------------------------------------------
+if ok:
+    st.subheader("Compare runs")
+    if "runs.compare" not in ss:
+        ss["runs.compare"] = [info.name for info in ok[:2]]
+    ss["runs.compare"] = [n for n in ss["runs.compare"] if n in by_name]
+    chosen = st.multiselect("Runs to compare", list(by_name), key="runs.compare",
+                            help="e.g. β = 1 against β = 4, or spectral norm on against off")
+    selected = [by_name[n] for n in chosen]
+    if selected:
+        histories = {info.name: history_of(str(info.path), stamp(info.path)) for info in selected}
+        metrics = sorted({m for h in histories.values() for m in run_library.curve_metrics(h)})
+        diff = run_library.differing_settings(selected) if len(selected) > 1 else []
+        if diff and len(diff[0]) > 1:
+            st.caption("Where these runs differ:")
+            st.dataframe(pd.DataFrame(diff), hide_index=True)
+        if metrics:
+            preferred = next((m for m in ("loss/total", "loss/d", "loss/g") if m in metrics), metrics[0])
+            if ss.get("runs.metric") not in metrics:
+                ss["runs.metric"] = preferred
+            cols = st.columns([3, 1])
+            metric = cols[0].selectbox("Curve", metrics, key="runs.metric")
+            log_y = cols[1].toggle("Log scale", key="runs.log")
+            overlay = {name: run_library.metric_series(h, metric) for name, h in histories.items()}
+            names = [name for name, (steps, _) in overlay.items() if len(steps)]
+            st.plotly_chart(viz.curves_figure(overlay, names, metric, log_y=log_y, uirevision=f"runs-{metric}"),
+                            key="runs.chart")
+            missing = [name for name in histories if name not in names]
+            if missing:
+                st.caption(f"No {metric} recorded for: {', '.join(missing)}.")
+        else:
+            st.caption("These runs were saved without training curves.")
+        st.caption("Samples (each run's preview, from its fixed noise):")
+        for start in range(0, len(selected), PER_ROW):
+            cols = st.columns(PER_ROW)
+            for col, info in zip(cols, selected[start : start + PER_ROW]):
+                preview = info.path / PREVIEW_FILE
+                with col:
+                    if info.has_preview and preview.is_file():
+                        st.image(preview.read_bytes(), caption=f"{info.name} · step {info.steps:,}",
+                                 output_format="PNG")
+                    else:
+                        st.caption(f"{info.name}: no preview saved")
+
+# --- manage ------------------------------------------------------------------------------------
+if ok:
+    st.subheader("Manage a run")
+    if ss.get("runs.manage") not in by_name:
+        ss["runs.manage"] = ok[0].name
+    name = st.selectbox("Run to manage", list(by_name), key="runs.manage")
+    info = by_name[name]
+    st.caption(f"`{info.path}` · {info.family.upper()} on {info.dataset} · {info.steps:,} steps"
+               + (f" · made by `{info.command}`" if info.command else ""))
+    cols = st.columns(3)
+    if cols[0].button("Continue training", key="runs.open", icon=":material/model_training:",
+                      help="Open this run on the Train page, to train it further."):
+        ss[OPEN_RUN_KEY] = str(info.path)
+        switch_to("pages/train.py")
+    if cols[1].button("Explore latent space", key="runs.explore", icon=":material/explore:"):
+        ss[EXPLORE_RUN_KEY] = info.name
+        switch_to("pages/latent.py")
+    cols[2].download_button("Download zip", data=lambda n=name: run_library.export_zip(n, checkpoint_root()),
+                            file_name=f"{name}.zip", mime="application/zip", key="runs.download",
+                            icon=":material/download:", on_click="ignore")
+
+    with st.expander("Rename"):
+        ss.setdefault("runs.new_name", "")
+        st.text_input("New name", key="runs.new_name", placeholder=name,
+                      help="Letters, digits, '.', '_' and '-'; an existing run is never overwritten.")
+        st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,))
+    with st.expander("Delete"):
+        st.checkbox(f"Yes, delete **{name}** and its files permanently", key="runs.confirm_delete")
+        st.button("Delete", key="runs.delete", type="primary", on_click=on_delete, args=(name,),
+                  disabled=not ss.get("runs.confirm_delete"))
+
+# --- upload ------------------------------------------------------------------------------------
+st.subheader("Upload a run")
+st.caption(f"A zip made by **Download zip** (a folder with config.json, meta.json, weights.safetensors, …), "
+           f"at most {run_library.MAX_ZIP_BYTES // 2**20} MB. It is checked like any checkpoint — never unpickled; "
+           "pickles, scripts, links and paths outside the run are refused.")
+st.file_uploader("Run zip", type=["zip"], key="runs.upload")
+st.text_input("Import as (optional)", key="runs.import_name", placeholder="the name stored in the zip")
+st.button("Import", key="runs.import", on_click=on_import, icon=":material/upload:")

@@ -1,0 +1,300 @@
+"""The pages through Streamlit's AppTest (headless; `run_every` never fires, so tests poll with run())."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import streamlit as st
+import torch
+from streamlit.testing.v1 import AppTest
+
+from genlab.runner import CAPACITY, DIVERGED, RUNNING, TrainingRunner
+from pages.shared import RUNNER_STATE_KEY
+
+TIMEOUT = 60  # the first run imports torch and builds a trainer
+
+
+@pytest.fixture
+def app(repo_root, monkeypatch, tmp_path):
+    """The app on its Train page, with a small ring GAN so steps are fast; the tab's runner is closed after."""
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    at.switch_page("pages/train.py").run()
+    assert not at.exception, at.exception
+    yield at
+    runner = at.session_state[RUNNER_STATE_KEY]
+    st.cache_resource.clear()  # ends the session's runner (on_release -> close) like a closed tab
+    assert runner._closed and runner.state in ("idle", "stopped", "diverged", "error")
+    runner._join(10)  # on_release does not wait; the thread ends after its current step
+    assert not runner.thread_alive
+
+
+def runner_of(at: AppTest) -> TrainingRunner:
+    return at.session_state[RUNNER_STATE_KEY]
+
+
+def metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def step_count(at: AppTest) -> int:
+    return int(metric(at, "Step").replace(",", ""))
+
+
+def poll(at: AppTest, condition, wait_until, what: str, timeout: float = 30.0):
+    """Re-run the page until `condition(at)` holds (the live view's run_every does not fire in AppTest)."""
+    def check():
+        at.run()
+        assert not at.exception, at.exception
+        return condition(at)
+    return wait_until(check, timeout=timeout, interval=0.1, what=what)
+
+
+def test_home_page_explains_the_objectives(repo_root):
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown) + " ".join(l.value for l in at.latex)
+    for needed in ("non-saturating", "ELBO", r"\log(1 - D(G(z)))", r"\mu_j^2 + \sigma_j^2 - \log \sigma_j^2 - 1",
+                   "R1", "WGAN-GP", "Spectral normalization", "clip"):
+        assert needed in text, needed
+
+
+def test_train_page_loads_idle(app):
+    assert metric(app, "Step") == "0"
+    assert metric(app, "State") == "idle"
+    assert not app.error
+    assert app.button(key="btn.start").label == "Start"
+
+
+def test_start_makes_the_step_count_grow_and_stop_stops_the_thread(app, wait_until):
+    app.button(key="btn.start").click().run()
+    runner = runner_of(app)
+    assert runner.state == RUNNING and runner.thread_alive
+    first = poll(app, lambda a: step_count(a) > 0 and step_count(a), wait_until, "a first step")
+    poll(app, lambda a: step_count(a) > first, wait_until, "the step count to grow")
+    assert metric(app, "State") == "running"
+    app.button(key="btn.stop").click().run()
+    assert not runner.thread_alive and runner.state == "stopped"
+    assert metric(app, "State") == "stopped"
+
+
+def test_live_slider_reaches_the_trainer_without_reset(app, wait_until):
+    runner = runner_of(app)
+    app.button(key="btn.start").click().run()
+    poll(app, lambda a: step_count(a) >= 5, wait_until, "some steps")
+    run_id, steps_before = runner.run_id, runner.step_count
+    app.select_slider(key="live.objective.r1_gamma").set_value(1.0).run()
+    assert not app.exception
+    assert runner.trainer.config.objective.r1_gamma == 1.0
+    wait_until(lambda: "penalty/r1" in runner.snapshot().last, what="R1 in the trainer's metrics")
+    assert runner.run_id == run_id and runner.step_count >= steps_before  # same run, no reset
+    app.select_slider(key="live.optim.lr_d").set_value(1e-3).run()
+    assert runner.trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-3
+
+
+def test_step_buttons(app):
+    runner = runner_of(app)
+    app.button(key="btn.step_d").click().run()
+    assert runner.step_count == 1 and "loss/g" not in runner.snapshot().last
+    app.button(key="btn.step_g").click().run()
+    app.button(key="btn.step").click().run()
+    assert step_count(app) == 3 and metric(app, "State") == "paused"
+    assert app.button(key="btn.start").label == "Resume"
+
+
+def test_slow_motion_toggle(app, wait_until):
+    runner = runner_of(app)
+    app.toggle(key="live.slow_motion").set_value(True).run()
+    assert runner.snapshot().slow_motion_steps_per_s == 2.0
+    app.select_slider(key="live.slow_rate").set_value(5.0).run()
+    assert runner.snapshot().slow_motion_steps_per_s == 5.0
+    app.button(key="btn.start").click().run()
+    poll(app, lambda a: metric(a, "State") == "running (slow motion)", wait_until, "slow motion shown")
+    app.toggle(key="live.slow_motion").set_value(False).run()
+    assert runner.snapshot().slow_motion_steps_per_s is None
+
+
+def test_reset_with_a_vae_on_shapes(app, wait_until):
+    runner = runner_of(app)
+    app.radio(key="setup.family").set_value("vae").run()
+    app.selectbox(key="setup.dataset").set_value("shapes").run()
+    assert app.session_state["setup.arch"] == "conv"  # image data: conv defaults
+    app.number_input(key="setup.width").set_value(8).run()
+    assert any("press **Reset**" in i.value for i in app.info)
+    app.button(key="btn.reset").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    snap = runner.snapshot()
+    assert snap.family == "vae" and snap.data_kind == "images" and snap.preview.ndim == 4
+    app.button(key="btn.step").click().run()
+    assert app.image, "samples are shown"
+    assert app.select_slider(key="live.objective.beta").value == 1.0  # VAE controls on the page
+    app.select_slider(key="live.objective.beta").set_value(4.0).run()
+    assert runner.trainer.config.objective.beta == 4.0
+
+
+def test_nan_run_pauses_and_says_which_term(app, wait_until):
+    runner = runner_of(app)
+    app.button(key="btn.step").click().run()
+    with runner.exclusive() as trainer:
+        weights = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+        trainer.data.x[:] = float("nan")
+    app.button(key="btn.start").click().run()
+    poll(app, lambda a: metric(a, "State") == DIVERGED, wait_until, "the run to stop as diverged")
+    message = app.error[0].value
+    assert "diverged" in message and runner.snapshot().diverged_term in message
+    assert "What usually helps" in message and "gradient clipping" in message
+    assert step_count(app) == 1
+    for name, value in runner.trainer.discriminator.state_dict().items():
+        assert torch.equal(value, weights[name])
+    assert app.button(key="btn.start").label == "Resume"
+
+
+def test_capacity_message_when_the_server_is_full(app, monkeypatch, wait_until):
+    monkeypatch.setenv("GENLAB_MAX_TRAININGS", "1")
+    other = TrainingRunner(runner_of(app).config)  # another tab's run holding the only slot
+    try:
+        other.start()
+        app.button(key="btn.start").click().run()
+        assert not runner_of(app).thread_alive
+        assert any("limit (1; set by GENLAB_MAX_TRAININGS" in e.value for e in app.error)
+        other.stop()
+        app.button(key="btn.start").click().run()
+        assert runner_of(app).thread_alive and not app.error
+    finally:
+        other.close()
+    assert CAPACITY.active <= 1
+
+
+def test_save_button_writes_a_run(app, tmp_path):
+    app.button(key="btn.step").click().run()
+    app.text_input(key="save.name").input("my-ring").run()
+    app.button(key="btn.save").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert any("Saved step 1" in s.value for s in app.success)
+    assert (tmp_path / "checkpoints" / "my-ring" / "config.json").is_file()
+
+
+def test_2d_view_and_charts_render(app, wait_until):
+    runner = runner_of(app)
+    for _ in range(12):
+        app.button(key="btn.step").click().run()
+    assert runner.snapshot().scene is not None  # the page asked for the 2D scene
+    assert not app.exception
+    # plotly charts are not first-class AppTest elements; they are in the element tree as protos
+    kinds = {getattr(node, "type", None) for node in app.get("plotly_chart")}
+    assert kinds, "plotly charts rendered"
+    assert np.isfinite(runner.snapshot().scene.heat).all()
+
+
+def test_steps_shown_window_survives_refreshes(app):
+    runner = runner_of(app)
+    for _ in range(20):
+        runner.step()
+    app.run()
+    app.segmented_control(key="view.window").set_value("500").run()
+    for _ in range(3):  # live refreshes keep the choice
+        app.run()
+        assert app.segmented_control(key="view.window").value == "500"
+    assert not app.exception
+
+
+def _zip_of_images(count: int = 20) -> bytes:
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    rng = np.random.default_rng(0)
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(count):
+            image = io.BytesIO()
+            Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(image, format="PNG")
+            archive.writestr(f"img/{i}.png", image.getvalue())
+    return buffer.getvalue()
+
+
+def test_uploaded_points_csv(app):
+    runner = runner_of(app)
+    app.selectbox(key="setup.dataset").set_value("points").run()
+    app.button(key="btn.reset").click().run()
+    assert any("upload a CSV file first" in e.value for e in app.error)  # no upload yet: old run kept
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{x:.4f},{y:.4f}" for x, y in rng.normal(size=(200, 2)) * [3.0, 0.5])
+    app.file_uploader(key="setup.upload.points").upload("blob.csv", ("x,y\n" + rows).encode(), "text/csv").run()
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    snap = runner.snapshot()
+    assert snap.config.data.name == "points" and len(runner.trainer.data) == 200
+    app.button(key="btn.step").click().run()
+    scene = runner.snapshot(want_scene=True).scene
+    assert scene is not None and scene.extent[1] - scene.extent[0] > 6  # the view fits the wide blob
+
+
+def test_uploaded_zip_of_images(app):
+    runner = runner_of(app)
+    app.selectbox(key="setup.dataset").set_value("folder").run()
+    app.selectbox(key="setup.image_size").set_value(28).run()
+    app.number_input(key="setup.width").set_value(8).run()
+    app.file_uploader(key="setup.upload.folder").upload("pics.zip", _zip_of_images(), "application/zip").run()
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert runner.trainer.data.x.shape == (20, 3, 28, 28)
+    app.button(key="btn.step").click().run()
+    assert app.image
+
+
+# --- the figures the page draws (genlab.viz) ----------------------------------------------------------
+def test_figures_stay_small_and_serialize():
+    import plotly.io as pio
+
+    from genlab import viz
+
+    steps = np.arange(1, 50_001)
+    sparse = steps[::10]
+    history = {"loss/d": (steps, np.sin(steps / 500.0)), "loss/g": (steps, np.cos(steps / 500.0)),
+               "loss/total": (steps, np.ones(len(steps))), "weight_norm/discriminator/net.0": (sparse, sparse * 1.0),
+               "spectral_norm/discriminator/net.0": (sparse, sparse * 0.5)}
+    loss = viz.loss_figure(history, log_y=True, uirevision="u")
+    spec = loss.to_dict()
+    assert spec["layout"]["uirevision"] == "u" and spec["layout"]["yaxis"]["type"] == "log"
+    names = {t["name"] for t in spec["data"]}
+    assert names == {"loss/d", "loss/g"}  # a GAN's d + g sum is not drawn
+    assert all(len(t["x"]) <= viz.MAX_TRACE_POINTS for t in spec["data"])
+    layers = viz.layer_norms_figure(history).to_dict()
+    assert {t["line"].get("dash") for t in layers["data"]} == {None, "dot"}
+    for figure in (loss, layers, viz.d_outputs_figure({}), viz.kl_per_dim_figure({"kl/dim_1": 0.5, "kl/dim_0": 2.0})):
+        assert pio.to_json(figure, validate=False)
+    bars = viz.kl_per_dim_figure({"kl/dim_10": 0.1, "kl/dim_2": 2.0}).to_dict()["data"][0]
+    assert bars["x"].tolist() == [2, 10] and bars["y"].tolist() == [2.0, pytest.approx(0.1)]
+
+
+def test_downsample_and_ema():
+    from genlab import viz
+
+    steps, values = viz.downsample(np.arange(10_001), np.arange(10_001, dtype=float), 100)
+    assert len(steps) <= 101 and steps[-1] == 10_000
+    assert values[0] == pytest.approx(np.arange(101).mean())
+    x = np.random.default_rng(0).normal(size=300)
+    alpha, reference, mean, weight = 2 / 51, [], 0.0, 0.0
+    for value in x:  # the EMA's recurrence, normalized by the weight seen so far
+        mean, weight = (1 - alpha) * mean + value, (1 - alpha) * weight + 1
+        reference.append(mean / weight)
+    np.testing.assert_allclose(viz.ema(x, 50), reference, atol=1e-9)
+
+
+def test_image_grid_and_arrows():
+    from genlab import viz
+
+    images = np.zeros((5, 1, 4, 4))
+    images[3] = 1.0
+    grid = viz.image_grid(images, nrow=3, padding=1)
+    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1) and grid.dtype == np.uint8
+    assert grid[6:10, 1:5].min() == 255 and grid[1:5, 1:5].max() == 0  # image 3 is row 1, column 0
+    rgb = viz.image_grid(np.random.rand(4, 3, 8, 8), upscale=2)
+    assert rgb.shape == (2 * (2 * 10 + 2), 2 * (2 * 10 + 2), 3)
+    x, y = viz.arrow_segments(np.zeros((2, 2)), np.array([[1.0, 0.0], [0.0, 4.0]]), length=1.0)
+    assert len(x) == 14 and np.isnan(x[2])
+    assert (x[1], y[1]) == (pytest.approx(0.5), pytest.approx(0.0))  # the weaker one: sqrt(1/4) of the length
+    assert (x[8], y[8]) == (pytest.approx(0.0), pytest.approx(1.0))  # the strongest: full length

@@ -1,0 +1,261 @@
+"""The app in a real headless Chromium (Playwright), against a real `streamlit run` server.
+
+Screenshots of every page go to test-artifacts/ (gitignored; CI uploads it). Skipped, with the
+reason, only where Playwright or a Chromium binary is missing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+MAX_TRAININGS = 2  # the server's cap in these tests
+LOAD_TIMEOUT_MS = 90_000  # the first visit to Train imports torch and builds a trainer
+TIMEOUT_MS = 30_000
+
+
+def _chromium() -> str | None:
+    for path in (os.environ.get("GENLAB_CHROMIUM", ""),) + CHROMIUM_CANDIDATES:
+        if path and Path(path).is_file():
+            return path
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+CHROMIUM = _chromium()
+if CHROMIUM is None:
+    pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
+expect = sync_api.expect
+expect.set_options(timeout=30_000)  # the default 5 s is too short for a loaded CI machine
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = dict(os.environ, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS),
+               GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints")))
+    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_tab(browser):
+    """Opens pages in fresh browser contexts (each its own Streamlit session); closes them after,
+    which ends the sessions and so their training threads."""
+    contexts = []
+
+    def open_tab(url: str):
+        context = browser.new_context(viewport={"width": 1400, "height": 1700})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.set_default_navigation_timeout(LOAD_TIMEOUT_MS)
+        page.goto(url)
+        return page
+
+    yield open_tab
+    for context in contexts:
+        try:
+            context.close()
+        except sync_api.Error:  # closed by the test already
+            pass
+
+
+def screenshot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def metric_value(page, label: str, text: str | re.Pattern | None = None):
+    """The value element(s) of the metric called `label` (optionally only those showing `text`).
+    While the page re-runs, Streamlit can briefly show the old element beside the new one, so
+    this may match two: use .first for waiting, or step_count() for the number."""
+    label_locator = page.get_by_test_id("stMetricLabel").filter(has_text=re.compile(rf"^{re.escape(label)}$"))
+    values = page.get_by_test_id("stMetric").filter(has=label_locator).get_by_test_id("stMetricValue")
+    return values.filter(has_text=text) if text is not None else values
+
+
+def step_count(page) -> int:
+    """The step count shown (the largest, if an old copy is still on screen); -1 while none is."""
+    counts = [int(t.replace(",", "")) for t in metric_value(page, "Step").all_inner_texts() if t.strip()]
+    return max(counts, default=-1)
+
+
+def wait_for_steps_above(page, value: int, timeout_s: float = 30.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        current = step_count(page)
+        if current > value:
+            return current
+        page.wait_for_timeout(200)
+    pytest.fail(f"step count stayed at or below {value} for {timeout_s:g} s")
+
+
+def open_train(new_tab, server):
+    """A new tab straight on /train (also the first visit of a fresh server: see use_app_navigation)."""
+    page = new_tab(f"{server}/train")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    expect(metric_value(page, "Step").first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    # app.py's navigation, not Streamlit's pages-folder fallback (which lists helper modules)
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("Train$"))).to_be_visible()
+    expect(page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("shared|train view"))) \
+        .to_have_count(0)
+    return page
+
+
+def start(page, timeout_s: float = 90.0) -> None:
+    """Press Start and wait until the run is running. Tabs closed by an earlier test free their
+    training slots once the server notices they are gone; until then the cap refuses: retry."""
+    deadline = time.monotonic() + timeout_s
+    button = page.get_by_role("button", name=re.compile("^(Start|Resume)$"))
+    running = metric_value(page, "State", re.compile("^running")).first
+    while True:
+        expect(button).to_be_enabled()
+        button.click()
+        try:
+            expect(running).to_be_visible(timeout=8_000)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+        page.wait_for_timeout(1000)
+
+
+def test_ring_gan_live_training(server, new_tab):
+    page = open_train(new_tab, server)
+    start(page)
+    first = wait_for_steps_above(page, 0)
+    wait_for_steps_above(page, first)  # the count rises while we watch
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").first).to_be_visible()
+    expect(page.locator(".legendtext", has_text="loss/d").first).to_be_visible()
+    expect(page.locator(".legendtext", has_text="generated").first).to_be_visible()  # the 2D scene
+
+    # move R1 γ mid-run: 0 -> 0.01 -> 0.1 -> 0.5 -> 1
+    slider = page.get_by_role("slider", name=re.compile("^R1"))
+    slider.focus()
+    for _ in range(4):
+        slider.press("ArrowRight")
+    expect(page.get_by_test_id("stSlider").filter(has_text="R1").get_by_test_id("stSliderThumbValue")) \
+        .to_have_text("1")
+    # the trainer now reports the R1 term, so the loss chart grows a penalty/r1 curve, same run
+    expect(page.locator(".legendtext", has_text="penalty/r1").first).to_be_visible(timeout=TIMEOUT_MS)
+    expect(metric_value(page, "State", re.compile("^running")).first).to_be_visible()
+    screenshot(page, "train_ring_gan")
+
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(metric_value(page, "State", "paused").first).to_be_visible()
+    paused_at = step_count(page)
+    page.wait_for_timeout(1500)
+    assert step_count(page) == paused_at
+
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.get_by_text(re.compile(rf"Saved step {paused_at:,}"))).to_be_visible()
+    screenshot(page, "train_ring_gan_saved")
+
+
+def test_vae_on_shapes_shows_samples(server, new_tab):
+    page = open_train(new_tab, server)
+    page.get_by_test_id("stRadio").get_by_text("VAE", exact=True).click()
+    page.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
+    page.get_by_role("option", name=re.compile("^Shapes")).click()
+    expect(page.get_by_text("The Setup differs from the current run")).to_be_visible()
+    page.get_by_role("button", name="Reset", exact=True).click()
+    expect(page.get_by_text("Reset: a fresh run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    start(page)
+    wait_for_steps_above(page, 3)
+    image = page.get_by_test_id("stImage").first
+    expect(image).to_be_visible()
+    expect(page.get_by_text(re.compile("Samples from fixed noise, step"))).to_be_visible()
+    expect(page.get_by_test_id("stSlider").filter(has_text="β (weight of the KL term)")).to_be_visible()
+    expect(page.locator(".gtitle", has_text="KL per latent dimension").first).to_be_visible()
+    screenshot(page, "train_vae_shapes")
+
+
+def test_two_tabs_train_at_once_and_the_cap_says_so(server, new_tab):
+    tabs = [open_train(new_tab, server) for _ in range(MAX_TRAININGS)]
+    for tab in tabs:
+        start(tab)
+    counts = [wait_for_steps_above(tab, 0) for tab in tabs]
+    for tab, count in zip(tabs, counts):
+        wait_for_steps_above(tab, count)  # both keep progressing
+    for tab in tabs:  # a paused run keeps its slot; pausing just frees the CPU for the rest
+        tab.get_by_role("button", name="Pause", exact=True).click()
+    extra = open_train(new_tab, server)
+    extra.get_by_role("button", name="Start", exact=True).click()
+    expect(extra.get_by_text(re.compile(rf"limit \({MAX_TRAININGS}; set by GENLAB_MAX_TRAININGS"))).to_be_visible()
+    expect(metric_value(extra, "State", "idle").first).to_be_visible()
+    screenshot(extra, "train_capacity_full")
+
+    # closing a tab ends its session, which stops its training thread and frees its slot
+    tabs[0].context.close()
+    start(extra)
+    wait_for_steps_above(extra, 0)
+
+
+def test_every_page_renders(server, new_tab):
+    page = new_tab(server)
+    expect(page.get_by_text("genlab — train GANs and VAEs live")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    links = page.get_by_test_id("stSidebarNav").get_by_role("link")
+    expect(links.first).to_be_visible()
+    urls = [links.nth(i).get_attribute("href") for i in range(links.count())]
+    assert any(u.rstrip("/").endswith("/train") for u in urls), urls
+    for url in urls:
+        page.goto(url)
+        expect(page.get_by_test_id("stApp")).to_have_attribute("data-test-script-state", "notRunning",
+                                                               timeout=LOAD_TIMEOUT_MS)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        name = url.rstrip("/").rsplit("/", 1)[-1] if url.rstrip("/") != server else "home"
+        screenshot(page, f"page_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_') or 'home'}")

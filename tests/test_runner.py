@@ -1,0 +1,339 @@
+"""TrainingRunner: the background training thread, its commands, snapshots and the capacity cap."""
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from genlab.config import ConfigError, RunConfig
+from genlab.runner import (
+    DIVERGED,
+    IDLE,
+    PAUSED,
+    RUNNING,
+    STOPPED,
+    CapacityError,
+    CapacityLimiter,
+    MetricHistory,
+    Series,
+    TrainingRunner,
+    threads_per_training,
+)
+
+SMALL = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64}
+RING = RunConfig(name="ring-test", seed=0).replace(**SMALL)
+
+
+@pytest.fixture
+def capacity():
+    return CapacityLimiter(limit=4)
+
+
+@pytest.fixture
+def make_runner(capacity):
+    runners: list[TrainingRunner] = []
+
+    def make(config: RunConfig = RING, **kwargs) -> TrainingRunner:
+        runner = TrainingRunner(config, capacity=kwargs.pop("capacity", capacity), **kwargs)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.close()
+    assert not any(r.thread_alive for r in runners)
+
+
+# --- metric history --------------------------------------------------------------------------------
+def test_series_display_is_bounded_block_means():
+    series = Series(display_points=100, full_points=10_000)
+    for step in range(1, 1001):
+        series.append(step, float(step))  # value == step, so a block's mean is its middle step
+    steps, means = series.display()
+    assert len(steps) <= 100 and steps[-1] == 1000
+    assert not means.flags.writeable
+    previous = np.concatenate([[0], steps[:-1]])
+    np.testing.assert_allclose(means, (previous + 1 + steps) / 2)  # mean of the steps (prev, step]
+
+
+def test_series_display_means_exact():
+    series = Series(display_points=9, full_points=100)  # capacity 8 display points
+    for step in range(1, 17):
+        series.append(step, float(step))
+    steps, means = series.display()
+    # 16 values in 8 blocks of 2
+    assert steps.tolist() == [2, 4, 6, 8, 10, 12, 14, 16]
+    assert means.tolist() == [1.5, 3.5, 5.5, 7.5, 9.5, 11.5, 13.5, 15.5]
+    series.append(17, 17.0)  # a partial block shows as the last point
+    steps, means = series.display()
+    assert steps[-1] == 17 and means[-1] == 17.0 and len(steps) == 9
+
+
+def test_full_history_is_thinned_on_shared_steps():
+    series = Series(display_points=50, full_points=64)
+    for step in range(1, 1001):
+        series.append(step, float(step))
+    steps, values = series.full()
+    assert len(steps) <= 64
+    stride = steps[1] - steps[0]
+    assert stride & (stride - 1) == 0  # a power of two
+    assert np.all(steps % stride == 0)
+    np.testing.assert_array_equal(values, steps.astype(np.float32))
+
+
+def test_history_to_lists_aligns_columns_with_nan_gaps():
+    history = MetricHistory()
+    for step in range(1, 21):
+        metrics = {"step": float(step), "loss/d": float(step)}
+        if step % 10 == 0:
+            metrics["weight_norm/d/0"] = 100.0 + step
+        if step > 15:
+            metrics["penalty/r1"] = 0.5
+        history.append(metrics)
+    table = history.to_lists()
+    assert table["step"] == [float(s) for s in range(1, 21)]
+    assert all(len(column) == 20 for column in table.values())
+    assert table["weight_norm/d/0"][9] == 110.0 and math.isnan(table["weight_norm/d/0"][0])
+    assert math.isnan(table["penalty/r1"][14]) and table["penalty/r1"][15] == 0.5
+
+
+# --- commands ----------------------------------------------------------------------------------------
+def test_start_pause_resume_stop(make_runner, wait_until):
+    runner = make_runner()
+    assert runner.state == IDLE and runner.snapshot().preview is not None
+    runner.start()
+    wait_until(lambda: runner.step_count >= 20, what="training steps")
+    snap = runner.snapshot()
+    assert snap.state == RUNNING and snap.elapsed_s > 0
+    assert "loss/d" in snap.history and "loss/g" in snap.history
+    wait_until(lambda: runner.snapshot().steps_per_s > 0, what="a steps/s estimate")
+
+    runner.pause()
+    wait_until(lambda: runner.state == PAUSED)
+    paused_at = runner.step_count
+    threading.Event().wait(0.3)
+    assert runner.step_count <= paused_at + 1  # at most the step in flight when Pause arrived
+    assert runner.snapshot().steps_per_s == 0
+
+    runner.resume()
+    wait_until(lambda: runner.step_count > paused_at + 10, what="steps after resume")
+    runner.stop()
+    assert runner.state == STOPPED and not runner.thread_alive
+    stopped_at = runner.step_count
+    threading.Event().wait(0.2)
+    assert runner.step_count == stopped_at
+    runner.start()  # Start after Stop continues the same run
+    wait_until(lambda: runner.step_count > stopped_at, what="steps after restart")
+
+
+def test_manual_steps_and_gan_only_kinds(make_runner):
+    runner = make_runner()
+    metrics = runner.step("d")
+    assert "loss/d" in metrics and "loss/g" not in metrics
+    metrics = runner.step("g")
+    assert "loss/g" in metrics and "loss/d" not in metrics
+    metrics = runner.step()
+    assert {"loss/d", "loss/g"} <= set(metrics)
+    assert runner.step_count == 3 and runner.state == PAUSED and not runner.thread_alive
+    assert runner.snapshot().preview_step == 3
+    with pytest.raises(ValueError):
+        runner.step("x")
+
+
+def test_vae_has_no_d_only_step(make_runner):
+    runner = make_runner(RING.replace(**{"model.family": "vae", "objective.likelihood": "gaussian"}))
+    with pytest.raises(ValueError, match="GANs only"):
+        runner.step("d")
+    assert "loss/kl" in runner.step()
+
+
+def test_live_change_reaches_trainer_mid_run(make_runner, wait_until):
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: runner.step_count >= 5)
+    run_id, before = runner.run_id, runner.step_count
+    runner.set_live(**{"objective.r1_gamma": 1.0, "optim.lr_d": 1e-4})
+    assert runner.trainer.config.objective.r1_gamma == 1.0
+    assert runner.trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-4
+    wait_until(lambda: "penalty/r1" in runner.snapshot().last, what="an R1 penalty in the metrics")
+    assert runner.run_id == run_id and runner.step_count > before  # no reset
+    assert runner.live_values()["objective.r1_gamma"] == 1.0
+
+
+def test_bad_live_change_raises_and_changes_nothing(make_runner):
+    runner = make_runner()
+    with pytest.raises(ConfigError, match="r1_gamma"):
+        runner.set_live(**{"objective.r1_gamma": -1.0})
+    with pytest.raises(ConfigError, match="needs Reset"):
+        runner.set_live(**{"model.width": 64})
+    assert runner.trainer.config.objective.r1_gamma == 0.0
+
+
+def test_slow_motion_limits_speed(make_runner, wait_until):
+    runner = make_runner()
+    runner.set_slow_motion(5.0)
+    runner.start()
+    wait_until(lambda: runner.step_count >= 1)
+    start = runner.step_count
+    threading.Event().wait(1.0)
+    assert runner.step_count - start <= 8
+    assert runner.snapshot().slow_motion_steps_per_s == pytest.approx(5.0)
+    runner.set_slow_motion(None)
+    wait_until(lambda: runner.step_count > start + 30, what="full speed again")
+
+
+def test_reset_builds_a_new_run_and_keeps_old_one_on_error(make_runner, wait_until):
+    runner = make_runner()
+    runner.step()
+    with pytest.raises(ConfigError):
+        runner.reset(RING.replace(**{"model.arch": "conv"}))  # conv on 2D data is invalid
+    assert runner.step_count == 1  # untouched
+    runner.reset(RING.replace(**{"model.family": "vae", "objective.likelihood": "gaussian"}))
+    snap = runner.snapshot()
+    assert snap.family == "vae" and snap.step == 0 and snap.state == IDLE and not snap.history
+
+
+# --- snapshots -----------------------------------------------------------------------------------------
+def test_snapshot_is_a_read_only_copy(make_runner):
+    runner = make_runner()
+    for _ in range(3):
+        runner.step()
+    snap = runner.snapshot()
+    steps, values = snap.history["loss/d"]
+    with pytest.raises(ValueError):
+        values[0] = 0.0
+    with pytest.raises(TypeError):
+        snap.history["x"] = (steps, values)  # type: ignore[index]
+    with pytest.raises(ValueError):
+        snap.preview[0, 0] = 1.0
+    runner.step()
+    assert len(snap.history["loss/d"][0]) == 3  # the old snapshot did not change
+
+
+def test_2d_scene_only_when_asked(make_runner, wait_until):
+    runner = make_runner()
+    runner.step()
+    assert runner.snapshot().scene is None
+    scene = wait_until(lambda: runner.snapshot(want_scene=True).scene)
+    assert scene.heat.shape == (len(scene.grid_y), len(scene.grid_x))
+    assert np.all((scene.heat >= 0) & (scene.heat <= 1)) and scene.heat_label == "D(x)"
+    assert scene.field_xy.shape == scene.field_uv.shape and scene.field_uv.shape[1] == 2
+    assert scene.real.shape[1] == 2 and scene.fake.shape == scene.real.shape
+    x0, x1, y0, y1 = scene.extent
+    assert x0 < -1 < 1 < x1 and y0 < -1 < 1 < y1  # the ring (radius 1) is inside the view
+    runner.start()  # while running, the thread refreshes it
+    wait_until(lambda: runner.snapshot(want_scene=True).scene.step > scene.step, what="a newer scene")
+
+
+def test_image_runs_have_image_previews(make_runner):
+    config = RunConfig(name="shapes").replace(**{
+        "data.name": "shapes", "data.n_samples": 256, "model.family": "vae", "model.arch": "conv",
+        "model.width": 8, "optim.batch_size": 16,
+    })
+    runner = make_runner(config)
+    runner.step()
+    snap = runner.snapshot(want_scene=True)
+    assert snap.data_kind == "images" and snap.scene is None
+    assert snap.preview.ndim == 4 and snap.preview.min() >= 0 and snap.preview.max() <= 1
+
+
+# --- divergence ------------------------------------------------------------------------------------------
+def test_nan_run_pauses_with_message_and_keeps_weights(make_runner, wait_until):
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: runner.step_count >= 10)
+    runner.pause()
+    wait_until(lambda: runner.state == PAUSED)
+    with runner.exclusive() as trainer:
+        before = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
+        before_g = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+        trainer.data.x[:] = float("nan")  # every real batch is now NaN
+    step_before = runner.step_count
+    runner.resume()
+    wait_until(lambda: runner.state == DIVERGED, what="the divergence")
+    snap = runner.snapshot()
+    assert snap.diverged_term.startswith("loss/d") or snap.diverged_term.startswith("grad_norm/d")
+    assert snap.diverged_term in snap.message
+    assert "learning rate" in snap.message and "paused" in snap.message
+    assert snap.step == step_before  # the diverging step was not counted
+    for name, value in runner.trainer.discriminator.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+    for name, value in runner.trainer.generator.state_dict().items():
+        torch.testing.assert_close(value, before_g[name], rtol=0, atol=0)
+    assert runner.thread_alive  # paused, not gone: fix a setting and Resume
+    with runner.exclusive() as trainer:
+        trainer.data.x.copy_(torch.randn_like(trainer.data.x))
+    runner.resume()
+    wait_until(lambda: runner.step_count > step_before + 5, what="training after the fix")
+
+
+# --- many users --------------------------------------------------------------------------------------------
+def test_two_runs_train_at_once(make_runner, wait_until):
+    a, b = make_runner(), make_runner(RING.replace(seed=1))
+    a.start()
+    b.start()
+    wait_until(lambda: a.step_count >= 20 and b.step_count >= 20, what="both runs progressing")
+    a_at, b_at = a.step_count, b.step_count
+    wait_until(lambda: a.step_count > a_at and b.step_count > b_at, what="both still progressing")
+
+
+def test_capacity_cap_refuses_with_a_clear_message(make_runner, wait_until):
+    capacity = CapacityLimiter(limit=2)
+    a, b, c = (make_runner(capacity=capacity) for _ in range(3))
+    a.start()
+    b.start()
+    assert capacity.active == 2
+    with pytest.raises(CapacityError, match=r"limit \(2; set by GENLAB_MAX_TRAININGS") as info:
+        c.start()
+    assert "Stop a run in another tab" in str(info.value)
+    assert c.state == IDLE and not c.thread_alive
+    a.pause()  # a paused run keeps its slot
+    with pytest.raises(CapacityError):
+        c.start()
+    a.close()  # a closed tab frees its slot
+    assert capacity.active == 1
+    c.start()
+    wait_until(lambda: c.step_count > 0)
+
+
+def test_capacity_limit_from_environment(monkeypatch):
+    limiter = CapacityLimiter()
+    monkeypatch.setenv("GENLAB_MAX_TRAININGS", "3")
+    assert limiter.limit == 3
+    monkeypatch.setenv("GENLAB_MAX_TRAININGS", "0")
+    with pytest.raises(ConfigError):
+        limiter.limit
+    monkeypatch.delenv("GENLAB_MAX_TRAININGS")
+    import os
+
+    assert limiter.limit == (os.cpu_count() or 1)
+    monkeypatch.setenv("GENLAB_TORCH_THREADS", "3")
+    assert threads_per_training(limiter) == 3
+    monkeypatch.delenv("GENLAB_TORCH_THREADS")
+    assert threads_per_training(CapacityLimiter(limit=1)) == (os.cpu_count() or 1)
+
+
+def test_close_stops_the_thread(make_runner, wait_until):
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: runner.step_count > 0)
+    thread = runner._thread
+    runner.close()
+    assert not thread.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.start()
+
+
+def test_save_writes_a_loadable_run(make_runner, tmp_path):
+    checkpoints = pytest.importorskip("genlab.checkpoints")
+    runner = make_runner()
+    for _ in range(12):
+        runner.step()
+    path = runner.save(name="saved-ring", root=str(tmp_path))
+    assert (path / "config.json").is_file()
+    loaded = checkpoints.load_run("saved-ring", root=tmp_path)
+    assert loaded.trainer.step_count == 12
+    assert loaded.history["step"][-1] == 12.0 and len(loaded.history["loss/d"]) == 12
