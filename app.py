@@ -2,11 +2,8 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import streamlit as st
-
-HERE = Path(__file__).resolve().parent
 
 
 @st.cache_resource(show_spinner=False)
@@ -33,14 +30,7 @@ _warm_imports()
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
-# Pages written separately: listed once their files exist.
-OPTIONAL_PAGES = (
-    ("pages/latent.py", "Latent explorer", ":material/explore:"),
-    ("pages/runs.py", "Runs", ":material/folder_open:"),
-)
-for file, title, icon in OPTIONAL_PAGES:
-    if (HERE / file).is_file():
-        pages.append(st.Page(file, title=title, icon=icon))
-
 st.navigation(pages).run()

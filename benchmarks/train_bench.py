@@ -1,17 +1,20 @@
 """Training speed: genlab's trainer next to a plain PyTorch loop on the identical model, batch and data.
 
-For each default model, in one process:
+For each default model (genlab.presets, what the app and the CLI start from), in one process:
   genlab  `trainer.step()` — everything the app and the CLI run per step (metrics, divergence checks,
-          per-layer norms every `stats_every` steps);
+          G's weight EMA, per-layer norms every `stats_every` steps);
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
-          genlab.models), the same optimizer and loss; losses read with .item() each step as the
-          examples do for logging.
+          genlab.models), the same optimizer settings and loss; losses read with .item() each step as
+          the examples do for logging. Like dcgan/main.py, the GAN loop reuses the D step's fake batch
+          for G's update (one G forward per step; genlab runs two) and lets G's backward also fill D's
+          weight gradients (genlab freezes D there).
 The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
 reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter and set
-against a float32 matmul peak measured in the same run.
+against a float32 matmul peak measured in the same run. --breakdown times genlab again without its
+per-layer statistics, then also without its checks and metric readout, to show where the time goes.
 
-    python benchmarks/train_bench.py                    # all models, ~3 minutes on 2 CPU cores
+    python benchmarks/train_bench.py --threads 1 --breakdown   # all models, ~3 minutes on 2 CPU cores
     python benchmarks/train_bench.py --models ring-gan --rounds 3 --seconds 0.5
 """
 from __future__ import annotations
@@ -262,7 +265,12 @@ def main() -> int:
 
     start = time.perf_counter()
     print(machine(), flush=True)
-    print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
+    load = os.getloadavg()[0]
+    print(f"load average at start: {load:.1f}", flush=True)
+    if load > 0.5 and torch.get_num_threads() > 1:
+        print(f"warning: the machine is busy (load {load:.1f} on {os.cpu_count()} CPUs); with "
+              f"{torch.get_num_threads()} threads torch waits for descheduled threads and timings collapse "
+              "(10-50x here). --threads 1 gives stable ratios on a shared machine.", flush=True)
     peak = matmul_peak_gflops()
     print(f"float32 matmul peak (1024x1024, best of 1 s): {peak:.1f} GFLOP/s", flush=True)
     results = []

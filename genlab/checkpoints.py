@@ -205,8 +205,13 @@ def _join_tree(obj: Any, tensors: dict[str, torch.Tensor], where: str) -> Any:
                 raise CheckpointError(f"{where}: tensor {key!r} is missing from {STATE_TENSORS_FILE}")
             return tensors[key]
         if set(obj) == {"__dict__"}:
-            return {_dict_key(k, where): _join_tree(v, tensors, where) for k, v in obj["__dict__"]}
+            items = obj["__dict__"]
+            if not isinstance(items, list) or not all(isinstance(i, list) and len(i) == 2 for i in items):
+                raise CheckpointError(f"{where}: malformed mapping (expected [key, value] pairs)")
+            return {_dict_key(k, where): _join_tree(v, tensors, where) for k, v in items}
         if set(obj) == {"__tuple__"}:
+            if not isinstance(obj["__tuple__"], list):
+                raise CheckpointError(f"{where}: malformed tuple (expected a list)")
             return tuple(_join_tree(v, tensors, where) for v in obj["__tuple__"])
         return {k: _join_tree(v, tensors, where) for k, v in obj.items()}
     if isinstance(obj, list):
@@ -382,6 +387,8 @@ def _read_json(path: Path) -> Any:
         return json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise CheckpointError(f"{path}: JSON nested too deeply") from None
 
 
 def check_safetensors(data: bytes, where: str | Path) -> dict[str, Any]:
@@ -459,6 +466,8 @@ def _read_config(path: Path) -> RunConfig:
         return RunConfig.from_json(text)
     except ConfigError as exc:
         raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
+    except RecursionError:
+        raise CheckpointError(f"{path / CONFIG_FILE}: JSON nested too deeply") from None
 
 
 def _check_required(path: Path) -> None:
@@ -558,7 +567,10 @@ def _restore_state(trainer, path: Path, meta: dict[str, Any], weights: dict[str,
             raise CheckpointError(f"{path / STATE_JSON_FILE}: must be a JSON object")
         if (path / STATE_TENSORS_FILE).exists():
             tensors = _load_tensors(path / STATE_TENSORS_FILE, meta)
-    saved = _join_tree(skeleton, tensors, str(path / STATE_JSON_FILE))
+    try:
+        saved = _join_tree(skeleton, tensors, str(path / STATE_JSON_FILE))
+    except RecursionError:
+        raise CheckpointError(f"{path / STATE_JSON_FILE}: nested too deeply") from None
 
     if "step" in saved:
         if isinstance(saved["step"], bool) or not isinstance(saved["step"], int) or saved["step"] < 0:
@@ -683,6 +695,8 @@ def _settings(config: RunConfig) -> dict[str, Any]:
         settings["depth"] = m.depth
     if m.family == "gan":
         settings["loss"] = o.gan_loss
+        if getattr(opt, "ema_decay", 0):
+            settings["ema_decay"] = opt.ema_decay
         regularizers = ("l1_g", "l2_g", "l1_d", "l2_d", "weight_clip", "gp_lambda", "r1_gamma", "r2_gamma", "grad_clip")
     else:
         settings.update(likelihood=o.likelihood, beta=o.beta)

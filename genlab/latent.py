@@ -660,16 +660,6 @@ def _square_axes(title: str, uirevision: str) -> dict:
             "yaxis": {"scaleanchor": "x", "scaleratio": 1}}
 
 
-def points_interpolation_figure(reference: Tensor | None, path: Tensor, current: Tensor, uirevision: str = "interp"):
-    """2D data (grey), the decoded interpolation path (blue) and the decoded point at t (red)."""
-    data = []
-    if reference is not None:
-        data.append(_xy_trace(reference, "data", colour="#bbbbbb", size=3, opacity=0.6, hoverinfo="skip"))
-    data.append(_xy_trace(path, "decoded path", colour="#1f77b4", size=5, mode="lines+markers"))
-    data.append(_xy_trace(current, "decoded at t", colour="#d62728", size=14))
-    return _fig(data, _square_axes("Decoded interpolation", uirevision))
-
-
 def points_traversal_figure(reference: Tensor | None, traversal: Traversal, labels: Sequence[str],
                             uirevision: str = "trav"):
     """One decoded curve per traversed dimension over the 2D data (start marked by a small circle)."""

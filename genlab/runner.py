@@ -1,7 +1,7 @@
 """TrainingRunner: one live training run in a background thread, driven by commands from a UI.
 
 The web page (or a test, or a script) owns a runner and talks to it only through commands
-(start / pause / resume / step / stop / reset / save), live hyper-parameter changes (`set_live`)
+(start / pause / resume / step / stop / reset / load / save), live hyper-parameter changes (`set_live`)
 and copied, read-only `snapshot()`s. The training thread is the only thread that calls the trainer
 while a run is running; every other access goes through `exclusive()`, which holds the loop between
 two steps. Nothing here imports streamlit: the same runner is driven headless by the benchmark.
@@ -31,7 +31,7 @@ import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -287,6 +287,52 @@ class MetricHistory:
                 series = self._series[name] = Series(self._display_points, self._full_points)
             series.append(step, value)
 
+    @classmethod
+    def from_lists(cls, table: Mapping[str, Sequence[float]], *, until_step: int | None = None,
+                   display_points: int = DISPLAY_POINTS, full_points: int = FULL_HISTORY_POINTS) -> MetricHistory:
+        """A history holding a `to_lists()` table (e.g. a saved run's metrics): NaN cells are skipped,
+        rows after `until_step` are dropped. ValueError if the columns do not line up with "step"."""
+        history = cls(display_points, full_points)
+        if not table:
+            return history
+        if "step" not in table:
+            raise ValueError("a metrics table needs a 'step' column")
+        steps = np.asarray(table["step"], dtype=np.float64)
+        if steps.ndim != 1 or not np.isfinite(steps).all():
+            raise ValueError("the 'step' column must be a list of finite numbers")
+        for name, column in table.items():
+            if len(column) != len(steps):
+                raise ValueError(f"metric {name!r} has {len(column)} values for {len(steps)} steps")
+        order = np.argsort(steps, kind="stable")  # appends must go in step order
+        keep = order if until_step is None else order[steps[order] <= until_step]
+        int_steps = steps.astype(np.int64)
+        for name, column in table.items():
+            if name == "step":
+                continue
+            values = np.asarray(column, dtype=np.float64)[keep]
+            at = int_steps[keep]
+            present = ~np.isnan(values)
+            if not present.any():
+                continue
+            series = history._series[name] = Series(display_points, full_points)
+            for step, value in zip(at[present].tolist(), values[present].tolist()):
+                series.append(step, value)
+        return history
+
+    def last_row(self) -> dict[str, float]:
+        """Each metric's latest value, plus "step" (the latest step of any metric); {} when empty."""
+        last: dict[str, float] = {}
+        latest = None
+        for name, series in self._series.items():
+            if series._rn:
+                slot = (series._rn - 1) % RECENT_POINTS
+                last[name] = float(series._r_values[slot])
+                step = int(series._r_steps[slot])
+                latest = step if latest is None else max(latest, step)
+        if latest is not None:
+            last["step"] = float(latest)
+        return last
+
     def display(self, last_steps: int | None = None, current_step: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every series' display view, or only its last `last_steps` steps (see Series.window)."""
         if last_steps is None:
@@ -401,7 +447,7 @@ def divergence_advice(term: str, family: str) -> str:
 class TrainingRunner:
     """One run: a trainer built from a RunConfig and the thread that trains it.
 
-    Commands: start, pause, resume, step(kind), stop, reset, save, set_live, set_slow_motion.
+    Commands: start, pause, resume, step(kind), stop, reset, load, save, set_live, set_slow_motion.
     Read: snapshot(). All methods are thread-safe; none is called from the training thread.
     """
 
@@ -435,9 +481,11 @@ class TrainingRunner:
     def _build(self, config: RunConfig, data) -> None:
         self._install(self._make(config, data), data)
 
-    def _install(self, trainer, data) -> None:
-        """Make `trainer` this runner's run, with an empty history (no thread may be running)."""
+    def _install(self, trainer, data, history: MetricHistory | None = None) -> None:
+        """Make `trainer` this runner's run, with `history` (default: empty) as its metric history
+        (no thread may be running)."""
         scene_setup = self._make_scene_setup(trainer)
+        history = history if history is not None else MetricHistory()
         with self._cond:
             self.trainer = trainer
             self.run_id = getattr(self, "run_id", -1) + 1  # changes whenever the trainer is replaced
@@ -445,9 +493,10 @@ class TrainingRunner:
             self._family = trainer.config.model.family
             self._data_kind = trainer.data.kind
             self._config = copy.deepcopy(trainer.config)
-            self._history = MetricHistory()
-            self._last: dict[str, float] = {}
-            self._layer_stats: dict[str, float] = {}
+            self._history = history
+            self._last: dict[str, float] = history.last_row()
+            self._layer_stats: dict[str, float] = {k: v for k, v in self._last.items()
+                                                   if k.startswith(("weight_norm/", "spectral_norm/"))}
             self._preview: np.ndarray | None = None
             self._preview_step = -1
             self._scene: Scene2D | None = None
@@ -474,6 +523,18 @@ class TrainingRunner:
         self.stop()
         with self._trainer_lock:
             self._install(trainer, data)
+
+    def load(self, trainer, history: Mapping[str, Sequence[float]] | None = None, *, data=None) -> None:
+        """Stop, then continue a saved run: `trainer` (e.g. genlab.checkpoints.load_run(...).trainer,
+        with weights, optimizer state and step restored) becomes this runner's run, idle until Start,
+        and its config the runner's config. `history` (a checkpoint's table: a "step" column plus one
+        column per metric, NaN where absent) seeds the metric history, so the curves go on from the
+        saved step instead of starting over. Rows after the trainer's step are dropped. A malformed
+        history raises ValueError before anything changes."""
+        seeded = MetricHistory.from_lists(history or {}, until_step=trainer.step_count)
+        self.stop()
+        with self._trainer_lock:
+            self._install(trainer, data, history=seeded)
 
     # --- properties -------------------------------------------------------------------------------
     @property

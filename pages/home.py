@@ -32,8 +32,8 @@ with left:
         "probability $D(x) = \\sigma(\\text{logit})$ that $x$ is real. They play the minimax game "
         "(Goodfellow et al., 2014):"
     )
-    st.latex(r"\min_G \max_D \; V(D,G) = \mathbb{E}_{x\sim p_\text{data}}[\log D(x)]"
-             r" + \mathbb{E}_{z\sim p(z)}[\log(1 - D(G(z)))]")
+    st.latex(r"\min_G \max_D \; V(D,G), \qquad x \sim p_\text{data},\; z \sim p(z)")
+    st.latex(r"V(D,G) = \mathbb{E}_{x}[\log D(x)] + \mathbb{E}_{z}[\log(1 - D(G(z)))]")
     st.markdown(
         "$D$ minimizes $-V$. Early on $D$ rejects every sample and $\\log(1-D(G(z)))$ gives $G$ almost no "
         "gradient, so $G$ usually minimizes the **non-saturating** loss instead:"
@@ -68,15 +68,15 @@ with reg[0]:
     st.markdown("**Weight-norm penalties** add to a network's loss")
     st.latex(r"\lambda_1 \sum_{W} \sum_{ij} |W_{ij}| \qquad \lambda_2 \sum_{W} \|W\|_F^2")
     st.markdown("**Spectral normalization** divides each layer's weight by its largest singular value, "
-                "$W \\leftarrow W / \\sigma_\\max(W)$, bounding $D$'s Lipschitz constant.")
+                "$W \\leftarrow W / \\sigma_{\\max}(W)$, bounding $D$'s Lipschitz constant.")
     st.markdown("**Weight clipping** (original WGAN): $W_{ij} \\leftarrow \\operatorname{clip}(W_{ij}, -c, c)$ "
                 "after each $D$ update.")
 with reg[1]:
     st.markdown("**Gradient penalties** on the discriminator")
-    st.latex(r"\text{WGAN-GP: } \lambda\, \mathbb{E}_{\hat x}\big[(\|\nabla_{\hat x} D(\hat x)\|_2 - 1)^2\big],"
-             r"\; \hat x = \epsilon x + (1-\epsilon) G(z)")
-    st.latex(r"\text{R1: } \tfrac{\gamma}{2}\, \mathbb{E}_{x\sim p_\text{data}}\big[\|\nabla_x D(x)\|_2^2\big]"
-             r"\qquad \text{R2: } \tfrac{\gamma}{2}\, \mathbb{E}_{z}\big[\|\nabla_x D(G(z))\|_2^2\big]")
+    st.latex(r"\text{WGAN-GP: } \lambda\, \mathbb{E}_{\hat x}\big[(\|\nabla_{\hat x} D(\hat x)\|_2 - 1)^2\big]")
+    st.markdown("with $\\hat x = \\epsilon x + (1-\\epsilon) G(z)$, one $\\epsilon \\sim U[0,1]$ per sample;")
+    st.latex(r"\text{R1: } \tfrac{\gamma}{2}\, \mathbb{E}_{x\sim p_\text{data}}\big[\|\nabla_x D(x)\|_2^2\big]")
+    st.latex(r"\text{R2: } \tfrac{\gamma}{2}\, \mathbb{E}_{z}\big[\|\nabla_x D(G(z))\|_2^2\big]")
     st.markdown("**Gradient clipping** rescales a network's whole gradient when it is too long: "
                 "$g \\leftarrow g\\cdot\\min(1, c/\\|g\\|)$.")
 

@@ -1,12 +1,14 @@
 """Latent explorer: interpolate, traverse and map the latent space of a saved run.
 
 Thin by design: widgets, caches and calls into genlab.latent. Each section is a fragment, so moving a
-widget re-runs only that section; the model is loaded once per run version (st.cache_resource keyed
-by the run folder and its files' modification times) and moving the interpolation slider decodes one
+widget re-runs only that section, and the interpolation slider with its frame is a fragment inside that
+one: a move re-runs just the slider and one image. The model is loaded once per run version
+(st.cache_resource keyed by the run folder and its files' modification times); a move decodes one
 latent only (the strip, the GIF and the grids are cached per setting).
 """
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,7 @@ FRAME_PX = 256  # on-screen size of the interpolated image (pixels repeated, not
 STRIP_PX = 84  # size of one frame of the strip
 GIF_PX = 160  # size of one GIF frame
 GRID_PX = 56  # size of one image of the traversal and manifold grids
+VIEWS = ("Interpolation", "Traversals", "Latent map")
 METHOD_LABELS = {"linear": "linear (lerp)", "spherical": "spherical (slerp)"}
 MNIST_LIKE = ("mnist", "fashion_mnist", "shapes")  # white on black: uploaded drawings are inverted by default
 
@@ -51,7 +54,13 @@ def run_stamp(info: RunInfo) -> str:
 # ------------------------------------------------------------------------------------------------
 @st.cache_resource(max_entries=6, show_spinner="Loading the run…")
 def load_model(path: str, stamp: str) -> latent.LatentModel:
-    return latent.LatentModel.load(path)
+    model = latent.LatentModel.load(path)
+    # Streamlit runs gc.collect() after every script run, fragments included (runner.postScriptGC). With
+    # torch, plotly and pandas loaded that is ~400k objects: 0.1-0.6 s per slider move on 2 busy cores.
+    # Moving what exists now (modules, this model) to the permanent generation keeps those runs' GC cheap.
+    gc.collect()
+    gc.freeze()
+    return model
 
 
 @st.cache_resource(max_entries=6, show_spinner="Encoding a sample of the data set…")
@@ -194,6 +203,22 @@ def describe_sample(data: latent.ExploreData, index: int) -> str:
 
 
 @st.fragment
+def frame_view(model: latent.LatentModel, analysis: latent.Analysis, stamp: str, a: np.ndarray, b: np.ndarray,
+               method: str, path: torch.Tensor | None) -> None:
+    """The t slider and the frame it shows: a fragment of its own, so a move re-sends only these two."""
+    t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, step=0.01, key="latent.t")
+    # the one decode per slider move
+    x = model.decode(latent.interpolate(torch.from_numpy(a), torch.from_numpy(b), float(t), method))
+    if model.data_kind == "images":
+        frame = latent.to_uint8(x, upscale=upscale_for(x.shape[-1], FRAME_PX))[0]
+        st.image(latent.png_bytes(frame, fast=True), caption=f"decoded at t = {t:.2f}", output_format="PNG")
+    else:  # a picture, not a plotly chart: the browser redraws it after every move (a chart costs ~0.5 s there)
+        picture = latent.points_picture(reference_points(analysis), path, x, size=FRAME_PX)
+        st.image(latent.png_bytes(picture, fast=True), output_format="PNG",
+                 caption=f"decoded at t = {t:.2f}: ({float(x[0, 0]):.3f}, {float(x[0, 1]):.3f})")
+
+
+@st.fragment
 def interpolation_section(model: latent.LatentModel, analysis: latent.Analysis, stamp: str, run_name: str) -> None:
     ss.setdefault("latent.method", "spherical")
     ss.setdefault("latent.frames", 8)
@@ -212,19 +237,9 @@ def interpolation_section(model: latent.LatentModel, analysis: latent.Analysis, 
     if ends is None:
         return
     a, b = ends
+    assets = strip_assets(model, analysis, stamp, a, b, method, n)
     with right:
-        t = st.slider("t (0 = A, 1 = B)", 0.0, 1.0, step=0.01, key="latent.t")
-        # the one decode per slider move
-        z = latent.interpolate(torch.from_numpy(a), torch.from_numpy(b), float(t), method)
-        x = model.decode(z)
-        assets = strip_assets(model, analysis, stamp, a, b, method, n)
-        if model.data_kind == "images":
-            frame = latent.to_uint8(x, upscale=upscale_for(x.shape[-1], FRAME_PX))[0]
-            st.image(latent.png_bytes(frame, fast=True), caption=f"decoded at t = {t:.2f}", output_format="PNG")
-        else:
-            st.plotly_chart(latent.points_interpolation_figure(reference_points(analysis), assets["decoded"], x,
-                                                               uirevision=f"interp-{stamp}"), key="latent.interp_chart")
-            st.caption(f"decoded at t = {t:.2f}: ({float(x[0, 0]):.3f}, {float(x[0, 1]):.3f})")
+        frame_view(model, analysis, stamp, a, b, method, assets["decoded"])
     st.image(assets["strip_png"], caption=f"{n} frames from A to B ({METHOD_LABELS[method]})",
              output_format="PNG")
     cols = st.columns(3)
@@ -241,8 +256,8 @@ def traversal_section(model: latent.LatentModel, analysis: latent.Analysis, stam
     bases = ["Prior mean (z = 0)", "Random seed"]
     if model.has_encoder and data is not None and data.mu is not None:
         bases.append("Dataset image")
-    if ss.get("latent.trav.base") not in bases:
-        ss["latent.trav.base"] = bases[0] if model.has_encoder else "Random seed"
+    if ss.get("latent.trav.base") not in bases:  # a real image's code shows more than z = 0 (often a blur)
+        ss["latent.trav.base"] = "Dataset image" if "Dataset image" in bases else "Random seed"
     ss.setdefault("latent.trav.range", (-3.0, 3.0))
     ss.setdefault("latent.trav.steps", 9)
     ss.setdefault("latent.trav.seed", 0)
@@ -454,13 +469,16 @@ def page() -> None:
         facts.append("its data set is not available here: random endpoints only")
     st.caption(" · ".join(facts))
 
-    tabs = st.tabs(["Interpolation", "Traversals", "Latent map"])
-    with tabs[0]:
-        interpolation_section(model, analysis, stamp, run_name)
-    with tabs[1]:
+    # Only the chosen view is built (st.tabs would build and send all three on every run, and the browser
+    # would re-render the hidden charts after each slider move).
+    ss.setdefault("latent.view", VIEWS[0])
+    view = st.segmented_control("View", VIEWS, key="latent.view", required=True, label_visibility="collapsed")
+    if view == "Traversals":
         traversal_section(model, analysis, stamp, run_name)
-    with tabs[2]:
+    elif view == "Latent map":
         map_section(model, analysis, stamp, run_name)
+    else:
+        interpolation_section(model, analysis, stamp, run_name)
 
 
 if __name__ == "__main__":  # Streamlit runs every page as __main__; an import only defines the functions

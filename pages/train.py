@@ -6,12 +6,14 @@ the live view is a fragment that re-runs on its own about twice a second (design
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
-from genlab.config import GAN_LOSSES, IMAGE_SIZES, LIKELIHOODS, OPTIMIZERS, TOY2D_DATASETS, ConfigError, RunConfig
+from genlab.config import GAN_LOSSES, IMAGE_SIZES, LIKELIHOODS, OPTIMIZERS, ConfigError, RunConfig
 from genlab.data import DataUnavailableError
+from genlab.presets import preset
 from genlab.runner import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
 from pages.shared import checkpoint_root, session_runner, use_app_navigation
 from pages.train_view import live_view
@@ -79,11 +81,14 @@ BETA = (0.0, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 CAPACITY = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 25.0, 50.0)
 WARMUP = (0, 100, 500, 1000, 2000, 5000, 10000, 50000)
 N_CRITIC = (1, 2, 3, 5, 10)
+EMA_DECAY = (0.0, 0.9, 0.99, 0.999, 0.9999)
 
 GAN_LIVE = (
     ("optim.lr_g", "Generator learning rate", LR, None),
     ("optim.lr_d", "Discriminator learning rate", LR, None),
     ("optim.n_critic", "D steps per G step (n_critic)", N_CRITIC, None),
+    ("optim.ema_decay", "EMA of G's weights for samples (0 = off)", EMA_DECAY,
+     "Samples and previews come from a moving average of the generator's weights."),
     ("objective.r1_gamma", "R1 γ: ½γ E‖∇D(x)‖² on real data", GAMMA, "Zero-centred gradient penalty on real data."),
     ("objective.r2_gamma", "R2 γ: ½γ E‖∇D(G(z))‖² on generated data", GAMMA, None),
     ("objective.gp_lambda", "WGAN-GP λ: λ E(‖∇D(x̂)‖ − 1)²", GP_LAMBDA, None),
@@ -108,6 +113,7 @@ VAE_LIVE = (
 )
 REFRESH_S = (0.5, 1.0, 2.0)
 SLOW_MOTION = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
+OPEN_RUN_KEY = "open_run"  # set by the Runs page ("Continue training"): the folder of a run to load
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -147,6 +153,27 @@ def flash(kind: str, text: str) -> None:
     ss.setdefault("train.flash", []).append((kind, text))
 
 
+def open_run(runner: TrainingRunner, path: str) -> str | None:
+    """Load the saved run at `path` (sent by the Runs page's "Continue training") into the runner;
+    returns its folder name when it can be trained here, else None (the reason is flashed)."""
+    from genlab.checkpoints import CheckpointError, load_run
+
+    try:
+        with st.spinner("Opening the run…"):
+            loaded = load_run(Path(path))
+            if not loaded.data_available:
+                flash("warning", f"**{loaded.path.name}**: its data set ({loaded.config.data.name}) is not "
+                                 "available here, so it can be sampled and explored (Latent explorer) but not "
+                                 "trained. The current run is unchanged.")
+                return None
+            runner.load(loaded.trainer, loaded.history)
+    except (CheckpointError, ValueError) as exc:  # CheckpointError is a ValueError; so is a bad history
+        flash("error", f"Could not open the run: {exc}")
+        return None
+    flash("success", f"Opened **{loaded.path.name}** at step {runner.step_count:,} — press Start to continue.")
+    return loaded.path.name
+
+
 # ----------------------------------------------------------------------------------------------
 # keep widget values in step with the runner
 # ----------------------------------------------------------------------------------------------
@@ -181,6 +208,11 @@ def setup_config(runner: TrainingRunner) -> RunConfig:
     else:
         changes["data.path"] = ""
     changes["name"] = f"{name}-{changes['model.family']}".replace("_", "-")
+    family = changes["model.family"]
+    if (family, name) != (current.model.family, current.data.name):
+        # another kind of run: start from its preset (learning rates, Adam betas, ...), not from
+        # this run's live values; the Setup widgets (already filled from the preset) go on top
+        return RunConfig().replace(**{**preset(family, name), **changes})
     return current.replace(**changes)
 
 
@@ -210,21 +242,13 @@ def uploaded_data(config: RunConfig):
 # ----------------------------------------------------------------------------------------------
 # callbacks (run before the page re-renders, so the page shows the new state at once)
 # ----------------------------------------------------------------------------------------------
-def on_dataset_change() -> None:
-    """Sensible model defaults for the kind of data: MLP for 2D, small conv nets for images."""
-    if ss["setup.dataset"] in TOY2D_DATASETS:
-        ss.update({"setup.arch": "mlp", "setup.width": 128, "setup.depth": 2, "setup.batch_size": 256})
-        if ss["setup.family"] == "vae":
-            ss["setup.likelihood"] = "gaussian"
-    else:
-        ss.update({"setup.arch": "conv", "setup.width": 32, "setup.batch_size": 64, "setup.likelihood": "bernoulli"})
-        if ss["setup.dataset"] == "shapes":
-            ss["setup.image_size"] = 32
-
-
-def on_family_change() -> None:
-    if ss["setup.family"] == "vae" and ss["setup.dataset"] in TOY2D_DATASETS:
-        ss["setup.likelihood"] = "gaussian"
+def on_kind_change() -> None:
+    """A new model family or data set: fill the Setup with genlab.presets' starting values for that
+    pair (the CLI uses the same), e.g. an MLP for 2D data, a small conv net for images."""
+    values = preset(ss["setup.family"], ss["setup.dataset"])
+    for key, field in SETUP_FIELDS.items():
+        if field in values and field not in ("model.family", "data.name"):
+            ss[key] = values[field]
 
 
 def on_live_change(field: str) -> None:
@@ -270,7 +294,11 @@ def command(name: str) -> None:
 # page
 # ----------------------------------------------------------------------------------------------
 runner = session_runner()
+opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else None
+ss.pop(OPEN_RUN_KEY, None)
 sync_widgets(runner)
+if opened is not None:
+    ss["save.name"] = opened  # Save overwrites the run it continues
 state = runner.state
 config = runner.config
 family = config.model.family
@@ -283,9 +311,9 @@ with st.expander("Setup: model, data, loss (changing these needs **Reset**)", ex
     cols = st.columns(4)
     with cols[0]:
         st.radio("Model", ("gan", "vae"), key="setup.family", format_func=str.upper, horizontal=True,
-                 on_change=on_family_change)
+                 on_change=on_kind_change)
         st.selectbox("Data set", tuple(DATASET_LABELS), key="setup.dataset", format_func=dataset_label,
-                     on_change=on_dataset_change,
+                     on_change=on_kind_change,
                      help="MNIST / Fashion-MNIST / CIFAR-10 are read from ./data (Fashion-MNIST also from "
                           "Debian's dataset-fashion-mnist); tick Download to fetch them.")
         dataset = ss["setup.dataset"]

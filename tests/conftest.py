@@ -6,8 +6,15 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    # The tests' models are small: one intra-op thread runs them fastest, and it leaves the second
+    # core to the Streamlit servers and browsers that the UI tests start.
+    torch.set_num_threads(1)
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = ""):

@@ -1,6 +1,8 @@
 """The pages through Streamlit's AppTest (headless; `run_every` never fires, so tests poll with run())."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import streamlit as st
@@ -126,6 +128,11 @@ def test_reset_with_a_vae_on_shapes(app, wait_until):
     assert not app.exception and not app.error, [e.value for e in app.error]
     snap = runner.snapshot()
     assert snap.family == "vae" and snap.data_kind == "images" and snap.preview.ndim == 4
+    from genlab.presets import preset
+
+    expected = preset("vae", "shapes")  # the same starting point as the CLI's, user values on top
+    assert snap.config.optim.lr_g == expected["optim.lr_g"] and snap.config.model.width == 8
+    assert snap.config.model.latent_dim == expected["model.latent_dim"]
     app.button(key="btn.step").click().run()
     assert app.image, "samples are shown"
     assert app.select_slider(key="live.objective.beta").value == 1.0  # VAE controls on the page
@@ -173,6 +180,67 @@ def test_save_button_writes_a_run(app, tmp_path):
     assert not app.error, [e.value for e in app.error]
     assert any("Saved step 1" in s.value for s in app.success)
     assert (tmp_path / "checkpoints" / "my-ring" / "config.json").is_file()
+
+
+def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
+    from genlab.checkpoints import save_run
+    from genlab.config import RunConfig
+    from genlab.trainers import make_trainer
+
+    config = RunConfig(name="saved", seed=3).replace(**{"data.n_samples": 1000, "model.width": 16,
+                                                        "optim.batch_size": 32, "objective.r1_gamma": 1.0})
+    trainer = make_trainer(config)
+    history = {"step": [], "loss/d": []}
+    for _ in range(7):
+        metrics = trainer.step()
+        history["step"].append(metrics["step"])
+        history["loss/d"].append(metrics["loss/d"])
+    path = save_run(trainer, history, root=tmp_path / "checkpoints", name="my-saved-ring")
+
+    app.session_state["open_run"] = str(path)  # what the Runs page's "Continue training" sets
+    app.run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    assert any("Opened **my-saved-ring** at step 7" in s.value and "press Start" in s.value for s in app.success)
+    runner = runner_of(app)
+    assert runner.trainer.step_count == 7 and step_count(app) == 7
+    assert "open_run" not in app.session_state
+    assert app.number_input(key="setup.width").value == 16 and app.number_input(key="setup.seed").value == 3
+    assert app.select_slider(key="live.objective.r1_gamma").value == 1.0
+    assert app.text_input(key="save.name").value == "my-saved-ring"
+    assert not app.info, "the Setup widgets show the loaded run's config (no 'press Reset' hint)"
+    app.button(key="btn.step").click().run()
+    assert runner.step_count == 8 and len(runner.history_lists()["step"]) == 8
+    app.button(key="btn.save").click().run()  # overwrites the run it continues
+    assert any("Saved step 8" in s.value for s in app.success)
+    assert json.loads((path / "meta.json").read_text())["step"] == 8
+
+
+def test_open_run_errors_are_shown(app, tmp_path, monkeypatch):
+    from genlab import checkpoints
+
+    runner = runner_of(app)
+    run_id = runner.run_id
+    app.session_state["open_run"] = str(tmp_path / "no-such-run")
+    app.run()
+    assert not app.exception
+    assert any("Could not open the run" in e.value and "no-such-run" in e.value for e in app.error)
+    assert runner.run_id == run_id
+
+    app.button(key="btn.step").click().run()
+    path = runner.save(name="elsewhere", root=str(tmp_path / "checkpoints"))
+    real_load = checkpoints.load_run
+
+    def load_without_data(*args, **kwargs):  # as on a machine without the run's data set
+        loaded = real_load(*args, **kwargs)
+        loaded.data_available = False
+        return loaded
+
+    monkeypatch.setattr(checkpoints, "load_run", load_without_data)
+    app.session_state["open_run"] = str(path)
+    app.run()
+    assert not app.exception and not app.error
+    assert any("not available here" in w.value and "not trained" in w.value for w in app.warning)
+    assert runner.run_id == run_id  # the current run is left alone
 
 
 def test_2d_view_and_charts_render(app, wait_until):

@@ -193,6 +193,8 @@ def test_ring_gan_live_training(server, new_tab):
     # the trainer now reports the R1 term, so the loss chart grows a penalty/r1 curve, same run
     expect(page.locator(".legendtext", has_text="penalty/r1").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(metric_value(page, "State", re.compile("^running")).first).to_be_visible()
+    # Streamlit 1.67 re-creates a plotly chart whose data changed, so catch a moment with all four drawn
+    expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").nth(3)).to_be_visible()
     screenshot(page, "train_ring_gan")
 
     page.get_by_role("button", name="Pause", exact=True).click()

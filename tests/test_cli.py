@@ -104,7 +104,7 @@ def test_resume_continues_the_run(trained_root, tmp_path):
 
 
 def test_vae_trains_and_evaluates_elbo(tmp_path):
-    args = ["--family", "vae", "--dataset", "shapes", "--n-samples", "64", "--image-size", "28", "--width", "16",
+    args = ["--family", "vae", "--dataset", "shapes", "--arch", "mlp", "--n-samples", "64", "--image-size", "28", "--width", "16",
             "--depth", "1", "--latent-dim", "2", "--batch-size", "16", "--steps", "5", "--name", "vae",
             "--root", str(tmp_path), "--device", "cpu", "--likelihood", "bernoulli", "--beta", "4"]
     assert genlab("train", *args).returncode == 0

@@ -1,6 +1,5 @@
 """FID / KID on genlab's own classifier features, and the shipped feature classifiers themselves."""
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -20,7 +19,7 @@ from genlab.metrics.classifier import (
 from genlab.metrics.fid import fid_label, sample_fid, trainer_fid
 from genlab.trainers import make_trainer
 
-SHIPPED = {"fashion_mnist": 0.85, "shapes": 0.9}  # data set -> lowest acceptable test accuracy
+SHIPPED = {"fashion_mnist": 0.89, "shapes": 0.95}  # data set -> lowest acceptable test accuracy
 N = 1000
 
 
@@ -120,19 +119,19 @@ def test_fid_of_a_split_against_itself_is_near_zero_shapes(shapes, fashion):
 
 
 def test_fid_falls_as_a_gan_trains(fashion):
-    """A small MLP GAN on Fashion-MNIST, 400 CPU steps: FID and KID against the test split fall."""
+    """A small MLP GAN on Fashion-MNIST, 800 CPU steps: FID and KID against the test split fall."""
     cfg = RunConfig(
         name="fid", device="cpu", seed=0, stats_every=10_000, data=DataConfig(name="fashion_mnist"),
         model=ModelConfig(family="gan", arch="mlp", latent_dim=32, width=256, depth=2),
-        optim=OptimConfig(lr_g=2e-4, lr_d=2e-4, batch_size=64),
+        optim=OptimConfig(lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, batch_size=64),
     )
     trainer = make_trainer(cfg)
     before = trainer_fid(trainer, 500, torch.Generator().manual_seed(0))
-    for _ in range(400):
+    for _ in range(800):
         trainer.step()
     after = trainer_fid(trainer, 500, torch.Generator().manual_seed(0))
-    assert after["fid"] < 0.9 * before["fid"]
-    assert after["kid_mean"] < 0.9 * before["kid_mean"]
+    assert after["fid"] < 0.8 * before["fid"]
+    assert after["kid_mean"] < 0.8 * before["kid_mean"]
     assert after["reference"] == "test split" and after["n_fake"] == 500
 
 

@@ -24,7 +24,6 @@ from genlab.models import VAE
 from genlab.trainers import make_trainer
 
 
-
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
     """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process ran 300 small steps ~50x slower."""
@@ -112,7 +111,7 @@ def trained_vae():
         name="nll", device="cpu", seed=0, stats_every=10_000,
         data=DataConfig(name="shapes", image_size=32, n_samples=2000),
         model=ModelConfig(family="vae", arch="mlp", latent_dim=8, width=128, depth=1),
-        optim=OptimConfig(lr_g=1e-3, lr_d=1e-3, beta1=0.9, batch_size=64),
+        optim=OptimConfig(lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, batch_size=64),
     )
     trainer = make_trainer(cfg)
     for _ in range(300):

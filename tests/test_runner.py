@@ -337,3 +337,42 @@ def test_save_writes_a_loadable_run(make_runner, tmp_path):
     loaded = checkpoints.load_run("saved-ring", root=tmp_path)
     assert loaded.trainer.step_count == 12
     assert loaded.history["step"][-1] == 12.0 and len(loaded.history["loss/d"]) == 12
+
+
+def test_load_continues_a_saved_run(make_runner, tmp_path):
+    checkpoints = pytest.importorskip("genlab.checkpoints")
+    first = make_runner()
+    for _ in range(10):
+        first.step()
+    checkpoints.save_run(first.trainer, first.history_lists(), root=tmp_path, name="to-continue")
+    loaded = checkpoints.load_run(tmp_path / "to-continue")
+    assert loaded.data_available and loaded.trainer.step_count == 10
+
+    runner = make_runner(RING.replace(seed=5, **{"model.width": 16}))  # some other run, replaced by the load
+    runner.step()
+    run_id = runner.run_id
+    runner.load(loaded.trainer, loaded.history)
+    assert runner.run_id != run_id and runner.state == IDLE
+    assert runner.config == loaded.config and runner.config.model.width == 32
+    snap = runner.snapshot()
+    assert snap.step == 10 and snap.last["step"] == 10.0 and snap.preview is not None
+    assert snap.history["loss/d"][0].tolist() == list(range(1, 11))  # the saved curve, not a restart
+    for _ in range(3):
+        runner.step()
+    assert runner.step_count == 13
+    table = runner.history_lists()
+    assert table["step"] == [float(s) for s in range(1, 14)] and len(table["loss/d"]) == 13
+    assert table["loss/d"][:10] == pytest.approx(loaded.history["loss/d"], nan_ok=True)
+    runner.start()  # trains on from the saved step
+    runner.stop()
+    assert runner.step_count >= 13
+
+
+def test_history_from_lists_skips_gaps_and_later_rows():
+    table = {"step": [1.0, 2.0, 3.0, 4.0], "loss/d": [1.0, 2.0, 3.0, 4.0], "penalty/r1": [math.nan, 0.5, math.nan, 1.0]}
+    history = MetricHistory.from_lists(table, until_step=3)
+    assert history.to_lists() == {"step": [1.0, 2.0, 3.0], "loss/d": [1.0, 2.0, 3.0],
+                                  "penalty/r1": pytest.approx([math.nan, 0.5, math.nan], nan_ok=True)}
+    assert history.last_row() == {"loss/d": 3.0, "penalty/r1": 0.5, "step": 3.0}
+    with pytest.raises(ValueError, match="penalty/r1"):
+        MetricHistory.from_lists({"step": [1.0, 2.0], "penalty/r1": [0.5]})

@@ -12,7 +12,8 @@ way are meaningful for comparing runs on the same data set, and NOT comparable w
     linear 1024->64 ReLU                   the features (num_features = 64)
     linear 64->classes (+ regression outputs)
 
-No BatchNorm or dropout: features do not depend on train/eval mode or on the other images in a batch.
+No dropout. BatchNorm is optional (it speeds up training on shapes' tiny objects); the extractor is
+always in eval mode, so a feature never depends on the other images in a batch.
 On shapes the net also regresses scale and position (besides classifying the shape), so that its
 features see every factor a generator can get wrong, not only the shape's identity.
 
@@ -65,13 +66,14 @@ class FeatureClassifier(nn.Module):
         self.n_classes, self.n_regress, self.feature_dim = n_classes, n_regress, feature_dim
         self.batchnorm = batchnorm
 
-        def norm(channels: int) -> nn.Module:
-            return nn.BatchNorm2d(channels) if batchnorm else nn.Identity()
+        def conv(c_in: int, c_out: int, stride: int = 1) -> list[nn.Module]:
+            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1)]
+            return layers + ([nn.BatchNorm2d(c_out)] if batchnorm else []) + [nn.ReLU()]
 
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, 16, 3, padding=1), norm(16), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, S/2, S/2)
-            nn.Conv2d(16, 32, 3, padding=1), norm(32), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, S/4, S/4)
-            nn.Conv2d(32, 64, 3, stride=2, padding=1), norm(64), nn.ReLU(),  # (B, 64, ~S/8, ~S/8)
+            *conv(in_channels, 16), nn.MaxPool2d(2),  # (B, 16, S/2, S/2)
+            *conv(16, 32), nn.MaxPool2d(2),  # (B, 32, S/4, S/4)
+            *conv(32, 64, stride=2),  # (B, 64, ~S/8, ~S/8)
             nn.AdaptiveAvgPool2d(4), nn.Flatten(),  # (B, 1024)
             nn.Linear(64 * 16, feature_dim), nn.ReLU(),  # (B, feature_dim): the FID features
         )
@@ -105,7 +107,7 @@ class ClassifierFeatures(nn.Module):
         self.meta = dict(meta or {})
         self.train(False)
 
-    def train(self, mode: bool = True) -> "ClassifierFeatures":
+    def train(self, mode: bool = True) -> ClassifierFeatures:
         return super().train(False)  # a fixed feature space: never in training mode
 
     @torch.no_grad()
@@ -220,11 +222,13 @@ def evaluate_classifier(classifier: FeatureClassifier, images: Tensor, labels: T
 
 
 def train_classifier(dataset: str, epochs: int = 2, batch_size: int = 128, lr: float = 1e-3, seed: int = 0,
-                     n_train: int = 30_000, n_test: int = 5_000, data_path: str = "",
-                     log=print) -> tuple[FeatureClassifier, dict[str, Any]]:
+                     n_train: int = 30_000, n_test: int = 5_000, data_path: str = "", batchnorm: bool = False,
+                     regress_weight: float = 1.0, log=print) -> tuple[FeatureClassifier, dict[str, Any]]:
     """Train the feature classifier of `dataset` on its train split; test metrics on its test split.
 
     n_train / n_test apply to shapes only (a synthetic set); MNIST-like sets use their official splits.
+    regress_weight: weight of the shapes factor regression (MSE on [0, 1] targets) next to the
+    cross-entropy. One-cycle learning-rate schedule peaking at `lr`.
     """
     if dataset not in CLASSIFIER_DATASETS:
         raise ValueError(f"dataset must be one of {', '.join(CLASSIFIER_DATASETS)}; got {dataset!r}")
@@ -235,7 +239,7 @@ def train_classifier(dataset: str, epochs: int = 2, batch_size: int = 128, lr: f
     test_labels, test_targets = _targets(test, n_regress)
     c, s, _ = train.shape
     classifier = FeatureClassifier(c, s, n_classes=len(train.class_names) or int(train_labels.max()) + 1,
-                                   n_regress=n_regress)
+                                   n_regress=n_regress, batchnorm=batchnorm)
     optimizer = torch.optim.Adam(classifier.parameters(), lr=lr)
     generator = torch.Generator().manual_seed(seed)
     images = train.x.cpu()
@@ -252,7 +256,7 @@ def train_classifier(dataset: str, epochs: int = 2, batch_size: int = 128, lr: f
             logits, regress = classifier(x)
             loss = F.cross_entropy(logits, train_labels[idx])
             if n_regress:
-                loss = loss + 10.0 * F.mse_loss(regress, train_targets[idx])  # 10: an MSE of 0.01 ~ a 1/10 bin error
+                loss = loss + regress_weight * F.mse_loss(regress, train_targets[idx])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -273,6 +277,7 @@ def train_classifier(dataset: str, epochs: int = 2, batch_size: int = 128, lr: f
         "epochs": epochs,
         "batch_size": batch_size,
         "lr": lr,
+        "regress_weight": regress_weight if n_regress else None,
         "seed": seed,
         "parameters": sum(p.numel() for p in classifier.parameters()),
         "train_seconds": round(time.perf_counter() - started, 1),
@@ -296,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n-train", type=int, default=30_000, help="shapes only")
     p.add_argument("--n-test", type=int, default=5_000, help="shapes only")
     p.add_argument("--data-path", default="", help="where the MNIST-like IDX files are (data.path)")
+    p.add_argument("--batchnorm", action="store_true", help="BatchNorm after each conv (frozen when used)")
+    p.add_argument("--regress-weight", type=float, default=1.0, help="shapes: weight of the factor regression")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     args = parser.parse_args(argv)
     if args.threads > 0:
@@ -303,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     argv_used = sys.argv[1:] if argv is None else argv
     out = Path(args.out) if args.out else DEFAULT_ROOT / args.dataset
     classifier, meta = train_classifier(args.dataset, args.epochs, args.batch_size, args.lr, args.seed,
-                                        args.n_train, args.n_test, args.data_path)
+                                        args.n_train, args.n_test, args.data_path, args.batchnorm,
+                                        args.regress_weight)
     meta["command"] = "python -m genlab.metrics.classifier " + " ".join(shlex.quote(a) for a in argv_used)
     save_classifier(classifier, out, meta)
     print(f"saved {out / WEIGHTS_FILE} (test accuracy {meta['test_accuracy']:.4f})")

@@ -15,10 +15,10 @@ metric was not recorded, as in `MetricHistory.to_lists()` / checkpoints' metrics
 """
 from __future__ import annotations
 
-import math
 import weakref
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,6 +27,7 @@ from torch import Tensor
 # --- thresholds (module constants so that tests and the app can show them) ---------------------------
 MODE_DROP_MIN = 2  # modes covered must fall by at least this many from their best ...
 MODE_DROP_FRACTION = 0.25  # ... and by this fraction of the best
+MODE_BEST_MIN = 3  # a generator that never covered 3 modes is still learning, not collapsing
 DIVERSITY_LOW = 0.35  # generated / real mean pairwise feature distance below this is "low"
 DIVERSITY_FELL = 0.5  # ... and it counts as collapse once it fell to half its best (or below)
 DIVERSITY_STUCK = 0.15  # so low for DIVERSITY_STUCK_READINGS readings = collapsed even if never higher
@@ -109,7 +110,7 @@ def detect_mode_collapse(history: Mapping[str, Any]) -> list[Finding]:
     if covered.size >= 4:
         # all of the last 3 readings well below the best one before them (a rising curve never fires)
         best, recent = float(covered[:-3].max()), float(covered[-3:].max())
-        if best - recent >= max(MODE_DROP_MIN, MODE_DROP_FRACTION * best):
+        if best >= MODE_BEST_MIN and best - recent >= max(MODE_DROP_MIN, MODE_DROP_FRACTION * best):
             _, total = _series(history, "quality/modes_total")
             of = f" of {int(total[-1])}" if total.size else ""
             findings.append(Finding(
@@ -283,7 +284,7 @@ def detect_for_config(history: Mapping[str, Any], config, diverged_term: str | N
 MODE_SAMPLES = 2500  # VEEGAN / PacGAN protocol
 DIVERSITY_SAMPLES = 128
 POSTERIOR_BATCH = 256
-_STATE: "weakref.WeakKeyDictionary[Any, dict[str, Any]]" = weakref.WeakKeyDictionary()
+_STATE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
 
 
 def _state(trainer) -> dict[str, Any]:
@@ -350,7 +351,7 @@ def cheap_metrics(trainer) -> dict[str, float]:
     if data.kind == "points" and data.modes is not None:
         samples = trainer.generate(_fixed_noise(trainer, MODE_SAMPLES))
         out.update({f"quality/{k}": float(v) for k, v in mode_metrics(samples, data.modes, data.mode_std).items()})
-    if family == "gan" and data.kind == "images":
+    if family == "gan" and data.kind == "images" and len(data) >= 2:
         out["quality/diversity"] = image_diversity(trainer)
     if family == "vae":
         from genlab.metrics.vae_metrics import posterior_stats
@@ -362,4 +363,44 @@ def cheap_metrics(trainer) -> dict[str, float]:
         stats = posterior_stats(trainer, state["posterior_batch"])
         out["quality/active_units"] = float(stats["active_units"])
         out["quality/kl_total"] = float(sum(stats["kl_dims"]))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Expensive metrics, on demand or at the end of a run
+# ------------------------------------------------------------------------------------------------
+def on_demand_metrics(trainer, n_samples: int = 2000, ks: tuple[int, ...] = (1, 10, 100),
+                      generator: torch.Generator | None = None) -> dict[str, float]:
+    """The slower quality numbers that apply to the run, as floats keyed "eval/...", ready to be recorded
+    in the metric history at the current step (seconds on a CPU, not for every step):
+
+    - image data with a feature classifier: eval/fid, eval/kid_mean, eval/kid_std (genlab classifier
+      features, not Inception FID) of n_samples generated vs test images;
+    - VAEs: eval/elbo, eval/nll_k<k> for each k, eval/active_units on the test split (n_samples examples,
+      the NLL on up to 500 of them);
+    - VAEs on shapes: eval/mig;
+    - 2D mixtures: eval/modes_covered, ... on 2,500 samples.
+    """
+    from genlab.metrics.fid import supports_fid, trainer_fid
+    from genlab.metrics.modes import mode_metrics
+
+    generator = generator if generator is not None else torch.Generator().manual_seed(0)
+    data, family = trainer.data, trainer.config.model.family
+    out: dict[str, float] = {}
+    if data.kind == "images" and supports_fid(data.name):
+        result = trainer_fid(trainer, n_samples, generator)
+        out.update({f"eval/{k}": result[k] for k in ("fid", "kid_mean", "kid_std")})
+    if data.kind == "points" and data.modes is not None:
+        z = torch.randn(MODE_SAMPLES, trainer.latent_dim, generator=generator).to(trainer.device)
+        out.update({f"eval/{k}": float(v) for k, v in mode_metrics(trainer.generate(z), data.modes, data.mode_std).items()})
+    if family == "vae":
+        from genlab.metrics.vae_metrics import vae_test_metrics
+
+        result = vae_test_metrics(trainer, n_test=n_samples, ks=ks, generator=generator)
+        keys = ["elbo", "recon_nll", "kl", "active_units"] + [f"nll_k{k}" for k in ks]
+        out.update({f"eval/{k}": float(result[k]) for k in keys})
+        if data.factors is not None:
+            from genlab.metrics.mig import trainer_mig
+
+            out["eval/mig"] = float(trainer_mig(trainer)["mig"])
     return out

@@ -67,7 +67,8 @@ def sample_fid(real: Tensor, fake: Tensor, dataset: str, *, root: str | Path | N
     """FID and KID between two sets of images (N, C, H, W): float in [0, 1] or uint8 in [0, 255].
 
     The feature classifier of `dataset` is used for both sets, whatever they contain; images of another
-    size are resized to the classifier's input size. KID's random subsets are drawn from `seed`.
+    size are resized to the classifier's input size. KID (in squared feature units, like FID) is the
+    mean and std over `kid_subsets` random subsets, drawn from `seed`, of min(kid_subset_size, N/2) images.
     """
     from torchmetrics.image.fid import FrechetInceptionDistance
     from torchmetrics.image.kid import KernelInceptionDistance
@@ -78,7 +79,9 @@ def sample_fid(real: Tensor, fake: Tensor, dataset: str, *, root: str | Path | N
     # normalize=True: inputs are float images in [0, 1] (with a custom feature module torchmetrics passes
     # them through unchanged; the extractor also accepts uint8).
     fid = FrechetInceptionDistance(feature=extractor, normalize=True)
-    subset = min(kid_subset_size, len(real), len(fake))
+    # subsets of at most half of each set, so that the reported std reflects sampling (a subset as large
+    # as the set is the whole set in every draw: std 0)
+    subset = max(2, min(kid_subset_size, len(real) // 2, len(fake) // 2))
     with warnings.catch_warnings():  # "will save all extracted features in buffer": 64 floats per image here
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         kid = KernelInceptionDistance(feature=extractor, subsets=kid_subsets, subset_size=subset, normalize=True)
@@ -94,8 +97,8 @@ def sample_fid(real: Tensor, fake: Tensor, dataset: str, *, root: str | Path | N
         "fid": float(fid.compute()),
         "kid_mean": float(kid_mean),
         "kid_std": float(kid_std),
-        "n_real": int(len(real)),
-        "n_fake": int(len(fake)),
+        "n_real": len(real),
+        "n_fake": len(fake),
         "feature_space": feature_space(dataset),
     }
 

@@ -27,7 +27,8 @@ import dataclasses
 import json
 import sys
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -121,7 +122,13 @@ def compare_betas(betas: Sequence[float], steps: int, arch: str = "mlp", latent_
                   depth: int = 2, seed: int = 0, batch_size: int = 64, lr: float = 1e-3,
                   n_examples: int = DEFAULT_EXAMPLES, log=print) -> list[dict[str, Any]]:
     """Train one shapes VAE per β (everything else equal) and measure MIG on fresh test examples."""
-    from genlab.config import DataConfig, ModelConfig, ObjectiveConfig, OptimConfig, RunConfig
+    from genlab.config import (
+        DataConfig,
+        ModelConfig,
+        ObjectiveConfig,
+        OptimConfig,
+        RunConfig,
+    )
     from genlab.metrics.vae_metrics import posterior_stats
     from genlab.trainers import make_trainer
 
@@ -132,7 +139,7 @@ def compare_betas(betas: Sequence[float], steps: int, arch: str = "mlp", latent_
             data=DataConfig(name="shapes", image_size=32, n_samples=50_000),
             model=ModelConfig(family="vae", arch=arch, latent_dim=latent_dim, width=width, depth=depth),
             objective=ObjectiveConfig(likelihood="bernoulli", beta=float(beta)),
-            optim=OptimConfig(lr_g=lr, lr_d=lr, beta1=0.9, batch_size=batch_size),
+            optim=OptimConfig(optimizer="adam", lr_g=lr, lr_d=lr, beta1=0.9, beta2=0.999, batch_size=batch_size),
         )
         trainer = make_trainer(cfg)
         started = time.perf_counter()

@@ -85,7 +85,7 @@ def importance_sampled_nll(trainer, x: Tensor, ks: tuple[int, ...] = DEFAULT_KS,
     "nll_k1" is −ELBO estimated with those same samples (KL by Monte Carlo); the values never increase
     with k on any draw (see the module docstring).
     """
-    ks = tuple(sorted(set(int(k) for k in ks)))
+    ks = tuple(sorted({int(k) for k in ks}))
     m = ks[-1]
     bad = [k for k in ks if k < 1 or m % k]
     if bad:

@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from genlab.config import LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
-from genlab.metrics.layers import layer_stats
+from genlab.metrics.layers import LayerNormTracker
 from genlab.nn_utils import eval_mode
 
 PREVIEW_COUNT = 64
@@ -66,6 +66,7 @@ class Trainer:
         self.rng.manual_seed(self.config.seed)
         self.data = data if data is not None else load_data(self.config.data, self.device, seed=self.config.seed)
         self.data_shape = tuple(self.data.shape)
+        self._layer_norms = LayerNormTracker()
 
     # --- live hyper-parameters -------------------------------------------------------------------
     def update(self, **dotted: Any) -> None:
@@ -110,7 +111,7 @@ class Trainer:
         """Per-layer Frobenius and spectral norms of every network's effective weights."""
         stats: dict[str, float] = {}
         for name, net in self.networks.items():
-            stats.update(layer_stats(net, prefix=name))
+            stats.update(self._layer_norms(net, prefix=name))
         return stats
 
     @property

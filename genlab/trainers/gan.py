@@ -62,9 +62,17 @@ class GANTrainer(Trainer):
     def step(self) -> dict[str, float]:
         """n_critic discriminator updates, then one generator update; one entry in the step count."""
         metrics: dict[str, Tensor] = {}
-        for _ in range(self.config.optim.n_critic):
-            metrics.update(self._discriminator_update())
-        metrics.update(self._generator_update())
+        n_critic = self.config.optim.n_critic
+        if n_critic == 1:
+            # one generator pass serves both updates (as in pytorch/examples' dcgan): G's weights
+            # do not change during D's update, so the same fakes are exact for G's loss
+            fake = self.generator(self._noise(self.config.optim.batch_size))
+            metrics.update(self._discriminator_update(fake.detach()))
+            metrics.update(self._generator_update(fake))
+        else:
+            for _ in range(n_critic):
+                metrics.update(self._discriminator_update())
+            metrics.update(self._generator_update())
         metrics["loss/total"] = metrics["loss/d"] + metrics["loss/g"]
         return self._finish_step(metrics)
 
@@ -76,12 +84,13 @@ class GANTrainer(Trainer):
         """One generator update only."""
         return self._finish_step(self._generator_update())
 
-    def _discriminator_update(self) -> dict[str, Tensor]:
+    def _discriminator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
         obj = self.config.objective
         G, D = self.generator, self.discriminator
         real = self._to_model_space(self._real_batch())
-        with torch.no_grad():
-            fake = G(self._noise(real.shape[0]))
+        if fake is None:
+            with torch.no_grad():
+                fake = G(self._noise(real.shape[0]))
         real_logits, fake_logits = D(real), D(fake)
         adv = losses.discriminator_loss(obj.gan_loss, real_logits, fake_logits)
         terms = {"loss/d_adv": adv}
@@ -122,12 +131,13 @@ class GANTrainer(Trainer):
         terms["grad_norm/d"] = grad
         return {name: value.detach() for name, value in terms.items()}
 
-    def _generator_update(self) -> dict[str, Tensor]:
+    def _generator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
         obj = self.config.objective
         G, D = self.generator, self.discriminator
+        if fake is None:
+            fake = G(self._noise(self.config.optim.batch_size))
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            fake = G(self._noise(self.config.optim.batch_size))
             adv = losses.generator_loss(obj.gan_loss, D(fake))
         finally:
             D.requires_grad_(True)
