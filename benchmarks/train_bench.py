@@ -6,8 +6,8 @@ For each default model (genlab.presets, what the app and the CLI start from), in
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
           genlab.models), the same optimizer settings and loss; losses read with .item() each step as
-          the examples do for logging. Like dcgan/main.py, the GAN loop reuses the D step's fake batch
-          for G's update (one G forward per step; genlab runs two) and lets G's backward also fill D's
+          the examples do for logging. Like dcgan/main.py (and genlab with n_critic = 1), the GAN loop reuses the D step's fake batch
+          for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
 The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
 reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter and set

@@ -145,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("run", metavar="RUN")
     evaluate.add_argument("-n", type=_int_in(1, 1_000_000), default=2500, help="samples to evaluate")
     evaluate.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=0)
+    evaluate.add_argument("--k", type=_int_in(1, 5000), nargs="+", default=[1, 10, 100],
+                          help="importance samples for the VAE NLL estimates")
     evaluate.add_argument("--root", default="checkpoints")
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=cmd_eval)
@@ -456,7 +458,7 @@ def cmd_eval(args: argparse.Namespace, argv: list[str]) -> int:
     from genlab.evaluate import evaluate_run
 
     loaded = _load(args)
-    print(json.dumps(evaluate_run(loaded, n_samples=args.n, seed=args.seed), indent=2))
+    print(json.dumps(evaluate_run(loaded, n_samples=args.n, seed=args.seed, ks=tuple(args.k)), indent=2))
     return 0
 
 

@@ -2,11 +2,12 @@
 
     result = evaluate_run(load_run("ring-gan"), n_samples=2500)
 
-Built in: mode coverage for 2D mixtures (VEEGAN / PacGAN protocol, genlab.metrics.modes) and the ELBO
-on the test split for VAEs. Other metrics (FID, NLL, ...) register themselves with `register`:
+Built in: mode coverage for 2D mixtures (VEEGAN / PacGAN protocol), FID/KID on genlab classifier
+features for image GANs and VAEs, test-set ELBO, importance-sampled NLL, active units and KL per
+dimension for VAEs, and MIG on shapes. More register themselves with `register`:
 
-    @register("fid", applies=lambda loaded: loaded.trainer.data.kind == "images")
-    def fid(loaded, n_samples, generator): ...
+    @register("name", applies=lambda loaded: ...)
+    def metric(loaded, settings): ...
 """
 from __future__ import annotations
 
@@ -17,9 +18,20 @@ from typing import Any
 import torch
 
 from genlab.checkpoints import LoadedRun
+from genlab.config import TOY2D_DATASETS
 
-Evaluator = Callable[[LoadedRun, int, torch.Generator], dict[str, Any]]
 EVAL_BATCH = 500
+DEFAULT_KS = (1, 10, 100)
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    n_samples: int  # samples (or test examples) per metric, capped by each evaluator where costly
+    generator: torch.Generator  # CPU generator, reseeded for each evaluator
+    ks: tuple[int, ...] = DEFAULT_KS  # importance samples for the VAE NLL estimates
+
+
+Evaluator = Callable[[LoadedRun, EvalSettings], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +54,8 @@ def register(name: str, applies: Callable[[LoadedRun], bool]) -> Callable[[Evalu
     return decorate
 
 
-def evaluate_run(loaded: LoadedRun, n_samples: int = 2500, seed: int = 0, only: list[str] | None = None) -> dict[str, Any]:
+def evaluate_run(loaded: LoadedRun, n_samples: int = 2500, seed: int = 0, only: list[str] | None = None,
+                 ks: tuple[int, ...] = DEFAULT_KS) -> dict[str, Any]:
     """Metrics of every applicable evaluator (or those in `only`) on `n_samples` samples drawn from `seed`."""
     trainer = loaded.trainer
     result: dict[str, Any] = {
@@ -59,8 +72,9 @@ def evaluate_run(loaded: LoadedRun, n_samples: int = 2500, seed: int = 0, only: 
             continue
         if not entry.applies(loaded):
             continue
-        generator = torch.Generator().manual_seed(seed)  # each evaluator sees the same draws whatever ran first
-        for key, value in entry.evaluate(loaded, n_samples, generator).items():
+        # each evaluator sees the same draws whatever ran before it
+        settings = EvalSettings(n_samples, torch.Generator().manual_seed(seed), tuple(ks))
+        for key, value in entry.evaluate(loaded, settings).items():
             result[f"{name}/{key}"] = value
         names.append(name)
     result["evaluators"] = names
@@ -77,51 +91,51 @@ def sample(trainer, n: int, generator: torch.Generator) -> torch.Tensor:
 
 
 def _has_modes(loaded: LoadedRun) -> bool:
-    return loaded.trainer.data.kind == "points" and loaded.config.data.name in ("ring", "grid")
+    return loaded.config.data.name in ("ring", "grid")
 
 
 @register("modes", applies=_has_modes)
-def mode_coverage(loaded: LoadedRun, n_samples: int, generator: torch.Generator) -> dict[str, Any]:
+def mode_coverage(loaded: LoadedRun, settings: EvalSettings) -> dict[str, Any]:
     """Modes covered, high-quality fraction and reverse KL of samples against the true mixture."""
     from genlab.data import toy2d
     from genlab.metrics.modes import mode_metrics
 
     make_modes, std = toy2d.MODES[loaded.config.data.name]
-    return mode_metrics(sample(loaded.trainer, n_samples, generator), make_modes(), std)
+    return mode_metrics(sample(loaded.trainer, settings.n_samples, settings.generator), make_modes(), std)
 
 
 def _is_vae(loaded: LoadedRun) -> bool:
     return loaded.config.model.family == "vae"
 
 
-@register("elbo", applies=_is_vae)
-@torch.no_grad()
-def test_elbo(loaded: LoadedRun, n_samples: int, generator: torch.Generator) -> dict[str, Any]:
-    """ELBO (β = 1, one posterior sample) on up to n_samples examples of the test split, in nats per example.
+def _has_fid_classifier(loaded: LoadedRun) -> bool:
+    from genlab.metrics.fid import supports_fid
 
-    ELBO = E_q[log p(x|z)] - KL(q(z|x) || p(z)); higher is better. The training β does not enter it.
-    """
-    from genlab import losses
-    from genlab.data import load_data
-    from genlab.nn_utils import eval_mode
+    return loaded.config.data.name not in TOY2D_DATASETS and supports_fid(loaded.config.data.name)
 
-    trainer = loaded.trainer
-    test = load_data(loaded.config.data, trainer.device, seed=loaded.config.seed, split="test")
-    n = min(n_samples, len(test))
-    index = torch.randperm(len(test), generator=generator)[:n]
-    recon_sum, kl_sum = 0.0, 0.0
-    with eval_mode(trainer.vae):
-        for start in range(0, n, EVAL_BATCH):
-            x = test.batch(index[start : start + EVAL_BATCH].to(test.device))
-            mu, logvar = trainer.vae.encode(x)
-            eps = torch.randn(mu.shape, generator=generator).to(mu.device)
-            z = mu + torch.exp(0.5 * logvar) * eps
-            recon_sum += float(trainer.reconstruction_nll(trainer.vae.decode(z), x).sum())
-            kl_sum += float(losses.kl_standard_normal(mu, logvar).sum())
-    return {
-        "elbo": -(recon_sum + kl_sum) / n,
-        "recon_nll": recon_sum / n,
-        "kl": kl_sum / n,
-        "n_test": n,
-        "likelihood": loaded.config.objective.likelihood,
-    }
+
+@register("fid", applies=_has_fid_classifier)
+def fid(loaded: LoadedRun, settings: EvalSettings) -> dict[str, Any]:
+    """FID and KID of generated images against the test split, on genlab classifier features
+    (not comparable with Inception FID)."""
+    from genlab.metrics.fid import trainer_fid
+
+    return trainer_fid(loaded.trainer, min(settings.n_samples, 2000), settings.generator)
+
+
+@register("vae", applies=_is_vae)
+def vae(loaded: LoadedRun, settings: EvalSettings) -> dict[str, Any]:
+    """Test-set ELBO (β = 1), importance-sampled NLL for each k, active units, KL per dimension."""
+    from genlab.metrics.vae_metrics import vae_test_metrics
+
+    return vae_test_metrics(loaded.trainer, n_test=min(settings.n_samples, 1000), ks=settings.ks,
+                            generator=settings.generator)
+
+
+@register("mig", applies=lambda loaded: _is_vae(loaded) and loaded.config.data.name == "shapes")
+def mig(loaded: LoadedRun, settings: EvalSettings) -> dict[str, Any]:
+    """Mutual information gap of the posterior means against the shapes' known factors."""
+    from genlab.metrics.mig import trainer_mig
+
+    result = trainer_mig(loaded.trainer)
+    return {k: v for k, v in result.items() if k == "mig" or k.startswith("mig/")}

@@ -48,6 +48,8 @@ FULL_HISTORY_POINTS = 200_000  # per series; beyond it the kept history is thinn
 PREVIEW_INTERVAL_S = 0.4  # preview samples / 2D scene at most this often while running
 SCENE_REQUEST_TTL_S = 3.0  # the scene is computed only if a viewer asked within this many seconds
 PREVIEW_COUNT = 64
+QUALITY_INTERVAL_S = 2.0  # cheap quality metrics (detectors.cheap_metrics) at most this often ...
+QUALITY_INTERVAL_STEPS = 100  # ... and at most every this many steps (whichever is later)
 SCENE_POINTS = 512  # real and generated points drawn in the 2D scene
 HEATMAP_RESOLUTION = 48  # D evaluated on a HEATMAP_RESOLUTION² grid (smoothed by the browser)
 FIELD_RESOLUTION = 15  # G's field drawn on a FIELD_RESOLUTION² grid of arrows
@@ -405,6 +407,7 @@ class Snapshot:
     scene: Scene2D | None
     slow_motion_steps_per_s: float | None
     device: str
+    last_metric_error: str = ""  # the latest quality-metric failure ("" when none); training went on
 
 
 def _frozen(array: np.ndarray | None) -> np.ndarray | None:
@@ -510,6 +513,9 @@ class TrainingRunner:
             self._version = getattr(self, "_version", 0) + 1
             self._last_preview_time = 0.0
             self._last_scene_time = 0.0
+            self._last_quality_time = time.monotonic()  # first measurement QUALITY_INTERVAL_S after start
+            self._last_quality_step = trainer.step_count
+            self._last_metric_error = ""
             self._scene_setup = scene_setup
         self._refresh_preview()
 
@@ -687,6 +693,23 @@ class TrainingRunner:
                 history = self._history.to_lists()
             return checkpoints.save_run(trainer, history, root=root, name=name)
 
+    def evaluate_now(self, n_samples: int = 2000, ks: tuple[int, ...] = (1, 10, 100)) -> dict[str, float]:
+        """The slower on-demand metrics (detectors.on_demand_metrics: FID/KID, ELBO/NLL, MIG, modes, as
+        "eval/..." keys) measured now, between two steps, and recorded in the history at the current
+        step. Also records the cheap "quality/..." metrics. Errors go to the caller."""
+        from genlab.metrics.detectors import cheap_metrics, on_demand_metrics
+
+        with self.exclusive() as trainer:
+            results = on_demand_metrics(trainer, n_samples=n_samples, ks=ks)
+            try:
+                quality = cheap_metrics(trainer)
+            except Exception as exc:  # noqa: BLE001 - the eval numbers are still worth returning
+                quality = {}
+                with self._cond:
+                    self._last_metric_error = f"{type(exc).__name__}: {exc}"
+            self._record_at_current_step({**quality, **results})
+        return dict(results)
+
     def history_lists(self) -> dict[str, list[float]]:
         with self._cond:
             return self._history.to_lists()
@@ -737,6 +760,7 @@ class TrainingRunner:
                 scene=self._scene,
                 slow_motion_steps_per_s=(1.0 / self._slow_delay_s) if self._slow_delay_s else None,
                 device=str(self.trainer.device),
+                last_metric_error=self._last_metric_error,
             )
 
     # --- internals --------------------------------------------------------------------------------
@@ -801,6 +825,9 @@ class TrainingRunner:
                         self._refresh_preview()
                         if self._scene_wanted():
                             self._refresh_scene()
+                    if (now - self._last_quality_time >= QUALITY_INTERVAL_S
+                            and self.trainer.step_count - self._last_quality_step >= QUALITY_INTERVAL_STEPS):
+                        self._measure_quality()
                 if delay:
                     with self._cond:
                         self._cond.wait_for(lambda: self._stop_requested or self._state != RUNNING, timeout=delay)
@@ -825,6 +852,31 @@ class TrainingRunner:
             if not self._rate_window or now - self._rate_window[-1][0] >= 0.2:
                 self._rate_window.append((now, step))
             self._version += 1
+
+    def _record_at_current_step(self, values: Mapping[str, float]) -> None:
+        """Add `values` (quality / eval numbers) to the history at the trainer's current step."""
+        if not values:
+            return
+        with self._cond:
+            self._history.append({"step": self.trainer.step_count, **{k: float(v) for k, v in values.items()}})
+            self._version += 1
+
+    def _measure_quality(self) -> None:
+        """cheap_metrics into the history; the caller holds the trainer lock. A failure never stops
+        training: it is kept as `last_metric_error` (shown in snapshots) and retried next interval."""
+        # imported lazily: the runner works without genlab.metrics
+        from genlab.metrics.detectors import cheap_metrics
+
+        self._last_quality_time = time.monotonic()
+        self._last_quality_step = self.trainer.step_count
+        try:
+            values = cheap_metrics(self.trainer)
+        except Exception as exc:  # noqa: BLE001 - a metric must never kill training
+            with self._cond:
+                self._last_metric_error = f"{type(exc).__name__}: {exc}"
+                self._version += 1
+            return
+        self._record_at_current_step(values)
 
     def _on_divergence(self, exc: DivergenceError) -> None:
         advice = divergence_advice(exc.term, self._family)

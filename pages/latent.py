@@ -17,7 +17,9 @@ import torch
 
 from genlab import latent
 from genlab.checkpoints import META_FILE, WEIGHTS_FILE, CheckpointError, RunInfo, list_runs
-from pages.shared import checkpoint_root
+from pages.shared import checkpoint_root, use_app_navigation
+
+use_app_navigation()
 
 ss = st.session_state
 

@@ -15,7 +15,9 @@ from streamlit.errors import StreamlitAPIException
 
 from genlab import run_library, viz
 from genlab.checkpoints import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
-from pages.shared import checkpoint_root
+from pages.shared import checkpoint_root, use_app_navigation
+
+use_app_navigation()
 
 ss = st.session_state
 

@@ -407,6 +407,46 @@ buttons[8].button("Save", key="btn.save", on_click=command, args=("save",), widt
 for kind, text in ss.pop("train.flash", []):
     getattr(st, kind)(text)
 
+# --- Evaluate now: the slower quality numbers, between two steps ---------------------------------
+EVAL_LABELS = {"eval/kid_mean": "KID (mean)", "eval/kid_std": "KID (std)", "eval/elbo": "ELBO (test)",
+               "eval/recon_nll": "Reconstruction NLL", "eval/kl": "KL (test)", "eval/active_units": "Active units",
+               "eval/mig": "MIG", "eval/modes_covered": "Modes covered", "eval/modes_total": "Modes total",
+               "eval/high_quality_fraction": "High-quality fraction", "eval/reverse_kl": "Reverse KL"}
+
+
+def eval_label(key: str, dataset: str) -> str:
+    from genlab.metrics.fid import fid_label
+
+    if key == "eval/fid":
+        return fid_label(dataset)
+    if key.startswith("eval/nll_k"):
+        return f"NLL (importance sampling, k = {key[len('eval/nll_k'):]})"
+    return EVAL_LABELS.get(key, key.removeprefix("eval/"))
+
+
+def evaluate_now() -> None:
+    runner = session_runner()
+    try:
+        ss["train.eval"] = (runner.run_id, runner.step_count, runner.evaluate_now())
+    except Exception as exc:  # noqa: BLE001 - show the failure, keep the page
+        flash("error", f"Evaluation failed: {type(exc).__name__}: {exc}")
+
+
+with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
+    has_trainer = getattr(runner, "trainer", None) is not None
+    st.button("Evaluate now", key="btn.evaluate", disabled=not has_trainer, on_click=evaluate_now,
+              help="Measure the slower quality numbers now (between two steps) and add them to the curves.")
+    done = ss.get("train.eval")
+    if done is not None and done[0] == runner.run_id:
+        _, at_step, results = done
+        if results:
+            st.caption(f"At step {at_step:,}:")
+            cols = st.columns(min(4, len(results)))
+            for i, (key, value) in enumerate(results.items()):
+                cols[i % len(cols)].metric(eval_label(key, config.data.name), f"{value:.4g}")
+        else:
+            st.info("No on-demand metric applies to this run's data.")
+
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
 refresh_every = ss["live.refresh"] if state == RUNNING else max(1.0, ss["live.refresh"])

@@ -10,6 +10,7 @@ import math
 import streamlit as st
 
 from genlab import viz
+from genlab.metrics.detectors import detect_for_config
 from genlab.runner import DIVERGED, ERROR, RUNNING
 from pages.shared import session_runner
 
@@ -26,6 +27,47 @@ def fmt_seconds(seconds: float) -> str:
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
+
+
+QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the run reports them
+    ("quality/modes_covered", "Modes covered", "{:.0f}"),
+    ("quality/high_quality_fraction", "High-quality samples", "{:.0%}"),
+    ("quality/diversity", "Sample diversity", "{:.2f}"),
+    ("quality/active_units", "Active latent units", "{:.0f}"),
+    ("quality/kl_total", "KL (nats)", "{:.2f}"),
+)
+
+
+def latest(history, key: str) -> float | None:
+    series = history.get(key)
+    if series is None or not len(series[1]):
+        return None
+    return float(series[1][-1])
+
+
+def show_quality(snap, history) -> None:
+    """The run's latest cheap quality numbers, and the failure detectors' findings on its history."""
+    shown = [(label, fmt, latest(history, key)) for key, label, fmt in QUALITY_METRICS]
+    shown = [(label, fmt, value) for label, fmt, value in shown if value is not None]
+    if shown:
+        cols = st.columns(len(shown))
+        total = latest(history, "quality/modes_total")
+        for col, (label, fmt, value) in zip(cols, shown):
+            text = fmt.format(value)
+            if label == "Modes covered" and total is not None:
+                text += f" / {total:.0f}"
+            col.metric(label, text)
+    findings = detect_for_config(history, snap.config, diverged_term=snap.diverged_term or None)
+    for finding in findings:
+        if finding.kind == "divergence" and snap.state == DIVERGED:
+            continue  # the runner's own message above already says which term and what helps
+        text = f"**{finding.title}.** {finding.message}\n\n{finding.hint}"
+        if finding.severity == "critical":
+            st.error(text, icon=":material/error:")
+        else:
+            st.warning(text, icon=":material/warning:")
+    if snap.last_metric_error:
+        st.caption(f"Quality metrics could not be measured: {snap.last_metric_error}")
 
 
 def live_view() -> None:
@@ -47,6 +89,8 @@ def live_view() -> None:
     refresh = ss.get("live.refresh", 0.5)
     if snap.state == RUNNING:
         st.caption(f"≈ {snap.steps_per_s * refresh:,.0f} steps between refreshes (every {refresh:g} s).")
+    # detectors read the whole run (display view: ≤ DISPLAY_POINTS per series), not only the window shown
+    show_quality(snap, snap.history if window is None else runner.snapshot().history)
     tag = f"{id(runner)}-{runner.run_id}"
 
     left, right = st.columns([1, 1.25])

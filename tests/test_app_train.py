@@ -366,3 +366,36 @@ def test_image_grid_and_arrows():
     assert len(x) == 14 and np.isnan(x[2])
     assert (x[1], y[1]) == (pytest.approx(0.5), pytest.approx(0.0))  # the weaker one: sqrt(1/4) of the length
     assert (x[8], y[8]) == (pytest.approx(0.0), pytest.approx(1.0))  # the strongest: full length
+
+
+def test_detector_findings_and_quality_metrics_are_shown(app, monkeypatch):
+    from genlab.metrics.detectors import Finding
+    from pages import train_view
+
+    seen = {}
+
+    def fake_detect(history, config, diverged_term=None, quality=None):
+        seen["history"] = history
+        return [Finding("posterior_collapse", "critical", "Posterior collapse", "KL = 0.001 nats.", "Lower β.", 5),
+                Finding("mode_collapse", "warning", "Mode collapse", "Modes covered fell from 8 to 2.", "Try R1.", 5)]
+
+    monkeypatch.setattr(train_view, "detect_for_config", fake_detect)
+    runner = runner_of(app)
+    app.button(key="btn.step").click().run()
+    assert not app.exception, app.exception
+    assert "loss/d" in seen["history"]
+    assert any("Posterior collapse" in e.value and "Lower β" in e.value for e in app.error)
+    assert any("Mode collapse" in w.value and "Try R1" in w.value for w in app.warning)
+    # the live quality numbers appear once the run has them
+    runner._record_at_current_step({"quality/modes_covered": 6.0, "quality/modes_total": 8.0})
+    app.run()
+    assert metric(app, "Modes covered") == "6 / 8"
+
+
+def test_evaluate_now_button_shows_metrics(app):
+    app.button(key="btn.step").click().run()
+    app.button(key="btn.evaluate").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    labels = [m.label for m in app.metric]
+    assert "Modes covered" in labels and "High-quality fraction" in labels
+    assert "eval/modes_covered" in runner_of(app).history_lists()

@@ -111,8 +111,10 @@ def test_vae_trains_and_evaluates_elbo(tmp_path):
     result = genlab("eval", "vae", "--root", str(tmp_path), "-n", "50")
     assert result.returncode == 0, result.stderr
     metrics = json.loads(result.stdout)
-    assert metrics["elbo/n_test"] == 50 and metrics["elbo/elbo"] < 0
-    assert metrics["elbo/elbo"] == pytest.approx(-(metrics["elbo/recon_nll"] + metrics["elbo/kl"]))
+    assert metrics["vae/n_test"] == 50 and metrics["vae/elbo"] < 0
+    assert metrics["vae/elbo"] == pytest.approx(-(metrics["vae/recon_nll"] + metrics["vae/kl"]))
+    assert metrics["vae/nll_k100"] <= metrics["vae/nll_k1"]
+    assert 0 <= metrics["mig/mig"] <= 1
 
 
 def test_same_config_trains_the_same_run_as_in_process(tmp_path):

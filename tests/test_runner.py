@@ -376,3 +376,33 @@ def test_history_from_lists_skips_gaps_and_later_rows():
     assert history.last_row() == {"loss/d": 3.0, "penalty/r1": 0.5, "step": 3.0}
     with pytest.raises(ValueError, match="penalty/r1"):
         MetricHistory.from_lists({"step": [1.0, 2.0], "penalty/r1": [0.5]})
+
+
+# --- quality metrics ---------------------------------------------------------------------------------
+def test_running_ring_gan_records_quality_metrics_and_evaluates_now(make_runner, wait_until):
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: "quality/modes_covered" in runner.snapshot().history, timeout=30,
+               what="cheap quality metrics in the history")
+    snap = runner.snapshot()
+    steps, values = snap.history["quality/modes_covered"]
+    assert steps[-1] >= 100 and 0 <= values[-1] <= 8 and snap.last_metric_error == ""
+    assert snap.state == RUNNING  # measuring did not stop training
+    results = runner.evaluate_now(n_samples=200)
+    assert {"eval/modes_covered", "eval/high_quality_fraction"} <= set(results)
+    assert "eval/modes_covered" in runner.history_lists()  # recorded (it goes into metrics.json)
+    runner.stop()
+
+
+def test_a_failing_quality_metric_does_not_stop_training(make_runner, wait_until, monkeypatch):
+    from genlab.metrics import detectors
+
+    def broken(trainer):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(detectors, "cheap_metrics", broken)
+    runner = make_runner()
+    runner.start()
+    wait_until(lambda: runner.snapshot().last_metric_error, timeout=30, what="the metric error noted")
+    assert "boom" in runner.snapshot().last_metric_error and runner.state == RUNNING
+    runner.stop()
