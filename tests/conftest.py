@@ -1,14 +1,22 @@
 """Shared test fixtures (kept minimal: most fixtures live in the test file that needs them)."""
 from __future__ import annotations
 
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
 def pytest_configure(config):
@@ -38,3 +46,50 @@ def repo_root() -> Path:
 @pytest.fixture(name="wait_until")
 def wait_until_fixture() -> Callable[..., object]:
     return wait_until
+
+
+def find_chromium() -> str | None:
+    """A Chromium binary ($GENLAB_CHROMIUM first); never one that a tool downloads."""
+    for path in (os.environ.get("GENLAB_CHROMIUM", ""),) + CHROMIUM_CANDIDATES:
+        if path and Path(path).is_file():
+            return path
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(script: str, log_path: Path, **env: str) -> Iterator[str]:
+    """`streamlit run <script>` on a free loopback port with extra environment variables; yields
+    its base URL once /_stcore/health answers, and stops the server afterwards."""
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
+               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
+               "--browser.gatherUsageStats=false"]
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(os.environ, **env), stdout=log,
+                                   stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()

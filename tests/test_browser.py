@@ -5,81 +5,38 @@ reason, only where Playwright or a Chromium binary is missing.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
+from conftest import REPO_ROOT, find_chromium, streamlit_server
+
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 MAX_TRAININGS = 2  # the server's cap in these tests
 LOAD_TIMEOUT_MS = 90_000  # the first visit to Train imports torch and builds a trainer
 TIMEOUT_MS = 30_000
 
 
-def _chromium() -> str | None:
-    for path in (os.environ.get("GENLAB_CHROMIUM", ""),) + CHROMIUM_CANDIDATES:
-        if path and Path(path).is_file():
-            return path
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-CHROMIUM = _chromium()
+CHROMIUM = find_chromium()
 if CHROMIUM is None:
     pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
 expect = sync_api.expect
 expect.set_options(timeout=30_000)  # the default 5 s is too short for a loaded CI machine
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS),
-               GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints")))
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-               "--browser.gatherUsageStats=false"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    with streamlit_server("app.py", log_path, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS),
+                          GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints"))) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -12,46 +12,30 @@ import io
 import json
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import REPO_ROOT, find_chromium, streamlit_server
+
 pytestmark = pytest.mark.browser
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 SHIPPED_ROOT = Path(os.environ.get("GENLAB_SHIPPED_RUNS", REPO_ROOT / "checkpoints"))
 PREFERRED = ("shapes-beta-vae", "fashion-vae", "fashion-gan")  # image runs: the frame is a picture
-CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 LOAD_TIMEOUT_MS = 120_000  # first visit: torch import, model and data loading
 TIMEOUT_MS = 30_000
 
 
-def _chromium() -> str | None:
-    for path in (os.environ.get("GENLAB_CHROMIUM", ""),) + CHROMIUM_CANDIDATES:
-        if path and Path(path).is_file():
-            return path
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-CHROMIUM = _chromium()
+CHROMIUM = find_chromium()
 if CHROMIUM is None:
     pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
 expect = sync_api.expect
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _runs_folder(tmp_path_factory) -> tuple[Path, str]:
@@ -88,35 +72,10 @@ def server(tmp_path_factory):
     root, run = _runs_folder(tmp_path_factory)
     declared = "pages/latent.py" in (REPO_ROOT / "app.py").read_text()
     script, path = ("app.py", "latent") if declared else ("pages/latent.py", "")
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = dict(os.environ, GENLAB_CHECKPOINT_DIR=str(root),
-               PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-               "--browser.gatherUsageStats=false"]
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
+    with streamlit_server(script, log_path, GENLAB_CHECKPOINT_DIR=str(root), PYTHONPATH=pythonpath) as url:
         yield f"{url}/{path}", run, log_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")

@@ -29,14 +29,6 @@ from genlab.metrics.detectors import (
 from genlab.trainers import DivergenceError, make_trainer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process ran small steps ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def kinds(findings):
     return {f.kind for f in findings}

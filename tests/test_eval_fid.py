@@ -23,14 +23,6 @@ SHIPPED = {"fashion_mnist": 0.89, "shapes": 0.95}  # data set -> lowest acceptab
 N = 1000
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process ran small steps ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 def draw(source, n, seed):
     return source.x[torch.randperm(len(source), generator=torch.Generator().manual_seed(seed))[:n]]

@@ -24,14 +24,6 @@ from genlab.models import VAE
 from genlab.trainers import make_trainer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine, 2 OpenMP threads per process ran 300 small steps ~50x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 SIGMA = 0.5
 W = torch.diag(torch.tensor([2.0, 1.0]))  # decoder x = W z + b + N(0, σ² I); WᵀW diagonal
