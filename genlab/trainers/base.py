@@ -10,7 +10,6 @@ from torch import Tensor, nn
 from genlab.config import LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
 from genlab.metrics.layers import LayerNormTracker
-from genlab.nn_utils import eval_mode
 
 PREVIEW_COUNT = 64
 
@@ -116,7 +115,7 @@ class Trainer:
 
     @property
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        return self.config.model.latent_dim
 
     # --- checkpoints -------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

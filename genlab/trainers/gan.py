@@ -41,10 +41,6 @@ class GANTrainer(Trainer):
         self.images = self.data.kind == "images"
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
-    @property
-    def latent_dim(self) -> int:
-        return self.config.model.latent_dim
-
     def _apply_learning_rates(self) -> None:
         for group in self.optimizers["generator"].param_groups:
             group["lr"] = self.config.optim.lr_g

@@ -30,10 +30,6 @@ class VAETrainer(Trainer):
         }
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
-    @property
-    def latent_dim(self) -> int:
-        return self.config.model.latent_dim
-
     def _apply_learning_rates(self) -> None:
         lr = {"encoder": self.config.optim.lr_d, "decoder": self.config.optim.lr_g}
         for group in self.optimizers["vae"].param_groups:
