@@ -111,7 +111,7 @@ def test_fid_of_a_split_against_itself_is_near_zero_shapes(shapes, fashion):
 
 
 def test_fid_falls_as_a_gan_trains(fashion):
-    """A small MLP GAN on Fashion-MNIST, 800 CPU steps: FID and KID against the test split fall."""
+    """A small MLP GAN on Fashion-MNIST, 1,200 CPU steps: FID and KID against the test split fall."""
     cfg = RunConfig(
         name="fid", device="cpu", seed=0, stats_every=10_000, data=DataConfig(name="fashion_mnist"),
         model=ModelConfig(family="gan", arch="mlp", latent_dim=32, width=256, depth=2),
@@ -119,10 +119,10 @@ def test_fid_falls_as_a_gan_trains(fashion):
     )
     trainer = make_trainer(cfg)
     before = trainer_fid(trainer, 500, torch.Generator().manual_seed(0))
-    for _ in range(800):
+    for _ in range(1200):
         trainer.step()
     after = trainer_fid(trainer, 500, torch.Generator().manual_seed(0))
-    assert after["fid"] < 0.7 * before["fid"]  # measured: 598 -> 286 (0.48x)
+    assert after["fid"] < 0.7 * before["fid"]  # measured alone: 598 -> 286 at 800 steps, 208 at 1,200
     assert after["kid_mean"] < 0.7 * before["kid_mean"]
     assert after["reference"] == "test split" and after["n_fake"] == 500
 

@@ -375,12 +375,15 @@ def test_explore_data_subsamples_and_reports_unavailable_sets(tmp_path):
 def test_single_threaded_changes_only_the_calling_thread():
     import threading
 
-    before = torch.get_num_threads()
-    seen = {}
-    with latent.single_threaded():
-        seen["inside"] = torch.get_num_threads()
-        other = threading.Thread(target=lambda: seen.setdefault("other thread", torch.get_num_threads()))
+    def threads_in_another_thread() -> int:
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
         other.start()
         other.join()
-    assert seen == {"inside": 1, "other thread": before}
+        return seen[0]
+
+    before, other_before = torch.get_num_threads(), threads_in_another_thread()
+    with latent.single_threaded():
+        inside, other_inside = torch.get_num_threads(), threads_in_another_thread()
+    assert inside == 1 and other_inside == other_before
     assert torch.get_num_threads() == before
