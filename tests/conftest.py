@@ -56,6 +56,15 @@ def find_chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+def playwright_and_chromium():
+    """(playwright.sync_api, Chromium path) for a browser test module, or skip the module saying why."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
+    chromium = find_chromium()
+    if chromium is None:
+        pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
+    return sync_api, chromium
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, find_chromium, streamlit_server
+from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -20,11 +20,7 @@ LOAD_TIMEOUT_MS = 90_000  # the first visit to Train imports torch and builds a 
 TIMEOUT_MS = 30_000
 
 
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-CHROMIUM = find_chromium()
-if CHROMIUM is None:
-    pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
+sync_api, CHROMIUM = playwright_and_chromium()
 expect = sync_api.expect
 expect.set_options(timeout=30_000)  # the default 5 s is too short for a loaded CI machine
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, find_chromium, streamlit_server
+from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -29,11 +29,7 @@ LOAD_TIMEOUT_MS = 120_000  # first visit: torch import, model and data loading
 TIMEOUT_MS = 30_000
 
 
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright (python) is not installed")
-CHROMIUM = find_chromium()
-if CHROMIUM is None:
-    pytest.skip("no Chromium binary found (apt-get install chromium); browser tests skipped", allow_module_level=True)
+sync_api, CHROMIUM = playwright_and_chromium()
 expect = sync_api.expect
 
 
