@@ -271,7 +271,9 @@ def save_run(
     }
     history = {k: [float(x) for x in v] for k, v in (history or {}).items()}
     if history:
-        files[METRICS_JSON_FILE] = json.dumps(history, separators=(",", ":")).encode()
+        # strict JSON: a step where a metric was not recorded is null (NaN is not JSON)
+        strict = {k: [x if math.isfinite(x) else None for x in v] for k, v in history.items()}
+        files[METRICS_JSON_FILE] = json.dumps(strict, separators=(",", ":"), allow_nan=False).encode()
         files[METRICS_CSV_FILE] = _history_csv(history)
     if command:
         files[COMMAND_FILE] = (command.rstrip("\n") + "\n").encode()
@@ -626,7 +628,7 @@ def read_history(path: Path) -> dict[str, list[float]]:
     if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
         raise CheckpointError(f"{path / METRICS_JSON_FILE}: must map metric names to lists of numbers")
     try:
-        return {str(k): [float(x) for x in v] for k, v in raw.items()}
+        return {str(k): [math.nan if x is None else float(x) for x in v] for k, v in raw.items()}
     except (TypeError, ValueError):
         raise CheckpointError(f"{path / METRICS_JSON_FILE}: must map metric names to lists of numbers") from None
 
