@@ -446,3 +446,18 @@ def test_shipped_runs_are_valid_small_and_reproducible(name):
     assert json.loads((run / "meta.json").read_text())["command"] == "\n".join(commands)
     loaded = load_run(run, load_data=False)
     assert torch.isfinite(samples(loaded.trainer)).all()
+
+
+def test_metrics_json_is_strict_json_and_gaps_read_back_as_nan(tmp_path):
+    import json
+    import math
+
+    path = save_run(trained(steps=2), history={"step": [1.0, 2.0], "penalty/r1": [float("nan"), 0.5]}, root=tmp_path)
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    raw = json.loads((path / "metrics.json").read_text(), parse_constant=refuse)
+    assert raw["penalty/r1"] == [None, 0.5]
+    history = load_run(path.name, root=tmp_path).history
+    assert math.isnan(history["penalty/r1"][0]) and history["penalty/r1"][1] == 0.5
