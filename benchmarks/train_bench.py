@@ -190,7 +190,7 @@ def bench(name: str, rounds: int, seconds: float) -> Result:
 def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
     """ms per step of genlab's trainer with its extras removed one by one, next to the plain loop.
 
-    "no layer stats": stats_every huge (the per-layer Frobenius/spectral norms, every 10 steps by default);
+    "no layer stats": stats_every huge (the per-layer Frobenius/spectral norms, every 25 steps by default);
     "bare": also no divergence checks and no metric readout (what remains is the model's own work).
     """
     config = model_config(name)

@@ -176,7 +176,7 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     steps: int = 4000  # budget for headless/CLI training
-    stats_every: int = 10  # per-layer weight/spectral norms are measured every N steps
+    stats_every: int = 25  # per-layer weight/spectral norms are measured every N steps
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)

@@ -72,7 +72,7 @@ def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
         return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # one fused kernel per dtype/device
 
 
 def clip_gradient_norm_(parameters: Iterable[Tensor], max_norm: float) -> Tensor:

@@ -96,11 +96,19 @@ class Trainer:
             raise DivergenceError(names[bad], self.step_count + 1, float(stacked[bad]))
 
     def _finish_step(self, metrics: dict[str, Tensor | float]) -> dict[str, float]:
+        """Count the step and read its metrics to floats; a vector metric "kl/dim" becomes
+        "kl/dim_0", "kl/dim_1", ... One device-to-host copy for all of them, not one sync per value."""
         self.step_count += 1
-        names = list(metrics)
-        # one device-to-host copy for all metrics, not one sync per value
-        values = torch.stack([torch.as_tensor(metrics[n]).to(self.device, torch.float32).reshape(()) for n in names]).cpu()
-        result = dict(zip(names, values.tolist()))
+        names: list[str] = []
+        parts: list[Tensor] = []
+        for name, value in metrics.items():
+            value = torch.as_tensor(value, dtype=torch.float32, device=self.device)
+            if value.dim() == 0:
+                names.append(name)
+            else:
+                names.extend(f"{name}_{i}" for i in range(value.numel()))
+            parts.append(value.reshape(-1))
+        result = dict(zip(names, torch.cat(parts).cpu().tolist()))
         if self.step_count % self.config.stats_every == 0:
             result.update(self.layer_stats())
         result["step"] = float(self.step_count)

@@ -78,8 +78,8 @@ class VAETrainer(Trainer):
 
         metrics = {name: value.detach() for name, value in terms.items()}
         metrics.update(grads)
-        metrics["beta/effective"] = torch.tensor(beta)
-        metrics.update({f"kl/dim_{i}": value for i, value in enumerate(kl_dims.detach())})
+        metrics["beta/effective"] = beta
+        metrics["kl/dim"] = kl_dims.detach()
         return self._finish_step(metrics)
 
     # --- inspection --------------------------------------------------------------------------------
