@@ -61,6 +61,20 @@ ENV_TORCH_THREADS = "GENLAB_TORCH_THREADS"
 # ------------------------------------------------------------------------------------------------
 # Server-wide cap on concurrent trainings
 # ------------------------------------------------------------------------------------------------
+def positive_int_from_env(name: str) -> int | None:
+    """The positive integer in environment variable `name`, None when unset; ConfigError otherwise."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(name, raw, "must be a positive integer")
+    return value
+
+
 class CapacityError(RuntimeError):
     """The server already runs as many trainings as it allows; the message says what to do."""
 
@@ -81,16 +95,7 @@ class CapacityLimiter:
     def limit(self) -> int:
         if self._limit is not None:
             return self._limit
-        raw = os.environ.get(ENV_MAX_TRAININGS, "").strip()
-        if raw:
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(ENV_MAX_TRAININGS, raw, "must be a positive integer") from None
-            if value < 1:
-                raise ConfigError(ENV_MAX_TRAININGS, raw, "must be a positive integer")
-            return value
-        return os.cpu_count() or 1
+        return positive_int_from_env(ENV_MAX_TRAININGS) or os.cpu_count() or 1
 
     def set_limit(self, limit: int | None) -> None:
         """Fix the limit (None: back to the environment variable / CPU count)."""
@@ -132,16 +137,7 @@ def threads_per_training(capacity: CapacityLimiter | None = None) -> int:
     running, a ring GAN made ~200 steps/s with 1 thread and ~3 steps/s with 2 (spinning OpenMP
     barriers). A single-user desktop can set GENLAB_MAX_TRAININGS=1 to give one run every core.
     """
-    raw = os.environ.get(ENV_TORCH_THREADS, "").strip()
-    if raw:
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(ENV_TORCH_THREADS, raw, "must be a positive integer") from None
-        if value < 1:
-            raise ConfigError(ENV_TORCH_THREADS, raw, "must be a positive integer")
-        return value
-    return max(1, (os.cpu_count() or 1) // (capacity or CAPACITY).limit)
+    return positive_int_from_env(ENV_TORCH_THREADS) or max(1, (os.cpu_count() or 1) // (capacity or CAPACITY).limit)
 _LIVE_RUNNERS: "weakref.WeakSet[TrainingRunner]" = weakref.WeakSet()
 
 
