@@ -85,7 +85,7 @@ def test_a_registered_evaluator_measures_where_it_applies_and_says_why_elsewhere
         return {"mean_radius": float(trainer.generate(z).norm(dim=1).mean()), "unit": "data units"}
 
     register(Evaluator("radius", lambda t: None if t.data.kind == "points" else "only for points",
-                       measure=mean_radius, recorded="mean_radius".__eq__,
+                       measure=mean_radius, recorded=lambda key: key == "mean_radius",
                        quick=lambda t: {"radius_now": 1.5}))
     ring = trained(TINY_RING)
     evaluation = evaluate(ring, n_samples=50, only=["radius"])

@@ -36,7 +36,7 @@ def fid(trainer, settings: EvalSettings) -> dict[str, Any]:
     return trainer_fid(trainer, min(settings.n_samples, FID_MAX_SAMPLES), settings.generator)
 
 
-register(Evaluator("fid", fid_why_not, fid, recorded=FID_RECORDED.__contains__))
+register(Evaluator("fid", fid_why_not, fid, recorded=lambda key: key in FID_RECORDED))
 
 
 # --- live: sample diversity of image GANs ----------------------------------------------------------------

@@ -50,4 +50,4 @@ def mig(trainer, settings: EvalSettings) -> dict[str, Any]:
     return {k: v for k, v in result.items() if k == "mig" or k.startswith("mig/")}
 
 
-register(Evaluator("mig", mig_why_not, mig, recorded="mig".__eq__))
+register(Evaluator("mig", mig_why_not, mig, recorded=lambda key: key == "mig"))
