@@ -77,7 +77,7 @@ def bench_move(path: Path, moves: int) -> tuple[dict, float]:
 FRAGMENT_SCRIPT = """
 import sys
 sys.path.insert(0, {repo!r})
-from genlab.checkpoints import list_runs
+from genlab.runs import list_runs
 from pages import latent as explorer
 
 info = {{i.name: i for i in list_runs({root!r})}}[{name!r}]
@@ -219,7 +219,7 @@ def main() -> int:
 
     import torch
 
-    from genlab.checkpoints import list_runs
+    from genlab.runs import list_runs
 
     runs = {info.name: info for info in list_runs(args.root) if info.ok}
     names = args.runs or [n for n in SHIPPED if n in runs]

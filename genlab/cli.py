@@ -256,8 +256,8 @@ def _command_line(argv: list[str]) -> str:
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from genlab.checkpoints import check_name, load_run, save_run
     from genlab.config import LIVE_FIELDS
+    from genlab.runs import check_name, load_run, save_run
     from genlab.trainers import DivergenceError, make_trainer
 
     root = Path(args.root)
@@ -361,7 +361,7 @@ def _headline(metrics: dict[str, float]) -> dict[str, str]:
 
 # --- sample / list / eval -------------------------------------------------------------------------------
 def _load(args: argparse.Namespace, load_data: bool = False):
-    from genlab.checkpoints import load_run
+    from genlab.runs import load_run
 
     device = args.device
     if device is not None:
@@ -391,7 +391,7 @@ def cmd_sample(args: argparse.Namespace, argv: list[str]) -> int:
     if suffix == ".csv" and kind != "points":
         raise UsageError(f"--out {args.out}: CSV output is for 2D points; use .png for images")
 
-    from genlab.evaluate import sample
+    from genlab.evaluation import sample
 
     samples = sample(trainer, args.n, torch.Generator().manual_seed(args.seed))
     if suffix == ".csv":
@@ -421,7 +421,7 @@ def _reference_points(loaded):
 
 
 def cmd_list(args: argparse.Namespace, argv: list[str]) -> int:
-    from genlab.checkpoints import list_runs
+    from genlab.runs import list_runs
 
     runs = list_runs(args.root)
     if args.json:
@@ -455,10 +455,13 @@ def _size(n: int) -> str:
 
 
 def cmd_eval(args: argparse.Namespace, argv: list[str]) -> int:
-    from genlab.evaluate import evaluate_run
+    from genlab.evaluation import evaluate
 
-    loaded = _load(args)
-    print(json.dumps(evaluate_run(loaded, n_samples=args.n, seed=args.seed, ks=tuple(args.k)), indent=2))
+    loaded = _load(args, load_data=True)  # evaluators apply by what the data has (modes, factors, ...)
+    evaluation = evaluate(loaded.trainer, n_samples=args.n, seed=args.seed, ks=tuple(args.k))
+    print(json.dumps(evaluation.report(loaded.path.name), indent=2))
+    for name, reason in evaluation.skipped.items():
+        print(f"{PROG} eval: {name} not measured: {reason}", file=sys.stderr)
     return 0
 
 
@@ -472,9 +475,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        from genlab.checkpoints import CheckpointError
         from genlab.config import ConfigError
         from genlab.data import DataUnavailableError
+        from genlab.runs import CheckpointError
 
         try:
             return args.func(args, argv)

@@ -214,7 +214,7 @@ class LatentModel:
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | None = "cpu") -> LatentModel:
         """Load a saved run without its data set (exploration data is loaded separately, see explore_data)."""
-        from genlab.checkpoints import load_run
+        from genlab.runs import load_run
 
         loaded = load_run(Path(path), device=device, load_data=False)
         return cls(loaded.trainer, loaded.history, loaded.path)

@@ -48,7 +48,7 @@ FULL_HISTORY_POINTS = 200_000  # per series; beyond it the kept history is thinn
 PREVIEW_INTERVAL_S = 0.4  # preview samples / 2D scene at most this often while running
 SCENE_REQUEST_TTL_S = 3.0  # the scene is computed only if a viewer asked within this many seconds
 PREVIEW_COUNT = 64
-QUALITY_INTERVAL_S = 2.0  # cheap quality metrics (detectors.cheap_metrics) at most this often ...
+QUALITY_INTERVAL_S = 2.0  # cheap quality metrics (evaluation.cheap_metrics) at most this often ...
 QUALITY_INTERVAL_STEPS = 100  # ... and at most every this many steps (whichever is later)
 SCENE_POINTS = 512  # real and generated points drawn in the 2D scene
 HEATMAP_RESOLUTION = 48  # D evaluated on a HEATMAP_RESOLUTION² grid (smoothed by the browser)
@@ -527,7 +527,7 @@ class TrainingRunner:
             self._install(trainer, data)
 
     def load(self, trainer, history: Mapping[str, Sequence[float]] | None = None, *, data=None) -> None:
-        """Stop, then continue a saved run: `trainer` (e.g. genlab.checkpoints.load_run(...).trainer,
+        """Stop, then continue a saved run: `trainer` (e.g. genlab.runs.load_run(...).trainer,
         with weights, optimizer state and step restored) becomes this runner's run, idle until Start,
         and its config the runner's config. `history` (a checkpoint's table: a "step" column plus one
         column per metric, NaN where absent) seeds the metric history, so the curves go on from the
@@ -681,30 +681,31 @@ class TrainingRunner:
                     self._refresh_scene()
 
     def save(self, name: str | None = None, root: str = "checkpoints"):
-        """Write a checkpoint with genlab.checkpoints.save_run; returns its path."""
-        from genlab import checkpoints  # imported lazily: the runner works without it
+        """Write a checkpoint with genlab.runs.save_run; returns its path."""
+        from genlab.runs import save_run  # imported lazily: the runner works without it
 
         with self.exclusive() as trainer:
             with self._cond:
                 history = self._history.to_lists()
-            return checkpoints.save_run(trainer, history, root=root, name=name)
+            return save_run(trainer, history, root=root, name=name)
 
-    def evaluate_now(self, n_samples: int = 2000, ks: tuple[int, ...] = (1, 10, 100)) -> dict[str, float]:
-        """The slower on-demand metrics (detectors.on_demand_metrics: FID/KID, ELBO/NLL, MIG, modes, as
-        "eval/..." keys) measured now, between two steps, and recorded in the history at the current
-        step. Also records the cheap "quality/..." metrics. Errors go to the caller."""
-        from genlab.metrics.detectors import cheap_metrics, on_demand_metrics
+    def evaluate_now(self, n_samples: int = 2500, ks: tuple[int, ...] = (1, 10, 100)):
+        """Every evaluator of genlab.evaluation that applies (FID/KID, ELBO/NLL, MIG, modes), measured now,
+        between two steps, as `python -m genlab eval` measures a saved run; their "eval/..." numbers are
+        recorded in the history at the current step, with the cheap "quality/..." metrics. Returns the
+        Evaluation (its `history_row`, and the reasons in `skipped`). Errors go to the caller."""
+        from genlab.evaluation import cheap_metrics, evaluate
 
         with self.exclusive() as trainer:
-            results = on_demand_metrics(trainer, n_samples=n_samples, ks=ks)
+            evaluation = evaluate(trainer, n_samples=n_samples, ks=ks)
             try:
                 quality = cheap_metrics(trainer)
             except Exception as exc:  # noqa: BLE001 - the eval numbers are still worth returning
                 quality = {}
                 with self._cond:
                     self._last_metric_error = f"{type(exc).__name__}: {exc}"
-            self._record_at_current_step({**quality, **results})
-        return dict(results)
+            self._record_at_current_step({**quality, **evaluation.history_row})
+        return evaluation
 
     def history_lists(self) -> dict[str, list[float]]:
         with self._cond:
@@ -861,7 +862,7 @@ class TrainingRunner:
         """cheap_metrics into the history; the caller holds the trainer lock. A failure never stops
         training: it is kept as `last_metric_error` (shown in snapshots) and retried next interval."""
         # imported lazily: the runner works without genlab.metrics
-        from genlab.metrics.detectors import cheap_metrics
+        from genlab.evaluation import cheap_metrics
 
         self._last_quality_time = time.monotonic()
         self._last_quality_step = self.trainer.step_count

@@ -16,7 +16,7 @@ import streamlit as st
 import torch
 
 from genlab import latent
-from genlab.checkpoints import META_FILE, WEIGHTS_FILE, CheckpointError, RunInfo, list_runs
+from genlab.runs import META_FILE, WEIGHTS_FILE, CheckpointError, RunInfo, list_runs
 from pages.shared import checkpoint_root, use_app_navigation
 
 use_app_navigation()

@@ -1,6 +1,6 @@
 """Runs: every saved run in a table; compare curves and samples; rename, delete, download, upload.
 
-Thin by design: widgets and calls into genlab.checkpoints / genlab.run_library / genlab.viz.
+Thin by design: widgets and calls into genlab.runs / genlab.viz.
 Opening a run elsewhere goes through st.session_state:
     st.session_state["open_run"] = "<run folder path>"   -> the Train page loads it to continue training
     st.session_state["explore_run"] = "<run name>"        -> the Latent explorer selects it
@@ -13,8 +13,9 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from genlab import run_library, viz
-from genlab.checkpoints import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
+from genlab import runs as run_library
+from genlab import viz
+from genlab.runs import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
 from pages.shared import checkpoint_root, use_app_navigation
 
 use_app_navigation()

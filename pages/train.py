@@ -156,7 +156,7 @@ def flash(kind: str, text: str) -> None:
 def open_run(runner: TrainingRunner, path: str) -> str | None:
     """Load the saved run at `path` (sent by the Runs page's "Continue training") into the runner;
     returns its folder name when it can be trained here, else None (the reason is flashed)."""
-    from genlab.checkpoints import CheckpointError, load_run
+    from genlab.runs import CheckpointError, load_run
 
     try:
         with st.spinner("Opening the run…"):
@@ -427,7 +427,8 @@ def eval_label(key: str, dataset: str) -> str:
 def evaluate_now() -> None:
     runner = session_runner()
     try:
-        ss["train.eval"] = (runner.run_id, runner.step_count, runner.evaluate_now())
+        evaluation = runner.evaluate_now()
+        ss["train.eval"] = (runner.run_id, runner.step_count, evaluation.history_row, evaluation.skipped)
     except Exception as exc:  # noqa: BLE001 - show the failure, keep the page
         flash("error", f"Evaluation failed: {type(exc).__name__}: {exc}")
 
@@ -438,7 +439,7 @@ with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
               help="Measure the slower quality numbers now (between two steps) and add them to the curves.")
     done = ss.get("train.eval")
     if done is not None and done[0] == runner.run_id:
-        _, at_step, results = done
+        _, at_step, results, skipped = done
         if results:
             st.caption(f"At step {at_step:,}:")
             cols = st.columns(min(4, len(results)))
@@ -446,6 +447,8 @@ with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
                 cols[i % len(cols)].metric(eval_label(key, config.data.name), f"{value:.4g}")
         else:
             st.info("No on-demand metric applies to this run's data.")
+        for name, reason in skipped.items():
+            st.caption(f"Not measured ({name}): {reason}")
 
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------

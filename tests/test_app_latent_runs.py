@@ -18,9 +18,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genlab.checkpoints import CheckpointError, save_run, validate_run_dir
 from genlab.config import RunConfig
-from genlab.run_library import export_zip
+from genlab.runs import CheckpointError, export_zip, save_run, validate_run_dir
 from genlab.trainers import make_trainer
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -183,7 +183,7 @@ def test_save_button_writes_a_run(app, tmp_path):
 
 
 def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
-    from genlab.checkpoints import save_run
+    from genlab.runs import save_run
     from genlab.config import RunConfig
     from genlab.trainers import make_trainer
 
@@ -216,7 +216,7 @@ def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
 
 
 def test_open_run_errors_are_shown(app, tmp_path, monkeypatch):
-    from genlab import checkpoints
+    from genlab import runs as checkpoints
 
     runner = runner_of(app)
     run_id = runner.run_id
@@ -399,3 +399,4 @@ def test_evaluate_now_button_shows_metrics(app):
     labels = [m.label for m in app.metric]
     assert "Modes covered" in labels and "High-quality fraction" in labels
     assert "eval/modes_covered" in runner_of(app).history_lists()
+    assert any(c.value.startswith("Not measured (fid): FID/KID are for images") for c in app.caption)

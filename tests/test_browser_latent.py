@@ -36,7 +36,7 @@ expect = sync_api.expect
 
 def _runs_folder(tmp_path_factory) -> tuple[Path, str]:
     """(checkpoint folder, run to open): the shipped runs when present (only read), else a stand-in."""
-    from genlab.checkpoints import CheckpointError, validate_run_dir
+    from genlab.runs import CheckpointError, validate_run_dir
 
     for name in PREFERRED:
         try:
@@ -46,7 +46,7 @@ def _runs_folder(tmp_path_factory) -> tuple[Path, str]:
             continue
     import torch
 
-    from genlab.checkpoints import save_run
+    from genlab.runs import save_run
     from genlab.config import RunConfig
     from genlab.trainers import make_trainer
 

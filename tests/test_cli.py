@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab.checkpoints import load_run
 from genlab.cli import main
 from genlab.config import RunConfig
+from genlab.runs import load_run, save_run
 from genlab.trainers import make_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -115,6 +115,39 @@ def test_vae_trains_and_evaluates_elbo(tmp_path):
     assert metrics["vae/elbo"] == pytest.approx(-(metrics["vae/recon_nll"] + metrics["vae/kl"]))
     assert metrics["vae/nll_k100"] <= metrics["vae/nll_k1"]
     assert 0 <= metrics["mig/mig"] <= 1
+
+
+def write_tiny_mnist(folder: Path, n: int = 64) -> None:
+    """train-images/labels IDX files of random digits (the IDX header written by hand: magic, then sizes)."""
+    folder.mkdir(parents=True)
+    images = torch.randint(0, 256, (n, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in (n, 28, 28))
+    (folder / "train-images-idx3-ubyte").write_bytes(header + images.numpy().tobytes())
+    (folder / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + n.to_bytes(4, "big") + bytes(n))
+
+
+def test_eval_says_which_evaluators_did_not_apply_and_why(tmp_path, monkeypatch, capsys):
+    """A GAN on MNIST without an MNIST feature classifier: no FID, and stderr says so with the command
+    that makes the classifier; the JSON on stdout is still complete and the exit status 0."""
+    monkeypatch.setattr("genlab.metrics.classifier.DEFAULT_ROOT", tmp_path / "no-classifiers")
+    write_tiny_mnist(tmp_path / "mnist")
+    config = RunConfig.from_dict({
+        "name": "mnist-gan", "device": "cpu", "data": {"name": "mnist", "path": str(tmp_path / "mnist")},
+        "model": {"family": "gan", "arch": "mlp", "width": 16, "depth": 1, "latent_dim": 4},
+        "optim": {"batch_size": 16},
+    })
+    trainer = make_trainer(config)
+    trainer.step()
+    save_run(trainer, root=tmp_path / "runs")
+    assert main(["eval", "mnist-gan", "--root", str(tmp_path / "runs"), "-n", "20"]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)
+    assert report["run"] == "mnist-gan" and report["dataset"] == "mnist" and report["evaluators"] == []
+    lines = err.splitlines()
+    assert ("genlab eval: fid not measured: no classifier for mnist: make one with "
+            "`python -m genlab.metrics.classifier train --dataset mnist`") in err
+    assert sorted(line.split()[2] for line in lines) == ["fid", "mig", "modes", "vae"]  # one line each
+    assert all(line.startswith("genlab eval: ") and " not measured: " in line for line in lines)
 
 
 def test_same_config_trains_the_same_run_as_in_process(tmp_path):

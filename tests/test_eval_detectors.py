@@ -17,9 +17,9 @@ from genlab.config import (
     OptimConfig,
     RunConfig,
 )
+from genlab.evaluation import cheap_metrics
 from genlab.metrics.detectors import (
     Finding,
-    cheap_metrics,
     detect_divergence,
     detect_failures,
     detect_for_config,
@@ -287,16 +287,3 @@ def test_findings_are_plain_values():
     finding = Finding("divergence", "critical", "Training diverged", "loss/d became nan", "Lower the lr.", 3)
     assert finding.to_dict() == {"kind": "divergence", "severity": "critical", "title": "Training diverged",
                                  "message": "loss/d became nan", "hint": "Lower the lr.", "step": 3}
-
-
-def test_on_demand_metrics_for_a_vae_on_shapes():
-    from genlab.metrics.detectors import on_demand_metrics
-
-    trainer = make_trainer(shapes_vae(1.0))
-    for _ in range(20):
-        trainer.step()
-    result = on_demand_metrics(trainer, n_samples=200, ks=(1, 10))
-    assert {"eval/fid", "eval/kid_mean", "eval/elbo", "eval/nll_k1", "eval/nll_k10", "eval/active_units",
-            "eval/mig"} <= set(result)
-    assert all(isinstance(v, float) and math.isfinite(v) for v in result.values())
-    assert result["eval/nll_k10"] <= result["eval/nll_k1"]

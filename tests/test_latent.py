@@ -12,7 +12,7 @@ from PIL import Image, ImageSequence
 from scipy.stats import norm
 
 from genlab import latent, losses
-from genlab.checkpoints import save_run
+from genlab.runs import save_run
 from genlab.config import RunConfig
 from genlab.trainers import make_trainer
 

@@ -328,7 +328,7 @@ def test_close_stops_the_thread(make_runner, wait_until):
 
 
 def test_save_writes_a_loadable_run(make_runner, tmp_path):
-    checkpoints = pytest.importorskip("genlab.checkpoints")
+    checkpoints = pytest.importorskip("genlab.runs")
     runner = make_runner()
     for _ in range(12):
         runner.step()
@@ -340,7 +340,7 @@ def test_save_writes_a_loadable_run(make_runner, tmp_path):
 
 
 def test_load_continues_a_saved_run(make_runner, tmp_path):
-    checkpoints = pytest.importorskip("genlab.checkpoints")
+    checkpoints = pytest.importorskip("genlab.runs")
     first = make_runner()
     for _ in range(10):
         first.step()
@@ -388,19 +388,19 @@ def test_running_ring_gan_records_quality_metrics_and_evaluates_now(make_runner,
     steps, values = snap.history["quality/modes_covered"]
     assert steps[-1] >= 100 and 0 <= values[-1] <= 8 and snap.last_metric_error == ""
     assert snap.state == RUNNING  # measuring did not stop training
-    results = runner.evaluate_now(n_samples=200)
+    results = runner.evaluate_now(n_samples=200).history_row
     assert {"eval/modes_covered", "eval/high_quality_fraction"} <= set(results)
     assert "eval/modes_covered" in runner.history_lists()  # recorded (it goes into metrics.json)
     runner.stop()
 
 
 def test_a_failing_quality_metric_does_not_stop_training(make_runner, wait_until, monkeypatch):
-    from genlab.metrics import detectors
+    from genlab import evaluation
 
     def broken(trainer):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(detectors, "cheap_metrics", broken)
+    monkeypatch.setattr(evaluation, "cheap_metrics", broken)
     runner = make_runner()
     runner.start()
     wait_until(lambda: runner.snapshot().last_metric_error, timeout=30, what="the metric error noted")

@@ -1,28 +1,22 @@
 """Failure detectors: plain-language warnings computed from a run's metric history.
 
-Two parts:
-
-- `cheap_metrics(trainer)`: quality signals cheap enough to measure every few seconds during training
-  (a few ms on a CPU): mode coverage of 2D mixtures, sample diversity of image GANs, active units and
-  KL of VAEs. The runner records them in the metric history under "quality/..." keys.
-- `detect_failures(history, ...)`: pure functions over that history (training metrics + quality
-  signals) returning `Finding`s: mode collapse, posterior collapse, discriminator overpowering,
-  divergence. They never touch a model, so the app can call them on every refresh.
+`detect_failures(history, ...)` and the detectors it calls are pure functions over a history of training
+metrics and the live quality signals that `genlab.evaluation.cheap_metrics` records under "quality/..."
+keys (mode coverage of 2D mixtures, sample diversity of image GANs, active units and KL of VAEs). They
+return `Finding`s: mode collapse, posterior collapse, discriminator overpowering, divergence. They never
+touch a model, so the app can call them on every refresh.
 
 History formats accepted: {key: list/array of values} (optionally with a "step" column, NaN where a
-metric was not recorded, as in `MetricHistory.to_lists()` / checkpoints' metrics.json) or
+metric was not recorded, as in `MetricHistory.to_lists()` / a saved run's metrics.json) or
 {key: (steps, values)} (as in the runner's `Snapshot.history`).
 """
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import torch
-from torch import Tensor
 
 # --- thresholds (module constants so that tests and the app can show them) ---------------------------
 MODE_DROP_MIN = 2  # modes covered must fall by at least this many from their best ...
@@ -276,131 +270,3 @@ def detect_for_config(history: Mapping[str, Any], config, diverged_term: str | N
     return detect_failures(history, family=config.model.family, gan_loss=config.objective.gan_loss,
                            kl_warmup_steps=config.objective.kl_warmup_steps, diverged_term=diverged_term,
                            quality=quality)
-
-
-# ------------------------------------------------------------------------------------------------
-# Cheap live metrics
-# ------------------------------------------------------------------------------------------------
-MODE_SAMPLES = 2500  # VEEGAN / PacGAN protocol
-DIVERSITY_SAMPLES = 128
-POSTERIOR_BATCH = 256
-_STATE: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
-
-
-def _state(trainer) -> dict[str, Any]:
-    """Per-trainer fixed noise and reference numbers, made once (seeded from the run's seed, never from
-    the trainer's own RNG, so measuring does not change training)."""
-    state = _STATE.get(trainer)
-    if state is None:
-        state = {"generator": torch.Generator().manual_seed(int(trainer.config.seed) + 7919)}
-        _STATE[trainer] = state
-    return state
-
-
-def _fixed_noise(trainer, n: int) -> Tensor:
-    state = _state(trainer)
-    key = f"noise{n}"
-    if key not in state:
-        state[key] = torch.randn(n, trainer.latent_dim, generator=state["generator"]).to(trainer.device)
-    return state[key]
-
-
-def _diversity_features(trainer):
-    """Image -> feature function: the data set's feature classifier if genlab has one, else raw pixels."""
-    from genlab.metrics.classifier import has_feature_classifier, load_feature_extractor
-
-    if has_feature_classifier(trainer.data.name):
-        extractor = load_feature_extractor(trainer.data.name)
-        return lambda images: extractor(images.cpu()).double()
-    return lambda images: images.cpu().flatten(1).double()
-
-
-def mean_pairwise_distance(features: Tensor) -> float:
-    return float(torch.pdist(features).mean())
-
-
-@torch.no_grad()
-def image_diversity(trainer, n: int = DIVERSITY_SAMPLES) -> float:
-    """Mean pairwise feature distance of n generated images from fixed noise, divided by that of n real
-    images (fixed once per run): ≈ 1 when samples vary like the data, → 0 when they all look alike."""
-    state = _state(trainer)
-    if "features" not in state:
-        state["features"] = _diversity_features(trainer)
-        index = torch.randperm(len(trainer.data), generator=state["generator"])[:n]
-        real = trainer.data.batch(index.to(trainer.data.device))
-        state["real_spread"] = max(mean_pairwise_distance(state["features"](real)), 1e-12)
-    fake = trainer.generate(_fixed_noise(trainer, n))
-    return mean_pairwise_distance(state["features"](fake)) / state["real_spread"]
-
-
-@torch.no_grad()
-def cheap_metrics(trainer) -> dict[str, float]:
-    """Quality signals for the live history, keyed "quality/...", a few ms each on a CPU.
-
-    - 2D data with known modes (ring, grid): modes_covered, modes_total, high_quality_fraction, reverse_kl
-      of 2,500 samples from fixed noise (VEEGAN / PacGAN protocol);
-    - image GANs: diversity (see `image_diversity`);
-    - VAEs: active_units and kl_total (mean KL of q(z|x) to the prior, nats) on a fixed batch of 256.
-    Call it between training steps (it uses the trainer's networks), e.g. every 100 steps.
-    """
-    from genlab.metrics.modes import mode_metrics
-
-    out: dict[str, float] = {}
-    data = trainer.data
-    family = trainer.config.model.family
-    if data.kind == "points" and data.modes is not None:
-        samples = trainer.generate(_fixed_noise(trainer, MODE_SAMPLES))
-        out.update({f"quality/{k}": float(v) for k, v in mode_metrics(samples, data.modes, data.mode_std).items()})
-    if family == "gan" and data.kind == "images" and len(data) >= 2:
-        out["quality/diversity"] = image_diversity(trainer)
-    if family == "vae":
-        from genlab.metrics.vae_metrics import posterior_stats
-
-        state = _state(trainer)
-        if "posterior_batch" not in state:
-            index = torch.randperm(len(data), generator=state["generator"])[:POSTERIOR_BATCH]
-            state["posterior_batch"] = data.batch(index.to(data.device))
-        stats = posterior_stats(trainer, state["posterior_batch"])
-        out["quality/active_units"] = float(stats["active_units"])
-        out["quality/kl_total"] = float(sum(stats["kl_dims"]))
-    return out
-
-
-# ------------------------------------------------------------------------------------------------
-# Expensive metrics, on demand or at the end of a run
-# ------------------------------------------------------------------------------------------------
-def on_demand_metrics(trainer, n_samples: int = 2000, ks: tuple[int, ...] = (1, 10, 100),
-                      generator: torch.Generator | None = None) -> dict[str, float]:
-    """The slower quality numbers that apply to the run, as floats keyed "eval/...", ready to be recorded
-    in the metric history at the current step (seconds on a CPU, not for every step):
-
-    - image data with a feature classifier: eval/fid, eval/kid_mean, eval/kid_std (genlab classifier
-      features, not Inception FID) of n_samples generated vs test images;
-    - VAEs: eval/elbo, eval/nll_k<k> for each k, eval/active_units on the test split (n_samples examples,
-      the NLL on up to 500 of them);
-    - VAEs on shapes: eval/mig;
-    - 2D mixtures: eval/modes_covered, ... on 2,500 samples.
-    """
-    from genlab.metrics.fid import supports_fid, trainer_fid
-    from genlab.metrics.modes import mode_metrics
-
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
-    data, family = trainer.data, trainer.config.model.family
-    out: dict[str, float] = {}
-    if data.kind == "images" and supports_fid(data.name):
-        result = trainer_fid(trainer, n_samples, generator)
-        out.update({f"eval/{k}": result[k] for k in ("fid", "kid_mean", "kid_std")})
-    if data.kind == "points" and data.modes is not None:
-        z = torch.randn(MODE_SAMPLES, trainer.latent_dim, generator=generator).to(trainer.device)
-        out.update({f"eval/{k}": float(v) for k, v in mode_metrics(trainer.generate(z), data.modes, data.mode_std).items()})
-    if family == "vae":
-        from genlab.metrics.vae_metrics import vae_test_metrics
-
-        result = vae_test_metrics(trainer, n_test=n_samples, ks=ks, generator=generator)
-        keys = ["elbo", "recon_nll", "kl", "active_units"] + [f"nll_k{k}" for k in ks]
-        out.update({f"eval/{k}": float(result[k]) for k in keys})
-        if data.factors is not None:
-            from genlab.metrics.mig import trainer_mig
-
-            out["eval/mig"] = float(trainer_mig(trainer)["mig"])
-    return out

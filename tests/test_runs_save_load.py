@@ -1,4 +1,4 @@
-"""Checkpoints: exact round trips, resume, and a clear refusal of every kind of bad run folder."""
+"""genlab.runs save/load/listing: exact round trips, resume, and a clear refusal of every kind of bad run folder."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from genlab import checkpoints
-from genlab.checkpoints import CheckpointError, list_runs, load_run, save_run, validate_run_dir
 from genlab.config import RunConfig
+from genlab.runs import CheckpointError, list_runs, load_run, save_run, validate_run_dir
+from genlab.runs.format import join_tree, split_tree
 from genlab.trainers import make_trainer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -330,14 +330,15 @@ KILL_SCRIPT = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
-    from genlab import atomic, checkpoints
+    from genlab import atomic
     from genlab.config import RunConfig
+    from genlab.runs import save_run
     from genlab.trainers import make_trainer
 
     root, stage, signal_file, config = sys.argv[1], sys.argv[2], Path(sys.argv[3]), sys.argv[4]
     trainer = make_trainer(RunConfig.from_json(config), device="cpu")
     trainer.step()
-    checkpoints.save_run(trainer, root=root, name="victim")  # the previous checkpoint: step 1
+    save_run(trainer, root=root, name="victim")  # the previous checkpoint: step 1
     trainer.step()
 
     def stop_here():
@@ -360,7 +361,7 @@ KILL_SCRIPT = textwrap.dedent(
             if Path(dst).name.startswith(atomic.OLD_PREFIX):
                 stop_here()
         atomic.os.rename = slow_rename
-    checkpoints.save_run(trainer, root=root, name="victim")
+    save_run(trainer, root=root, name="victim")
     print("save finished: the test did not kill in time", file=sys.stderr)
     """
 )
@@ -408,15 +409,15 @@ def test_killed_mid_save_leaves_the_previous_checkpoint_loadable(tmp_path, stage
 def test_tree_encoding_keeps_types_without_pickle():
     state = {"a": (1, 2.5, None), 3: [torch.arange(3)], "__x": {"y": True}}
     tensors: dict = {}
-    skeleton = checkpoints._split_tree(state, "s", tensors)
+    skeleton = split_tree(state, "s", tensors)
     json.dumps(skeleton)  # pure JSON
-    back = checkpoints._join_tree(json.loads(json.dumps(skeleton)), tensors, "here")
+    back = join_tree(json.loads(json.dumps(skeleton)), tensors, "here")
     assert back["a"] == (1, 2.5, None) and back["__x"] == {"y": True}
     assert torch.equal(back[3][0], torch.arange(3))
     with pytest.raises(CheckpointError, match="missing"):
-        checkpoints._join_tree(skeleton, {}, "here")
+        join_tree(skeleton, {}, "here")
     with pytest.raises(CheckpointError, match="not a tensor or JSON value"):
-        checkpoints._split_tree({"f": object()}, "s", {})
+        split_tree({"f": object()}, "s", {})
 
 
 def test_run_whose_data_file_is_gone_still_loads_for_sampling(tmp_path):

@@ -1,4 +1,4 @@
-"""genlab.run_library: rename, delete, zip export, and a zip import that refuses every unsafe upload.
+"""genlab.runs.library (and .labels): rename, delete, zip export, and a zip import that refuses every unsafe upload.
 
 Each refusal test checks three things: the error is a RunImportError (a CheckpointError) with a message
 that says what is wrong, the checkpoint root holds exactly what it held before (no half-imported run,
@@ -17,10 +17,19 @@ from pathlib import Path
 import pytest
 import torch
 
-from genlab import run_library
-from genlab.checkpoints import CheckpointError, list_runs, load_run, save_run
 from genlab.config import RunConfig
-from genlab.run_library import RunImportError, delete_run, export_zip, import_zip, rename_run
+from genlab.runs import (
+    CheckpointError,
+    RunImportError,
+    delete_run,
+    export_zip,
+    import_zip,
+    labels,
+    list_runs,
+    load_run,
+    rename_run,
+    save_run,
+)
 from genlab.trainers import make_trainer
 
 TINY = {
@@ -280,18 +289,18 @@ def test_table_rows_and_differing_settings_describe_runs(area, saved_zip):
     rename_target.write_text(json.dumps(config))
     (root / "broken").mkdir()
     (root / "broken" / "config.json").write_text("{not json")
-    rows = run_library.table_rows(list_runs(root))
+    rows = labels.table_rows(list_runs(root))
     assert [r["name"] for r in rows] == ["broken", "other", "ring-small"]
     assert rows[0]["status"].startswith("broken") and rows[2]["status"] == "ok"
     assert "SN(D) on" in rows[1]["settings"] and "R1 γ 1" in rows[1]["settings"]
     assert rows[2]["steps"] == 3 and "loss/d" in rows[2]["final metrics"]
-    diff = run_library.differing_settings([r for r in list_runs(root) if r.ok])
+    diff = labels.differing_settings([r for r in list_runs(root) if r.ok])
     assert diff == [{"run": "other", "R1 γ": "1", "SN(D)": "on"},
                     {"run": "ring-small", "R1 γ": "—", "SN(D)": "—"}]
 
 
 def test_metric_series_uses_the_step_column_and_drops_missing_values():
     history = {"step": [1.0, 2.0, 3.0], "loss/d": [0.5, float("nan"), 0.25], "weight_norm/d/0": [1.0, 1.0, 1.0]}
-    steps, values = run_library.metric_series(history, "loss/d")
+    steps, values = labels.metric_series(history, "loss/d")
     assert steps.tolist() == [1.0, 3.0] and values.tolist() == [0.5, 0.25]
-    assert run_library.curve_metrics(history) == ["loss/d"]
+    assert labels.curve_metrics(history) == ["loss/d"]

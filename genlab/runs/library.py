@@ -1,6 +1,6 @@
 """Managing saved runs: rename, delete, export as a zip, import an uploaded zip (safely).
 
-Runs are folders under a checkpoint root (see genlab.checkpoints). Every operation takes run *names*
+Runs are folders under a checkpoint root (see genlab.runs.format). Every operation takes run *names*
 (validated: a plain folder name, never a path), so nothing here can touch a file outside the root.
 
 Importing a zip is where untrusted bytes arrive, so `import_zip` is strict. It refuses, with a
@@ -10,10 +10,10 @@ message that says why:
     or with more than `max_files` entries;
   - absolute paths, `..` components, backslashes, drive letters, nested folders, symbolic links,
     encrypted or duplicate entries;
-  - any file that is not part of the run format (checkpoints.RUN_FILES), pickles above all
+  - any file that is not part of the run format (genlab.runs.format.RUN_FILES), pickles above all
     (.pt/.pkl/...), and a .safetensors file whose bytes are a pickle in disguise.
 It unpacks into a scratch folder *inside* the root (named so no listing shows it), checks the result
-exactly like any saved run (checkpoints.validate_run_dir: headers, checksums, tensor shapes against the
+exactly like any saved run (genlab.runs.load.validate_run_dir: headers, checksums, tensor shapes against the
 model the config builds — nothing is unpickled), and only then renames it into place.
 """
 from __future__ import annotations
@@ -27,22 +27,22 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from genlab import atomic
-from genlab.checkpoints import (
+from genlab.runs.format import (
     CONFIG_FILE,
     DEFAULT_ROOT,
+    MAX_RUN_BYTES,
     META_FILE,
     PICKLE_SUFFIXES,
     RUN_FILES,
+    WEIGHTS_FILE,
     CheckpointError,
-    RunInfo,
-    check_name,
     check_safetensors,
-    run_info,
-    validate_run_dir,
 )
+from genlab.runs.listing import RunInfo, check_name, run_info
+from genlab.runs.load import validate_run_dir
 
 MAX_ZIP_BYTES = 200 * 1024 * 1024  # Streamlit's default upload limit is 200 MB as well
-MAX_UNPACKED_BYTES = 512 * 1024 * 1024  # = checkpoints.MAX_RUN_BYTES
+MAX_UNPACKED_BYTES = MAX_RUN_BYTES
 MAX_FILES = 32  # a run has at most len(RUN_FILES) files; allow a folder entry and some slack
 COPY_CHUNK = 1024 * 1024
 PICKLE_MAGIC = (b"\x80",)  # protocol 2+ pickles start with PROTO (0x80)
@@ -201,7 +201,7 @@ def _plan(
         raise RunImportError(
             "the zip mixes files from several folders; it must hold one run (one folder, or files at the top)"
         )
-    missing = [f for f in (CONFIG_FILE, META_FILE, "weights.safetensors") if f not in files]
+    missing = [f for f in (CONFIG_FILE, META_FILE, WEIGHTS_FILE) if f not in files]
     if missing:
         raise RunImportError(f"the zip is not a genlab run: {', '.join(missing)} missing")
     return next(iter(tops)), files
@@ -304,95 +304,3 @@ def _import_name(name: str | None, top: str | None, unpacked: Path) -> str:
         return check_name(candidate)
     except CheckpointError as exc:
         raise RunImportError(f"{exc}; enter another name to import it under") from None
-
-
-# ------------------------------------------------------------------------------------------------
-# tables and curves for comparing runs (no streamlit; the Runs page shows these)
-# ------------------------------------------------------------------------------------------------
-SETTING_LABELS = {
-    "latent_dim": "latent", "width": "width", "depth": "depth", "loss": "loss", "likelihood": "likelihood",
-    "beta": "β", "capacity": "C", "l1_g": "L1(G)", "l2_g": "L2(G)", "l1_d": "L1(D)", "l2_d": "L2(D)",
-    "weight_clip": "clip", "gp_lambda": "GP λ", "r1_gamma": "R1 γ", "r2_gamma": "R2 γ", "grad_clip": "grad clip",
-    "spectral_norm_d": "SN(D)", "spectral_norm_g": "SN(G)", "batch_size": "batch", "lr_g": "lr G", "lr_d": "lr D",
-}
-# Settings worth a column in the table (the rest show when comparing runs).
-KEY_SETTINGS = ("latent_dim", "loss", "beta", "capacity", "spectral_norm_d", "spectral_norm_g", "gp_lambda",
-                "r1_gamma", "r2_gamma", "weight_clip", "l2_d", "l2_g", "grad_clip")
-HEADLINE_METRICS = ("loss/total", "loss/recon", "loss/kl", "loss/d", "loss/g", "d/real", "d/fake")
-CURVE_PREFIXES = ("loss/", "penalty/", "d/", "value/", "grad_norm/", "beta/", "kl/", "quality/", "modes/", "eval/")
-
-
-def _fmt(value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def settings_text(settings: dict, keys: tuple[str, ...] = KEY_SETTINGS) -> str:
-    """The settings that tell runs apart, e.g. "latent 6, β 4, SN(D) on"."""
-    parts = []
-    for key in keys:
-        if key in settings:
-            value = settings[key]
-            parts.append(f"{SETTING_LABELS.get(key, key)} {_fmt(value)}")
-    return ", ".join(parts)
-
-
-def metrics_text(metrics: dict[str, float]) -> str:
-    shown = [k for k in HEADLINE_METRICS if k in metrics] or sorted(metrics)[:4]
-    return ", ".join(f"{k} {metrics[k]:.4g}" for k in shown)
-
-
-def table_rows(infos: list[RunInfo]) -> list[dict]:
-    """One row per run for the Runs table (broken runs say what is wrong)."""
-    rows = []
-    for info in infos:
-        rows.append({
-            "name": info.name,
-            "model": f"{info.family.upper()} ({info.arch})" if info.ok else "—",
-            "dataset": info.dataset,
-            "settings": settings_text(info.settings) if info.ok else "",
-            "steps": info.steps,
-            "final metrics": metrics_text(info.final_metrics) if info.ok else "",
-            "created": info.created.replace("T", " ").rstrip("Z"),
-            "size (MB)": round(info.size_bytes / 1e6, 2),
-            "status": "ok" if info.ok else f"broken: {info.error}",
-        })
-    return rows
-
-
-def differing_settings(infos: list[RunInfo]) -> list[dict]:
-    """Rows (one per run) of the settings whose values differ between the given runs — e.g. β or SN."""
-    keys: list[str] = []
-    for info in infos:
-        keys += [k for k in info.settings if k not in keys]
-    fields = ["family", "dataset", "arch"]
-    differing = [f for f in fields if len({getattr(i, f) for i in infos}) > 1]
-    differing += [k for k in keys if len({repr(i.settings.get(k)) for i in infos}) > 1]
-    rows = []
-    for info in infos:
-        row = {"run": info.name}
-        for key in differing:
-            value = getattr(info, key) if key in fields else info.settings.get(key, "—")
-            row[SETTING_LABELS.get(key, key)] = _fmt(value)
-        rows.append(row)
-    return rows
-
-
-def curve_metrics(history: dict[str, list[float]]) -> list[str]:
-    """Metric names worth overlaying (losses, penalties, D outputs, ...; not per-layer norms)."""
-    return sorted(k for k in history if k.startswith(CURVE_PREFIXES))
-
-
-def metric_series(history: dict[str, list[float]], metric: str):
-    """(steps, values) numpy arrays of one metric, finite entries only; steps from the "step" column."""
-    import numpy as np
-
-    values = np.asarray(history.get(metric, []), dtype=np.float64)
-    steps = np.asarray(history.get("step", []), dtype=np.float64)
-    if len(steps) != len(values):
-        steps = np.arange(1, len(values) + 1, dtype=np.float64)
-    keep = np.isfinite(values) & np.isfinite(steps)
-    return steps[keep], values[keep]

@@ -1,0 +1,58 @@
+"""Saved runs: save, load, list and manage the run folders under a checkpoint root.
+
+    from genlab.runs import save_run, load_run, list_runs
+
+Modules, each with one job:
+    format   the folder layout, file names, limits, CheckpointError and the checked readers
+    save     save_run: a trainer and its history to a run folder, atomically
+    load     load_run / validate_run_dir: a run folder back into a trainer, checked before use
+    listing  run names and paths, RunInfo, list_runs
+    library  rename, delete, zip export and a strict zip import
+    labels   what the Runs table and the run comparison show
+"""
+from genlab.runs.format import (
+    COMMAND_FILE,
+    CONFIG_FILE,
+    DEFAULT_ROOT,
+    FORMAT_VERSION,
+    MAX_RUN_BYTES,
+    META_FILE,
+    METRICS_CSV_FILE,
+    METRICS_JSON_FILE,
+    PICKLE_SUFFIXES,
+    PREVIEW_FILE,
+    REQUIRED_FILES,
+    RUN_FILES,
+    STATE_JSON_FILE,
+    STATE_TENSORS_FILE,
+    WEIGHTS_FILE,
+    CheckpointError,
+    check_safetensors,
+)
+from genlab.runs.labels import (
+    KEY_SETTINGS,
+    SETTING_LABELS,
+    curve_metrics,
+    differing_settings,
+    metric_series,
+    metrics_text,
+    run_settings,
+    settings_text,
+    table_rows,
+)
+from genlab.runs.library import MAX_ZIP_BYTES, RunImportError, delete_run, export_zip, import_zip, rename_run
+from genlab.runs.listing import RunInfo, check_name, list_runs, resolve_run, run_info
+from genlab.runs.load import LoadedRun, load_run, read_history, validate_run_dir
+from genlab.runs.save import save_run
+
+__all__ = [
+    "COMMAND_FILE", "CONFIG_FILE", "DEFAULT_ROOT", "FORMAT_VERSION", "MAX_RUN_BYTES", "META_FILE",
+    "METRICS_CSV_FILE", "METRICS_JSON_FILE", "PICKLE_SUFFIXES", "PREVIEW_FILE", "REQUIRED_FILES", "RUN_FILES",
+    "STATE_JSON_FILE", "STATE_TENSORS_FILE", "WEIGHTS_FILE", "CheckpointError", "check_safetensors",
+    "KEY_SETTINGS", "SETTING_LABELS", "curve_metrics", "differing_settings", "metric_series", "metrics_text",
+    "run_settings", "settings_text", "table_rows",
+    "MAX_ZIP_BYTES", "RunImportError", "delete_run", "export_zip", "import_zip", "rename_run",
+    "RunInfo", "check_name", "list_runs", "resolve_run", "run_info",
+    "LoadedRun", "load_run", "read_history", "validate_run_dir",
+    "save_run",
+]
