@@ -171,15 +171,15 @@ def test_a_file_over_the_byte_limit_is_refused_unopened(monkeypatch, decodes):
 
 
 def test_decoding_stops_once_the_time_budget_is_spent(monkeypatch):
-    """A clock that moves one second per look: the decoder is refused more input once the budget is
+    """A CPU clock that moves one second per look: the decoder is refused more input once the budget is
     gone, while the same image with a clock that stands still is read in full."""
     data = encode(Image.fromarray(rng_image((600, 600, 3))))  # many 64 KiB blocks of compressed data
     ticks = itertools.count()
-    monkeypatch.setattr(untrusted_image, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(untrusted_image, "thread_time", lambda: float(next(ticks)))
     with pytest.raises(ImageRefused) as info:
         open_untrusted_image(data, name="slow.png", seconds=10.0)
-    assert info.value.reason == TOO_SLOW and "longer than 10 s" in str(info.value)
-    monkeypatch.setattr(untrusted_image, "monotonic", lambda: 0.0)
+    assert info.value.reason == TOO_SLOW and "more than 10 s of CPU" in str(info.value)
+    monkeypatch.setattr(untrusted_image, "thread_time", lambda: 0.0)
     assert open_untrusted_image(data, name="slow.png", seconds=10.0).size == (600, 600)
 
 
@@ -191,9 +191,9 @@ def test_a_decode_budget_caps_pixels_and_seconds_for_a_whole_set(monkeypatch):
     with pytest.raises(DecodeBudgetExceeded, match=r"more than 25,000 pixels in all \(stopped at 3.png\)"):
         open_untrusted_image(image, name="3.png", budget=budget)
     ticks = itertools.count()
-    monkeypatch.setattr(untrusted_image, "monotonic", lambda: float(next(ticks)))
+    monkeypatch.setattr(untrusted_image, "thread_time", lambda: float(next(ticks)))
     budget = DecodeBudget(seconds=3)
-    with pytest.raises(DecodeBudgetExceeded, match="took more than 3 s in all"):
+    with pytest.raises(DecodeBudgetExceeded, match="took more than 3 s of CPU in all"):
         for i in range(10):
             open_untrusted_image(image, name=f"{i}.png", budget=budget, seconds=1e9)
 

@@ -17,15 +17,15 @@ Images (every image upload and every file of an image folder)
     Opened only as IMAGE_FORMATS, never by content sniffing alone (Pillow would otherwise start
     Ghostscript for an EPS named `.png`). Width x height, read from the header before decoding (after
     JPEG's reduced-size decoding is chosen), must be at most MAX_IMAGE_PIXELS; a file at most
-    MAX_IMAGE_FILE_BYTES; decoding one file may take IMAGE_DECODE_SECONDS (checked in-process between
-    64 KiB blocks of input, see genlab.data.untrusted_image for what that does and does not bound).
+    MAX_IMAGE_FILE_BYTES; decoding one file may take IMAGE_DECODE_SECONDS of CPU time (checked
+    in-process between 64 KiB blocks of input; genlab.data.untrusted_image says what that bounds).
 
 Folders and zips of images
     At most MAX_IMAGE_FILES images, and at most MAX_IMAGE_DATA_BYTES of kept uint8 pixels at the run's
     image size (64 px: 87,381 images; 32 px: all 100,000). A zip is at most MAX_ZIP_BYTES compressed and
     its image entries at most MAX_ZIP_BYTES uncompressed (from the zip's directory, before anything is
     extracted), with at most MAX_ZIP_ENTRIES entries. Decoding a whole set may spend at most
-    MAX_DECODED_PIXELS pixels and MAX_DECODE_SECONDS seconds; past either the set is refused.
+    MAX_DECODED_PIXELS pixels and MAX_DECODE_SECONDS seconds of CPU; past either the set is refused.
 
 2D points (CSV upload or file, .npy file)
     MIN_POINTS to MAX_POINTS rows, at most MAX_CSV_BYTES per file and MAX_CSV_LINE_CHARS per line,
@@ -44,7 +44,7 @@ DATA_ROOTS_ENV = "GENLAB_DATA_ROOTS"
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "WEBP")  # Pillow's names; MPO (a camera JPEG) counts as JPEG
 MAX_IMAGE_PIXELS = 4096 * 4096  # 16.8 megapixels, e.g. a 12 MP phone photo fits
 MAX_IMAGE_FILE_BYTES = 32 * 2**20
-IMAGE_DECODE_SECONDS = 2.0
+IMAGE_DECODE_SECONDS = 3.0  # CPU seconds of the decoding thread
 
 # --- a folder or zip of images ---------------------------------------------------------------------
 MAX_IMAGE_FILES = 100_000
@@ -52,7 +52,7 @@ MAX_IMAGE_DATA_BYTES = 2**30  # kept images (uint8) on the training device; also
 MAX_ZIP_BYTES = 200 * 2**20  # Streamlit's default upload limit is 200 MB as well
 MAX_ZIP_ENTRIES = 2 * MAX_IMAGE_FILES  # folders, macOS litter and other files besides the images
 MAX_DECODED_PIXELS = 1_000_000_000  # e.g. 60 full-size 16 MP PNGs, or a million 32 px thumbnails
-MAX_DECODE_SECONDS = 120.0
+MAX_DECODE_SECONDS = 120.0  # CPU seconds, all images of a set together
 
 # --- 2D points ------------------------------------------------------------------------------------
 MIN_POINTS = 16
