@@ -29,12 +29,13 @@ def rows(n: int, start: int = 0) -> bytes:
 HOSTILE_CSV = {
     # name: (payload, words in the one-line error)
     "over_the_byte_cap": (lambda: b"0" * (limits.MAX_CSV_BYTES + 1), "larger than 64 MB"),
-    "one_row_too_many": (lambda: b"0,0\n" * (limits.MAX_POINTS + 1), "at most 1,000,000 points are allowed; line 1,000,001"),
+    "one_row_too_many": (lambda: b"0,0\n" * (limits.MAX_POINTS + 1),
+                         "at most 1,000,000 points are allowed; line 1,000,001"),
     "long_line": (lambda: rows(20) + b"1" * 300 + b",2\n", "line 21 is longer than 256 characters"),
     "endless_line": (lambda: rows(20) + b"7" * (3 * 2**20), "line 21 is longer than 256 characters"),
     "nan_with_line_number": (lambda: b"# comment\n" + rows(20) + b"nan,1\n", "line 22 is not finite"),
     "inf": (lambda: rows(20) + b"1,-inf\n", "line 21 is not finite"),
-    "huge_coordinate": (lambda: rows(20) + b"1e31,0\n", "line 21: coordinates must be below 1e+30"),
+    "huge_coordinate": (lambda: rows(20) + b"1e31,0\n", "line 21 has a coordinate above 1e+30"),
     "text_in_a_row": (lambda: rows(30) + b"1.0,abc\n" + rows(30), "line 31 is not two numbers"),
     "three_columns": (lambda: rows(5) + b"1,2,3\n", "line 6 has 3 columns"),
     "numeric_first_line_with_three_columns": (lambda: b"1,2,3\n" + rows(20), "line 1 has 3 columns"),
@@ -137,7 +138,8 @@ HOSTILE_NPY = {
     "truncated": (lambda tmp: npy(np.zeros((20, 2)))[:-8], "announces 320 bytes of data, the file holds 312"),
     "trailing": (lambda tmp: npy(np.zeros((20, 2))) + b"\x00", "the file holds more"),
     "not_npy": (lambda tmp: b"x,y\n1,2\n", "not a usable .npy array"),
-    "future_version": (lambda tmp: b"\x93NUMPY\x09\x00" + npy(np.zeros((20, 2)))[8:], "version (9, 0) is not supported"),
+    "future_version": (lambda tmp: b"\x93NUMPY\x09\x00" + npy(np.zeros((20, 2)))[8:],
+                       "version (9, 0) is not supported"),
     "nan": (lambda tmp: npy(np.full((20, 2), np.nan)), "point 1 is not finite"),
 }
 

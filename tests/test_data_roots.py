@@ -117,8 +117,8 @@ def test_configs_cannot_read_data_outside_the_roots(layout, kind):
 
 @pytest.mark.parametrize("kind", ["folder", "points", "mnist"])
 def test_the_same_data_inside_the_roots_loads(layout, kind):
-    fields = {"folder": dict(name="folder", path="data/link_in"), "points": dict(name="points", path="{tmp}/extra/points.csv"),
-              "mnist": dict(name="mnist", path="data/idx")}[kind]
+    fields = {"folder": dict(name="folder", path="data/link_in"), "mnist": dict(name="mnist", path="data/idx"),
+              "points": dict(name="points", path="{tmp}/extra/points.csv")}[kind]
     data = load_data(DataConfig(**{**fields, "path": fields["path"].format(tmp=layout)}), CPU)
     assert len(data) == {"folder": 3, "points": 20, "mnist": 4}[kind]
 

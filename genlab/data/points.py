@@ -100,7 +100,8 @@ def _read_npy(stream: BinaryIO, origin: str) -> np.ndarray:
     expected = shape[0] * 2 * dtype.itemsize
     payload = stream.read(expected + 1)  # one byte more than announced reveals trailing data
     if len(payload) != expected:
-        raise refuse(f"the header announces {expected:,} bytes of data, the file holds {'more' if len(payload) > expected else len(payload)}")
+        held = "more" if len(payload) > expected else f"{len(payload):,}"
+        raise refuse(f"the header announces {expected:,} bytes of data, the file holds {held}")
     return np.frombuffer(payload, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
 
 
@@ -124,7 +125,7 @@ def _line_blocks(stream: BinaryIO, origin: str) -> Iterator[tuple[int, list[str]
         if block and lines and _unfinished(lines[-1]):
             carry = lines.pop()
             if len(carry) > MAX_CSV_LINE_CHARS:
-                raise ConfigError(FIELD, origin, f"line {number + len(lines)} is longer than {MAX_CSV_LINE_CHARS} characters")
+                raise _too_long(number + len(lines), origin)
         if lines:
             yield number, lines
             number += len(lines)
@@ -145,7 +146,7 @@ def _parse_csv(stream: BinaryIO, origin: str) -> np.ndarray:
         start, numbers = len(coordinates), []
         for number, line in enumerate(lines, first_number):
             if len(line) > MAX_CSV_LINE_CHARS:
-                raise ConfigError(FIELD, origin, f"line {number} is longer than {MAX_CSV_LINE_CHARS} characters")
+                raise _too_long(number, origin)
             line = line.strip()
             if not line or line[0] == "#":
                 continue
@@ -161,7 +162,8 @@ def _parse_csv(stream: BinaryIO, origin: str) -> np.ndarray:
                 raise _bad_line(line, fields, number, origin) from None
             header_allowed = False
             if len(coordinates) >= 2 * MAX_POINTS:
-                raise ConfigError(FIELD, origin, f"at most {MAX_POINTS:,} points are allowed; line {number:,} would be one more")
+                raise ConfigError(FIELD, origin,
+                                  f"at most {MAX_POINTS:,} points are allowed; line {number:,} would be one more")
             coordinates.append(x)
             coordinates.append(y)
             numbers.append(number)
@@ -186,6 +188,10 @@ def _all_numbers(fields: list[str]) -> bool:
     return True
 
 
+def _too_long(number: int, origin: str) -> ConfigError:
+    return ConfigError(FIELD, origin, f"line {number} is longer than {MAX_CSV_LINE_CHARS} characters")
+
+
 def _bad_line(line: str, fields: list[str], number: int, origin: str) -> ConfigError:
     if len(fields) != 2:
         return ConfigError(FIELD, origin, f"line {number} has {len(fields)} columns, expected 2 (x, y): {line[:60]!r}")
@@ -199,8 +205,10 @@ def _check_values(points: np.ndarray, numbers: list[int], origin: str) -> None:
     if bad.any():
         row = int(np.argmax(bad))
         if not finite[row]:
-            raise ConfigError(FIELD, origin, f"line {numbers[row]} is not finite ({points[row].tolist()}); remove NaN/Inf values")
-        raise ConfigError(FIELD, origin, f"line {numbers[row]}: coordinates must be below {MAX_COORDINATE:g} in magnitude")
+            why = f"is not finite ({points[row].tolist()}); remove NaN/Inf values"
+        else:
+            why = f"has a coordinate above {MAX_COORDINATE:g} in magnitude"
+        raise ConfigError(FIELD, origin, f"line {numbers[row]} {why}")
 
 
 def _check_count(n: int, origin: str) -> None:

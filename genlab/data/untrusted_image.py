@@ -159,7 +159,8 @@ def open_untrusted_image(data: bytes, *, name: str, draft_size: int | None = Non
     except ImageRefused:
         raise
     except Image.DecompressionBombError as exc:  # far beyond max_pixels: Pillow's own header check
-        raise ImageRefused(name, TOO_MANY_PIXELS, f"more pixels than the limit of {max_pixels:,} ({exc})") from None
+        why = f"too large: more pixels than the limit of {max_pixels:,} ({exc})"
+        raise ImageRefused(name, TOO_MANY_PIXELS, why) from None
     except Exception:  # Pillow raises many types on damaged headers; all mean "cannot open"
         raise _refuse_unopened(data, name) from None
     with image:
@@ -170,7 +171,7 @@ def open_untrusted_image(data: bytes, *, name: str, draft_size: int | None = Non
         width, height = image.size
         if width * height > max_pixels:
             raise ImageRefused(name, TOO_MANY_PIXELS,
-                               f"{width}×{height} pixels is more than the limit of {max_pixels:,} pixels")
+                               f"too large: {width}×{height} pixels, more than the limit of {max_pixels:,}")
         if budget is not None:
             budget.spend(width * height, name)
         try:
