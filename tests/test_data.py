@@ -34,6 +34,12 @@ TOY_SETS = ("ring", "grid", "spiral", "moons", "circles", "checkerboard", "swiss
 CPU = torch.device("cpu")
 
 
+@pytest.fixture(autouse=True)
+def data_root(tmp_path, monkeypatch):
+    """These tests keep their data files in tmp_path: make it an allowed data root (genlab.data.roots)."""
+    monkeypatch.setenv("GENLAB_DATA_ROOTS", str(tmp_path))
+
+
 # --- helpers -------------------------------------------------------------------------------------
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -420,7 +420,8 @@ def test_tree_encoding_keeps_types_without_pickle():
         split_tree({"f": object()}, "s", {})
 
 
-def test_run_whose_data_file_is_gone_still_loads_for_sampling(tmp_path):
+def test_run_whose_data_file_is_gone_still_loads_for_sampling(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENLAB_DATA_ROOTS", str(tmp_path))  # data.path must lie in an allowed data root
     points = tmp_path / "points.csv"
     points.write_text("x,y\n" + "\n".join(f"{i % 7 - 3},{i % 5 - 2}" for i in range(64)) + "\n")
     trainer = trained(**{"data.name": "points", "data.path": str(points)})

@@ -7,6 +7,10 @@
 Synthetic sets (2D, shapes) are drawn from the seed; the "test" split is an independent draw of the
 same distribution (another seed stream). MNIST, Fashion-MNIST and CIFAR-10 use their official test
 sets. User data (points, folder) has no held-out part: "test" returns the same data.
+
+User data is never trusted: `data.path` must lie inside the allowed data roots (genlab.data.roots),
+uploads arrive as bytes, and every limit is in genlab.data.limits. Pictures from users are decoded only
+through `open_untrusted_image`.
 """
 from __future__ import annotations
 
@@ -15,11 +19,14 @@ import torch
 
 from genlab.config import TOY2D_DATASETS, ConfigError, DataConfig
 from genlab.data import toy2d
-from genlab.data.folder import images_from_folder, images_from_zip_bytes
+from genlab.data.folder import images_from_folder
+from genlab.data.image_zip import images_from_zip_bytes
 from genlab.data.images import MNIST_LIKE, load_cifar10, load_mnist_like
+from genlab.data.limits import MAX_IMAGE_DATA_BYTES
 from genlab.data.points import points_from_array, points_from_csv_bytes, points_from_file
 from genlab.data.shapes import FACTOR_NAMES, SHAPE_NAMES, make_shapes
 from genlab.data.source import DataSource, DataUnavailableError
+from genlab.data.untrusted_image import ImageRefused, open_untrusted_image
 
 __all__ = [
     "DataSource",
@@ -31,11 +38,11 @@ __all__ = [
     "points_from_file",
     "images_from_folder",
     "images_from_zip_bytes",
+    "open_untrusted_image",
+    "ImageRefused",
 ]
 
 SPLITS = ("train", "test")
-# Shapes are stored as uint8 on the device; this caps that tensor (1 GiB = 262k images at 64 px).
-MAX_SHAPES_BYTES = 2**30
 
 
 def split_seed(seed: int, split: str) -> int:
@@ -68,7 +75,7 @@ def load_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0
                           origin=f"{cfg.n_samples} points of {name} ({split}, seed {seed})")
     if name == "shapes":
         size = cfg.image_size
-        limit = MAX_SHAPES_BYTES // (size * size)
+        limit = MAX_IMAGE_DATA_BYTES // (size * size)  # one channel, uint8: 262k images at 64 px
         if cfg.n_samples > limit:
             raise ConfigError("data.n_samples", cfg.n_samples, f"shapes at {size} px allow at most {limit:,} images (memory)")
         images, factors, labels = make_shapes(cfg.n_samples, size, split_seed(seed, split), device)

@@ -4,6 +4,8 @@ MNIST-like sets are read with genlab's own IDX reader from, in order: `cfg.path`
 under it (`<path>/MNIST/raw`, `<path>/FashionMNIST/raw`), `./data/<name>`, torchvision's layout under
 `./data`, and for Fashion-MNIST Debian's `/usr/share/datasets/fashion-mnist` (package
 dataset-fashion-mnist). Only when nothing is found and `cfg.download` is set does torchvision download.
+`cfg.path` must lie inside the allowed data roots, and downloads go only into the writable ones
+(genlab.data.roots): a config cannot make genlab read or create folders elsewhere.
 
 CIFAR-10 is only ever opened through torchvision (`<root>/cifar-10-batches-py`, root = `cfg.path` or
 `./data`). Its batches are Python pickles, and unpickling can run code; torchvision checks each file's
@@ -19,10 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from genlab.config import ConfigError
 from genlab.data.idx import read_idx
+from genlab.data.roots import check_in_roots, data_area
 from genlab.data.source import DataSource, DataUnavailableError
 
-DEFAULT_DATA_DIR = "data"  # relative to the working directory: the app and CLI run from the repo root
 SYSTEM_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
 MNIST_CLASSES = tuple(str(d) for d in range(10))
@@ -37,22 +40,27 @@ MNIST_LIKE = {
 IDX_PREFIX = {"train": "train", "test": "t10k"}
 
 
-def _data_dir() -> Path:
-    # Absolute, so messages say exactly where to put files.
-    return Path(DEFAULT_DATA_DIR).absolute()
+def _user_root(path: str, title: str, split: str) -> Path | None:
+    """`data.path` as an absolute folder once it is known to lie inside the allowed roots."""
+    if not path:
+        return None
+    try:
+        return check_in_roots(path)
+    except ConfigError as exc:
+        raise DataUnavailableError(f"{title} ({split} split) was not found: {exc}") from None
 
 
 def _download_root(path: str) -> Path:
-    return Path(path).absolute() if path else _data_dir()
+    return check_in_roots(path, for_download=True) if path else data_area()
 
 
 def candidate_dirs(name: str, path: str = "") -> list[Path]:
-    """Folders searched, in order, for the IDX files of an MNIST-like set."""
+    """Folders searched, in order, for the IDX files of an MNIST-like set (`path` already checked)."""
     tv_class = MNIST_LIKE[name][1]
     dirs = []
     if path:
         dirs += [Path(path).absolute(), Path(path).absolute() / tv_class / "raw"]
-    data = _data_dir()
+    data = data_area()
     dirs += [data / name, data / tv_class / "raw"]
     if name == "fashion_mnist":
         dirs.append(Path(SYSTEM_FASHION_MNIST_DIR))
@@ -98,6 +106,7 @@ def _images_source(name: str, images: np.ndarray | torch.Tensor, labels, class_n
 
 def load_mnist_like(name: str, path: str, download: bool, split: str, device: torch.device) -> DataSource:
     title, tv_class, classes = MNIST_LIKE[name]
+    _user_root(path, title, split)
     dirs = candidate_dirs(name, path)
     for folder in dirs:
         found = find_idx_files(folder, split)
@@ -139,9 +148,10 @@ def load_cifar10(path: str, download: bool, split: str, device: torch.device) ->
     """CIFAR-10 through torchvision only (it verifies the files' MD5 before unpickling them)."""
     import torchvision.datasets as tv_datasets
 
-    roots = [Path(path).absolute()] if path else []
-    if _data_dir() not in roots:
-        roots.append(_data_dir())
+    user_root = _user_root(path, "CIFAR-10", split)
+    roots = [user_root] if user_root else []
+    if data_area() not in roots:
+        roots.append(data_area())
     train = split == "train"
     for root in roots:
         if not (root / tv_datasets.CIFAR10.base_folder).is_dir():
@@ -157,7 +167,7 @@ def load_cifar10(path: str, download: bool, split: str, device: torch.device) ->
     copy = "copy the official cifar-10-batches-py folder to one of those places (files must pass torchvision's MD5 check)"
     if not download:
         raise DataUnavailableError(
-            f"{missing} To fix: enable download (data.download; needs internet) to fetch it into {_download_root(path)}, or {copy}."
+            f"{missing} To fix: enable download (data.download; needs internet) to fetch it into {roots[0]}, or {copy}."
         )
     root = _download_root(path)
     try:

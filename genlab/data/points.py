@@ -1,36 +1,46 @@
 """User-supplied 2D points: an array, a CSV file, uploaded CSV bytes or a .npy file.
 
 Everything a user hands in is checked before training sees it; any problem raises
-ConfigError("data.path", ...) with a message that names the row or the limit, so the app can show it
-next to the upload widget. Points are kept as given (no rescaling).
+ConfigError("data.path", ...) with a message that names the line or the limit (genlab.data.limits), so
+the app can show it next to the upload widget. Points are kept as given (no rescaling).
 
 CSV: two numeric columns separated by a comma, semicolon, tab or spaces; an optional header line;
-blank lines and lines starting with '#' are ignored.
+blank lines and lines starting with '#' are ignored. The text is parsed as a stream, line by line, into
+a growing array of floats, and refused at the first bad line or as soon as it holds more than
+MAX_POINTS points: memory follows the accepted rows, not the file.
+
+.npy: read without pickle; the header's dtype and shape are checked, and the data's size compared
+with the file's, before the array is allocated.
 """
 from __future__ import annotations
 
+import array
+import codecs
+import io
 import os
-from pathlib import Path
+from typing import BinaryIO, Iterator
 
 import numpy as np
 import torch
 
 from genlab.config import ConfigError
+from genlab.data.limits import MAX_COORDINATE, MAX_CSV_BYTES, MAX_CSV_LINE_CHARS, MAX_POINTS, MIN_POINTS
+from genlab.data.roots import check_in_roots
 from genlab.data.source import DataSource
 
 FIELD = "data.path"
-MIN_POINTS = 16
-MAX_POINTS = 1_000_000
-MAX_CSV_BYTES = 100 * 1024 * 1024  # 1e6 rows of two full-precision floats fit in about 50 MB
+CSV_BLOCK_BYTES = 2**16  # a CSV is decoded and parsed this many bytes at a time
+NPY_KINDS = "iuf"  # signed and unsigned integers, floats
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
-def points_from_array(array, device: torch.device | str = "cpu", origin: str = "an array",
+def points_from_array(array_like, device: torch.device | str = "cpu", origin: str = "an array",
                       name: str = "points") -> DataSource:
     """A DataSource of points from an (N, 2) array-like (numpy array, tensor, nested lists)."""
-    if isinstance(array, torch.Tensor):
-        array = array.detach().cpu().numpy()
+    if isinstance(array_like, torch.Tensor):
+        array_like = array_like.detach().cpu().numpy()
     try:
-        values = np.asarray(array, dtype=np.float64)
+        values = np.asarray(array_like, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise ConfigError(FIELD, origin, f"points must be numbers ({exc})") from None
     if values.ndim != 2 or values.shape[1] != 2:
@@ -40,8 +50,8 @@ def points_from_array(array, device: torch.device | str = "cpu", origin: str = "
     if bad.any():
         row = int(np.argmax(bad))
         raise ConfigError(FIELD, origin, f"point {row + 1} is not finite ({values[row].tolist()}); remove NaN/Inf values")
-    if np.abs(values).max() > 1e30:  # would overflow float32
-        raise ConfigError(FIELD, origin, "coordinates must be below 1e30 in magnitude")
+    if np.abs(values).max() > MAX_COORDINATE:
+        raise ConfigError(FIELD, origin, f"coordinates must be below {MAX_COORDINATE:g} in magnitude")
     x = torch.from_numpy(values.astype(np.float32)).to(device)
     return DataSource(name=name, kind="points", x=x, origin=f"{len(values)} points from {origin}")
 
@@ -51,60 +61,154 @@ def points_from_csv_bytes(data: bytes, device: torch.device | str = "cpu",
     """Parse CSV bytes (e.g. an upload) into a DataSource of points."""
     if len(data) > MAX_CSV_BYTES:
         raise ConfigError(FIELD, origin, f"the CSV is larger than {MAX_CSV_BYTES // 2**20} MB")
-    try:
-        text = data.decode("utf-8-sig")  # -sig: drop the byte-order mark spreadsheets write
-    except UnicodeDecodeError:
-        raise ConfigError(FIELD, origin, "the CSV must be UTF-8 text") from None
-    rows = []  # (line number, fields)
-    for number, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if line and not line.startswith("#"):
-            rows.append((number, line))
-    if rows and not _is_numeric_row(rows[0][1]):
-        rows = rows[1:]  # a header line
-    _check_count(len(rows), origin)
-    values = np.empty((len(rows), 2), dtype=np.float64)
-    for i, (number, line) in enumerate(rows):
-        fields = _split(line)
-        if len(fields) != 2:
-            raise ConfigError(FIELD, origin, f"line {number} has {len(fields)} columns, expected 2 (x, y): {line[:60]!r}")
-        try:
-            values[i] = float(fields[0]), float(fields[1])
-        except ValueError:
-            raise ConfigError(FIELD, origin, f"line {number} is not two numbers: {line[:60]!r}") from None
-    return points_from_array(values, device=device, origin=origin)
+    return points_from_array(_parse_csv(io.BytesIO(data), origin), device=device, origin=origin)
 
 
 def points_from_file(path: str | os.PathLike, device: torch.device | str = "cpu") -> DataSource:
-    """Points from a CSV file, or an (N, 2) .npy array (loaded without pickle)."""
-    path = Path(path)
-    origin = str(path)
+    """Points from a CSV file, or an (N, 2) .npy array, inside the allowed data roots."""
+    origin = os.fspath(path)
+    path = check_in_roots(path)
     if not path.is_file():
         raise ConfigError(FIELD, origin, "no such file; give a CSV file of x,y points")
     if path.stat().st_size > MAX_CSV_BYTES:
         raise ConfigError(FIELD, origin, f"the file is larger than {MAX_CSV_BYTES // 2**20} MB")
-    if path.suffix.lower() == ".npy":
+    with open(path, "rb") as f:
+        if path.suffix.lower() == ".npy":
+            return points_from_array(_read_npy(f, origin), device=device, origin=origin)
+        data = f.read(MAX_CSV_BYTES + 1)  # the file may have grown since stat
+    return points_from_csv_bytes(data, device=device, origin=origin)
+
+
+def _read_npy(stream: BinaryIO, origin: str) -> np.ndarray:
+    """An (N, 2) numeric array from a .npy stream, its header checked before the data is read."""
+    def refuse(why: str) -> ConfigError:
+        return ConfigError(FIELD, origin, f"not a usable .npy array of points: {why}")
+
+    try:
+        version = np.lib.format.read_magic(stream)
+        read_header = NPY_HEADER_READERS.get(version)
+        if read_header is None:
+            raise ValueError(f"format version {version} is not supported (save it with numpy.save)")
+        shape, fortran_order, dtype = read_header(stream)
+    except ValueError as exc:
+        raise refuse(str(exc)) from None
+    if dtype.kind not in NPY_KINDS or dtype.itemsize > 8:
+        raise refuse(f"dtype {dtype} is not an integer or float type of at most 64 bits")
+    if len(shape) != 2 or shape[1] != 2:
+        raise refuse(f"shape {shape} is not (N, 2)")
+    _check_count(shape[0], origin)
+    expected = shape[0] * 2 * dtype.itemsize
+    payload = stream.read(expected + 1)  # one byte more than announced reveals trailing data
+    if len(payload) != expected:
+        held = "more" if len(payload) > expected else f"{len(payload):,}"
+        raise refuse(f"the header announces {expected:,} bytes of data, the file holds {held}")
+    return np.frombuffer(payload, dtype=dtype).reshape(shape, order="F" if fortran_order else "C")
+
+
+def _line_blocks(stream: BinaryIO, origin: str) -> Iterator[tuple[int, list[str]]]:
+    """(number of the first line, lines) for each block of CSV_BLOCK_BYTES, decoded as UTF-8.
+
+    A line cut by the end of a block is carried into the next one; the carry is what bounds memory,
+    so a line longer than MAX_CSV_LINE_CHARS is refused as soon as it is seen.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()  # -sig: drop the BOM spreadsheets write
+    carry, number = "", 1
+    while True:
+        block = stream.read(CSV_BLOCK_BYTES)
         try:
-            array = np.load(path, allow_pickle=False)  # allow_pickle=False: a .npy cannot run code
-        except (ValueError, OSError) as exc:
-            raise ConfigError(FIELD, origin, f"not a readable numeric .npy array ({exc})") from None
-        return points_from_array(array, device=device, origin=origin)
-    return points_from_csv_bytes(path.read_bytes(), device=device, origin=origin)
+            text = carry + decoder.decode(block, final=not block)
+        except UnicodeDecodeError as exc:
+            line = number + block[: max(exc.start, 0)].count(b"\n")
+            raise ConfigError(FIELD, origin, f"the CSV must be UTF-8 text (line {line} is not)") from None
+        lines = text.splitlines(keepends=True)
+        carry = ""
+        if block and lines and _unfinished(lines[-1]):
+            carry = lines.pop()
+            if len(carry) > MAX_CSV_LINE_CHARS:
+                raise _too_long(number + len(lines), origin)
+        if lines:
+            yield number, lines
+            number += len(lines)
+        if not block:
+            return
+
+
+def _unfinished(line: str) -> bool:
+    """Whether a line has no line break yet, or ends in a '\r' whose '\n' may open the next block."""
+    return line.endswith("\r") or line.splitlines()[0] == line
+
+
+def _parse_csv(stream: BinaryIO, origin: str) -> np.ndarray:
+    """(N, 2) float64 from CSV bytes, refused at the first bad line (see the module docstring)."""
+    coordinates = array.array("d")
+    header_allowed = True  # only the first line that is neither blank nor a comment may be a header
+    for first_number, lines in _line_blocks(stream, origin):
+        start, numbers = len(coordinates), []
+        for number, line in enumerate(lines, first_number):
+            if len(line) > MAX_CSV_LINE_CHARS:
+                raise _too_long(number, origin)
+            line = line.strip()
+            if not line or line[0] == "#":
+                continue
+            fields = _split(line)
+            try:
+                if len(fields) != 2:
+                    raise ValueError
+                x, y = float(fields[0]), float(fields[1])
+            except ValueError:
+                if header_allowed and not _all_numbers(fields):
+                    header_allowed = False
+                    continue
+                raise _bad_line(line, fields, number, origin) from None
+            header_allowed = False
+            if len(coordinates) >= 2 * MAX_POINTS:
+                raise ConfigError(FIELD, origin,
+                                  f"at most {MAX_POINTS:,} points are allowed; line {number:,} would be one more")
+            coordinates.append(x)
+            coordinates.append(y)
+            numbers.append(number)
+        _check_values(np.frombuffer(coordinates[start:], dtype=np.float64).reshape(-1, 2), numbers, origin)
+    _check_count(len(coordinates) // 2, origin)
+    return np.frombuffer(coordinates, dtype=np.float64).reshape(-1, 2)
 
 
 def _split(line: str) -> list[str]:
+    """The fields of a line; float() ignores the spaces around each."""
     for separator in (",", ";", "\t"):
         if separator in line:
-            return [field.strip() for field in line.split(separator)]
+            return line.split(separator)
     return line.split()
 
 
-def _is_numeric_row(line: str) -> bool:
+def _all_numbers(fields: list[str]) -> bool:
     try:
-        [float(field) for field in _split(line)]
+        [float(field) for field in fields]
     except ValueError:
         return False
     return True
+
+
+def _too_long(number: int, origin: str) -> ConfigError:
+    return ConfigError(FIELD, origin, f"line {number} is longer than {MAX_CSV_LINE_CHARS} characters")
+
+
+def _bad_line(line: str, fields: list[str], number: int, origin: str) -> ConfigError:
+    if len(fields) != 2:
+        return ConfigError(FIELD, origin, f"line {number} has {len(fields)} columns, expected 2 (x, y): {line[:60]!r}")
+    return ConfigError(FIELD, origin, f"line {number} is not two numbers: {line[:60]!r}")
+
+
+def _check_values(points: np.ndarray, numbers: list[int], origin: str) -> None:
+    """Refuse the first point (by its line number) that is not finite or too large for float32."""
+    finite = np.isfinite(points).all(axis=1)
+    bad = ~finite | (np.abs(points) > MAX_COORDINATE).any(axis=1)
+    if bad.any():
+        row = int(np.argmax(bad))
+        if not finite[row]:
+            why = f"is not finite ({points[row].tolist()}); remove NaN/Inf values"
+        else:
+            why = f"has a coordinate above {MAX_COORDINATE:g} in magnitude"
+        raise ConfigError(FIELD, origin, f"line {numbers[row]} {why}")
 
 
 def _check_count(n: int, origin: str) -> None:
