@@ -1,7 +1,7 @@
 """LightFigure and the layout, colours and trace builders every genlab chart shares.
 
 Charts are refreshed about twice a second while a run trains, so they are built for speed and small
-payloads (ARCHITECTURE.md, the live view):
+payloads:
 - figures are plain dicts with plotly's validation off (the dicts are ours and fixed);
 - arrays are float32/int32 numpy, which plotly ≥ 6 encodes as compact base64;
 - `layout.uirevision` is fixed per chart, so a user's zoom/pan and hidden legend entries survive
