@@ -248,7 +248,8 @@ def test_map_selection_event_reaches_the_samples():
     from genlab import viz
     from pages import latent as explorer  # importing a page defines its functions; it does not run it
 
-    figure = viz.latent_map_figure(torch.arange(10.0).reshape(5, 2), np.array([1, 0, 1, 0, 1]), "label", ("even", "odd"))
+    coords, labels = torch.arange(10.0).reshape(5, 2), np.array([1, 0, 1, 0, 1])
+    figure = viz.latent_map_figure(coords, labels, "label", ("even", "odd"))
     # trace 0 holds samples 1 and 3 (label 0), trace 1 holds 0, 2 and 4
     event = SimpleNamespace(selection=SimpleNamespace(points=[
         {"curve_number": 1, "point_index": 2}, {"curve_number": 0, "point_index": 0}, {"curve_number": 7},

@@ -25,7 +25,14 @@ from genlab.latent.analysis import (
     pca_2d,
     traversal_order,
 )
-from genlab.latent.grids import manifold, manifold_latents, prior_quantile_values, traversal_latents, traversal_values, traverse
+from genlab.latent.grids import (
+    manifold,
+    manifold_latents,
+    prior_quantile_values,
+    traversal_latents,
+    traversal_values,
+    traverse,
+)
 from genlab.latent.interpolation import METHODS, interpolate, interpolation_path, lerp, random_latent, slerp
 from genlab.latent.model import LatentModel, encode_data, explore_data, run_stamp
 from genlab.latent.uploads import image_from_bytes

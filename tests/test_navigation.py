@@ -19,9 +19,9 @@ WHAT_TO_DO = (
     "pages/shared.py use_app_navigation() sets the private flag "
     "streamlit.runtime.pages_manager.PagesManager.uses_pages_directory so that a fresh server's first "
     "visit to /train runs app.py's st.navigation instead of Streamlit's legacy pages/ mode. Either "
-    "this Streamlit ({version}) changed that, or use_app_navigation no longer does it. Look for a public replacement (st.navigation's docs), update "
-    "use_app_navigation, check a fresh server's first visit with tests/test_browser.py, and move the "
-    "streamlit pin in requirements.txt to the range you tested."
+    "this Streamlit ({version}) changed that, or use_app_navigation no longer does it. Look for a public "
+    "replacement (st.navigation's docs), update use_app_navigation, check a fresh server's first visit "
+    "with tests/test_browser.py, and move the streamlit pin in requirements.txt to the range you tested."
 )
 
 

@@ -192,7 +192,10 @@ def map_colours(data: ExploreData, colour_by: str) -> tuple[np.ndarray | None, t
     return data.factors[:, data.factor_names.index(colour_by)].numpy(), ()
 
 
-def thumbnails(data: ExploreData, coords: Tensor, count: int = THUMB_COUNT) -> tuple[list[tuple[float, float, str]], float]:
+Placed = list[tuple[float, float, str]]  # (x, y, data-URI PNG) pictures on the latent map
+
+
+def thumbnails(data: ExploreData, coords: Tensor, count: int = THUMB_COUNT) -> tuple[Placed, float]:
     """`count` data images (a fixed random pick) as (x, y, data URI) at their map position, and the size
     to draw them at in map units (1/14 of the map's wider side)."""
     pick = torch.randperm(len(coords), generator=torch.Generator().manual_seed(0))[:count]

@@ -67,7 +67,8 @@ def latent_map_figure(coords: Any, colour: np.ndarray | None, colour_name: str, 
                 data.append(trace(keep, label, PALETTE[k % len(PALETTE)]))
     else:
         everything = np.ones(len(xy), dtype=bool)
-        data.append(trace(everything, "encoded data", REAL_COLOUR if colour is None else np.asarray(colour, np.float32)))
+        scale = REAL_COLOUR if colour is None else np.asarray(colour, np.float32)
+        data.append(trace(everything, "encoded data", scale))
         if colour is not None:
             data[0]["marker"].update(colorscale="Viridis", colorbar={"title": {"text": colour_name}, "thickness": 10})
     layout = square_layout(f"Encoded data (posterior means), coloured by {colour_name}", uirevision,
