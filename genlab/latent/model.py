@@ -32,12 +32,9 @@ def _threads_for(batch: int):
 class LatentModel:
     """A trained generator (GAN) or VAE, ready to decode and encode; thread-safe, eval mode only."""
 
-    def __init__(self, trainer: Any, history: dict[str, list[float]] | None = None, path: Path | None = None,
-                 data_available: bool = True):
+    def __init__(self, trainer: Any, history: dict[str, list[float]] | None = None):
         self.trainer = trainer
-        self.history = history or {}
-        self.path = path
-        self.data_available = data_available
+        self.history = history or {}  # the run's metrics: per-dimension KL when its data is not at hand
         self.config = trainer.config
         self.family = trainer.config.model.family
         self.latent_dim = int(trainer.latent_dim)
@@ -58,7 +55,7 @@ class LatentModel:
         from genlab.checkpoints import load_run
 
         loaded = load_run(Path(path), device=device, load_data=False)
-        return cls(loaded.trainer, loaded.history, loaded.path)
+        return cls(loaded.trainer, loaded.history)
 
     @property
     def has_encoder(self) -> bool:
