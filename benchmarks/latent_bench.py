@@ -46,29 +46,27 @@ def summary(samples_ms: list[float]) -> dict[str, float]:
 def bench_move(path: Path, moves: int) -> tuple[dict, float]:
     """Time of the page's per-move work on the cached model; returns (summary, model load seconds)."""
     import numpy as np
+    import torch
 
-    from genlab import latent
+    from genlab.latent.analysis import analyse_run
+    from genlab.latent.explorer import frame_png
+    from genlab.latent.interpolation import interpolation_path, random_latent
+    from genlab.latent.model import LatentModel
 
     started = time.perf_counter()
-    model = latent.LatentModel.load(path)
+    model = LatentModel.load(path)
     load_s = time.perf_counter() - started
-    a, b = latent.random_latent(model.latent_dim, 0), latent.random_latent(model.latent_dim, 1)
+    a, b = random_latent(model.latent_dim, 0).numpy(), random_latent(model.latent_dim, 1).numpy()
     reference = path = None
     if model.data_kind == "points":  # the page draws the point over the data and the decoded path
-        data = latent.explore_data(model.config)
-        reference = data.x[:1000] if data is not None else None
-        path = model.decode(latent.interpolation_path(a, b, 8, "spherical"))
+        reference = analyse_run(model).reference
+        path = model.decode(interpolation_path(torch.from_numpy(a), torch.from_numpy(b), 8, "spherical"))
     rng = np.random.default_rng(0)
     times = []
     for i in range(moves + 5):
         t = float(np.round(rng.uniform(), 2))
         begin = time.perf_counter()
-        x = model.decode(latent.interpolate(a, b, t, "spherical"))
-        if model.data_kind == "images":
-            frame = latent.to_uint8(x, upscale=max(1, round(256 / x.shape[-1])))[0]
-        else:
-            frame = latent.points_picture(reference, path, x, size=256)
-        latent.png_bytes(frame, fast=True)
+        frame_png(model, reference, path, a, b, t, "spherical")
         if i >= 5:  # the first calls warm up torch's kernels
             times.append((time.perf_counter() - begin) * 1000)
     return summary(times), load_s
@@ -78,10 +76,11 @@ FRAGMENT_SCRIPT = """
 import sys
 sys.path.insert(0, {repo!r})
 from genlab.runs import list_runs
+from genlab.latent.model import run_stamp
 from pages import latent as explorer
 
 info = {{i.name: i for i in list_runs({root!r})}}[{name!r}]
-stamp = explorer.run_stamp(info)
+stamp = run_stamp(info.path)
 model = explorer.load_model(str(info.path), stamp)
 analysis = explorer.load_analysis(str(info.path), stamp)
 explorer.interpolation_section(model, analysis, stamp, info.name)

@@ -375,7 +375,7 @@ def cmd_sample(args: argparse.Namespace, argv: list[str]) -> int:
     import torch
 
     from genlab.atomic import write_bytes_atomic
-    from genlab.previews import samples_png
+    from genlab.pictures import samples_png
 
     out = Path(args.out)
     suffix = out.suffix.lower()

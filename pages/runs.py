@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
-from genlab import runs as run_library
+from genlab import runs
 from genlab import viz
 from genlab.runs import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
 from pages.shared import checkpoint_root, use_app_navigation
@@ -59,7 +59,7 @@ def switch_to(page: str) -> None:
 def on_rename(old: str) -> None:
     new = ss.get("runs.new_name", "").strip()
     try:
-        run_library.rename_run(old, new, checkpoint_root())
+        runs.rename_run(old, new, checkpoint_root())
     except CheckpointError as exc:
         flash("error", f"Not renamed: {exc}")
         return
@@ -73,7 +73,7 @@ def on_delete(name: str) -> None:
         flash("warning", "Tick the confirmation box first.")
         return
     try:
-        run_library.delete_run(name, checkpoint_root())
+        runs.delete_run(name, checkpoint_root())
     except CheckpointError as exc:
         flash("error", f"Not deleted: {exc}")
         return
@@ -90,7 +90,7 @@ def on_import() -> None:
         return
     name = (ss.get("runs.import_name") or "").strip() or None
     try:
-        info = run_library.import_zip(upload.getvalue(), checkpoint_root(), name=name)
+        info = runs.import_zip(upload.getvalue(), checkpoint_root(), name=name)
     except CheckpointError as exc:
         flash("error", f"Upload refused: {exc}")
         return
@@ -111,7 +111,7 @@ ok = [info for info in infos if info.ok]
 by_name = {info.name: info for info in ok}
 
 if infos:
-    st.dataframe(pd.DataFrame(run_library.table_rows(infos)), hide_index=True, width="stretch",
+    st.dataframe(pd.DataFrame(runs.table_rows(infos)), hide_index=True, width="stretch",
                  column_config={"steps": st.column_config.NumberColumn(format="%d")})
 
 # --- compare -----------------------------------------------------------------------------------
@@ -125,8 +125,8 @@ if ok:
     selected = [by_name[n] for n in chosen]
     if selected:
         histories = {info.name: history_of(str(info.path), stamp(info.path)) for info in selected}
-        metrics = sorted({m for h in histories.values() for m in run_library.curve_metrics(h)})
-        diff = run_library.differing_settings(selected) if len(selected) > 1 else []
+        metrics = sorted({m for h in histories.values() for m in runs.curve_metrics(h)})
+        diff = runs.differing_settings(selected) if len(selected) > 1 else []
         if diff and len(diff[0]) > 1:
             st.caption("Where these runs differ:")
             st.dataframe(pd.DataFrame(diff), hide_index=True)
@@ -137,7 +137,7 @@ if ok:
             cols = st.columns([3, 1])
             metric = cols[0].selectbox("Curve", metrics, key="runs.metric")
             log_y = cols[1].toggle("Log scale", key="runs.log")
-            overlay = {name: run_library.metric_series(h, metric) for name, h in histories.items()}
+            overlay = {name: runs.metric_series(h, metric) for name, h in histories.items()}
             names = [name for name, (steps, _) in overlay.items() if len(steps)]
             st.plotly_chart(viz.curves_figure(overlay, names, metric, log_y=log_y, uirevision=f"runs-{metric}"),
                             key="runs.chart")
@@ -175,7 +175,7 @@ if ok:
     if cols[1].button("Explore latent space", key="runs.explore", icon=":material/explore:"):
         ss[EXPLORE_RUN_KEY] = info.name
         switch_to("pages/latent.py")
-    cols[2].download_button("Download zip", data=lambda n=name: run_library.export_zip(n, checkpoint_root()),
+    cols[2].download_button("Download zip", data=lambda n=name: runs.export_zip(n, checkpoint_root()),
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",
                             icon=":material/download:", on_click="ignore")
 
@@ -192,7 +192,7 @@ if ok:
 # --- upload ------------------------------------------------------------------------------------
 st.subheader("Upload a run")
 st.caption(f"A zip made by **Download zip** (a folder with config.json, meta.json, weights.safetensors, …), "
-           f"at most {run_library.MAX_ZIP_BYTES // 2**20} MB. It is checked like any checkpoint — never unpickled; "
+           f"at most {runs.MAX_ZIP_BYTES // 2**20} MB. It is checked like any checkpoint — never unpickled; "
            "pickles, scripts, links and paths outside the run are refused.")
 st.file_uploader("Run zip", type=["zip"], key="runs.upload")
 st.text_input("Import as (optional)", key="runs.import_name", placeholder="the name stored in the zip")

@@ -34,10 +34,17 @@ def default_config() -> RunConfig:
 
 def use_app_navigation() -> None:
     """Call first thing in every page. With a pages/ folder next to app.py, Streamlit runs a new
-    server's first sessions in its old "pages directory" mode (every .py in pages/ becomes a page,
+    server's first sessions in its legacy "pages directory" mode (every .py in pages/ becomes a page,
     app.py's st.navigation is skipped) until some run calls st.navigation. A visitor whose first
     URL is /train would get that mode: helper modules listed as pages, no wide layout. Switch it
-    off and re-run, so app.py's navigation takes over."""
+    off and re-run, so app.py's navigation takes over.
+
+    Streamlit offers no public switch for this while the pages live in a top-level pages/ folder
+    (checked on 1.67: no config option, and its maintainers' advice is to rename the folder,
+    streamlit/streamlit#8388), so this sets the private class attribute Streamlit reads for it.
+    requirements.txt pins Streamlit to the tested range; tests/test_navigation.py fails, saying what
+    to do, when the attribute disappears or stops working.
+    """
     from streamlit.runtime.pages_manager import PagesManager
 
     if getattr(PagesManager, "uses_pages_directory", False):

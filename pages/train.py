@@ -2,7 +2,7 @@
 
 Thin by design: widgets and calls into genlab.runner / genlab.viz. Training runs in this tab's
 TrainingRunner thread (pages/shared.py); this script only sends commands and draws snapshots, and
-the live view is a fragment that re-runs on its own about twice a second (design notes §3).
+the live view is a fragment that re-runs on its own about twice a second (ARCHITECTURE.md).
 """
 from __future__ import annotations
 

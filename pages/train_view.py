@@ -9,7 +9,7 @@ import math
 
 import streamlit as st
 
-from genlab import viz
+from genlab import pictures, viz
 from genlab.metrics.detectors import detect_for_config
 from genlab.runner import DIVERGED, ERROR, RUNNING
 from pages.shared import session_runner
@@ -108,7 +108,7 @@ def live_view() -> None:
         elif snap.preview is not None:
             images = snap.preview
             width = images.shape[-1] * math.ceil(math.sqrt(len(images)))
-            grid = viz.image_grid(images, upscale=max(1, round(384 / max(width, 1))))
+            grid = pictures.image_grid(images, upscale=pictures.upscale_for(width, 384))
             st.image(grid, caption=f"Samples from fixed noise, step {snap.preview_step:,}")
     with right:
         opts = st.columns([1, 2])

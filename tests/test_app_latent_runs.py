@@ -239,20 +239,19 @@ def test_runs_page_rename_delete_with_confirmation_and_upload(runs_root):
     assert "renamed" not in list(at.dataframe[0].value["name"])
 
 
-def test_map_selection_maps_points_back_to_samples():
+def test_map_selection_event_reaches_the_samples():
     from types import SimpleNamespace
 
     import numpy as np
 
-    from genlab import latent
+    from genlab import viz
     from pages import latent as explorer  # importing a page defines its functions; it does not run it
 
-    coords = torch.arange(10.0).reshape(5, 2)
-    labels = np.array([1, 0, 1, 0, 1])
-    figure = latent.latent_map_figure(coords, labels, "label", ("even", "odd"))
+    coords, labels = torch.arange(10.0).reshape(5, 2), np.array([1, 0, 1, 0, 1])
+    figure = viz.latent_map_figure(coords, labels, "label", ("even", "odd"))
     # trace 0 holds samples 1 and 3 (label 0), trace 1 holds 0, 2 and 4
     event = SimpleNamespace(selection=SimpleNamespace(points=[
         {"curve_number": 1, "point_index": 2}, {"curve_number": 0, "point_index": 0}, {"curve_number": 7},
     ]))
-    assert explorer.selected_indices(event, figure) == [1, 4]
-    assert explorer.selected_indices(None, figure) == []
+    assert viz.selected_indices(explorer.selected_points(event), figure) == [1, 4]
+    assert explorer.selected_points(None) == [] and explorer.selected_points(SimpleNamespace()) == []

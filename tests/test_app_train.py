@@ -313,61 +313,6 @@ def test_uploaded_zip_of_images(app):
     assert app.image
 
 
-# --- the figures the page draws (genlab.viz) ----------------------------------------------------------
-def test_figures_stay_small_and_serialize():
-    import plotly.io as pio
-
-    from genlab import viz
-
-    steps = np.arange(1, 50_001)
-    sparse = steps[::10]
-    history = {"loss/d": (steps, np.sin(steps / 500.0)), "loss/g": (steps, np.cos(steps / 500.0)),
-               "loss/total": (steps, np.ones(len(steps))), "weight_norm/discriminator/net.0": (sparse, sparse * 1.0),
-               "spectral_norm/discriminator/net.0": (sparse, sparse * 0.5)}
-    loss = viz.loss_figure(history, log_y=True, uirevision="u")
-    spec = loss.to_dict()
-    assert spec["layout"]["uirevision"] == "u" and spec["layout"]["yaxis"]["type"] == "log"
-    names = {t["name"] for t in spec["data"]}
-    assert names == {"loss/d", "loss/g"}  # a GAN's d + g sum is not drawn
-    assert all(len(t["x"]) <= viz.MAX_TRACE_POINTS for t in spec["data"])
-    layers = viz.layer_norms_figure(history).to_dict()
-    assert {t["line"].get("dash") for t in layers["data"]} == {None, "dot"}
-    for figure in (loss, layers, viz.d_outputs_figure({}), viz.kl_per_dim_figure({"kl/dim_1": 0.5, "kl/dim_0": 2.0})):
-        assert pio.to_json(figure, validate=False)
-    bars = viz.kl_per_dim_figure({"kl/dim_10": 0.1, "kl/dim_2": 2.0}).to_dict()["data"][0]
-    assert bars["x"].tolist() == [2, 10] and bars["y"].tolist() == [2.0, pytest.approx(0.1)]
-
-
-def test_downsample_and_ema():
-    from genlab import viz
-
-    steps, values = viz.downsample(np.arange(10_001), np.arange(10_001, dtype=float), 100)
-    assert len(steps) <= 101 and steps[-1] == 10_000
-    assert values[0] == pytest.approx(np.arange(101).mean())
-    x = np.random.default_rng(0).normal(size=300)
-    alpha, reference, mean, weight = 2 / 51, [], 0.0, 0.0
-    for value in x:  # the EMA's recurrence, normalized by the weight seen so far
-        mean, weight = (1 - alpha) * mean + value, (1 - alpha) * weight + 1
-        reference.append(mean / weight)
-    np.testing.assert_allclose(viz.ema(x, 50), reference, atol=1e-9)
-
-
-def test_image_grid_and_arrows():
-    from genlab import viz
-
-    images = np.zeros((5, 1, 4, 4))
-    images[3] = 1.0
-    grid = viz.image_grid(images, nrow=3, padding=1)
-    assert grid.shape == (2 * 5 + 1, 3 * 5 + 1) and grid.dtype == np.uint8
-    assert grid[6:10, 1:5].min() == 255 and grid[1:5, 1:5].max() == 0  # image 3 is row 1, column 0
-    rgb = viz.image_grid(np.random.rand(4, 3, 8, 8), upscale=2)
-    assert rgb.shape == (2 * (2 * 10 + 2), 2 * (2 * 10 + 2), 3)
-    x, y = viz.arrow_segments(np.zeros((2, 2)), np.array([[1.0, 0.0], [0.0, 4.0]]), length=1.0)
-    assert len(x) == 14 and np.isnan(x[2])
-    assert (x[1], y[1]) == (pytest.approx(0.5), pytest.approx(0.0))  # the weaker one: sqrt(1/4) of the length
-    assert (x[8], y[8]) == (pytest.approx(0.0), pytest.approx(1.0))  # the strongest: full length
-
-
 def test_detector_findings_and_quality_metrics_are_shown(app, monkeypatch):
     from genlab.metrics.detectors import Finding
     from pages import train_view

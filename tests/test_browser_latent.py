@@ -111,6 +111,11 @@ def test_explorer_slider_changes_the_image_and_the_gif_downloads(page, server):
     _, run, log_path = server
     wait_idle(page, LOAD_TIMEOUT_MS)
     assert not page.get_by_test_id("stException").count(), log_path.read_text()
+    # this tab is the fresh server's first visit, straight to /latent: app.py's navigation, not Streamlit's
+    # pages-folder fallback (which would list the helper modules; see pages/shared.py use_app_navigation)
+    navigation = page.get_by_test_id("stSidebarNav")
+    expect(navigation.get_by_role("link", name=re.compile("Train$"))).to_be_visible()
+    expect(navigation.get_by_role("link", name=re.compile("shared|train view"))).to_have_count(0)
     expect(page.get_by_role("combobox", name="Run")).to_have_value(re.compile(rf"^{re.escape(run)} — "))
     before = frame_picture(page, "0.00")
 

@@ -130,6 +130,7 @@ def test_eval_says_which_evaluators_did_not_apply_and_why(tmp_path, monkeypatch,
     """A GAN on MNIST without an MNIST feature classifier: no FID, and stderr says so with the command
     that makes the classifier; the JSON on stdout is still complete and the exit status 0."""
     monkeypatch.setattr("genlab.metrics.classifier.DEFAULT_ROOT", tmp_path / "no-classifiers")
+    monkeypatch.setenv("GENLAB_DATA_ROOTS", str(tmp_path))  # data.path must lie in an allowed data root
     write_tiny_mnist(tmp_path / "mnist")
     config = RunConfig.from_dict({
         "name": "mnist-gan", "device": "cpu", "data": {"name": "mnist", "path": str(tmp_path / "mnist")},

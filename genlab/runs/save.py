@@ -147,7 +147,7 @@ def _csv_number(value: float) -> str:
 
 def _preview_png(trainer) -> bytes:
     """Samples from the trainer's fixed noise; for 2D data, many more samples drawn over real data."""
-    from genlab.previews import samples_png
+    from genlab.pictures import samples_png
 
     if trainer.data.kind == "images":
         return samples_png(trainer.preview(64), nrow=8)
