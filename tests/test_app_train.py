@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genlab.runner import CAPACITY, DIVERGED, RUNNING, TrainingRunner
+from genlab.live import CAPACITY, DIVERGED, RUNNING, TrainingRunner
 from pages.shared import RUNNER_STATE_KEY
 
 TIMEOUT = 60  # the first run imports torch and builds a trainer

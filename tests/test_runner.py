@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from genlab.config import ConfigError, RunConfig
-from genlab.runner import (
+from genlab.live import (
     DIVERGED,
     IDLE,
     PAUSED,
@@ -17,11 +17,10 @@ from genlab.runner import (
     STOPPED,
     CapacityError,
     CapacityLimiter,
-    MetricHistory,
-    Series,
     TrainingRunner,
     threads_per_training,
 )
+from genlab.training import MetricHistory, Series
 
 SMALL = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64}
 RING = RunConfig(name="ring-test", seed=0).replace(**SMALL)
