@@ -31,13 +31,20 @@ def read_only(array: np.ndarray | None) -> np.ndarray | None:
 
 
 class HistoryHook(Hook):
-    """Every step's metrics into a MetricHistory."""
+    """Each step's metrics into a MetricHistory: every step, or with `every` > 1 only the steps that
+    are multiples of it, plus the last step of the run."""
 
-    def __init__(self, history: MetricHistory):
+    def __init__(self, history: MetricHistory, every: int = 1):
         self.history = history
+        self.every = every
 
     def on_step(self, trainer, metrics: Mapping[str, float]) -> None:
-        self.history.append(metrics)
+        if trainer.step_count % self.every == 0:
+            self.history.append(metrics)
+
+    def on_end(self, trainer, result: RunResult) -> None:
+        if result.metrics and int(result.metrics["step"]) % self.every:
+            self.history.append(result.metrics)
 
 
 class QualityHook(Hook):
