@@ -92,7 +92,7 @@ class LiveView(Hook):
             self.version += 1
 
     def set_picture_interval(self, every_s: float) -> None:
-        for hook in self.hooks[1:]:
+        for hook in filter(None, (self.preview, self.scene_hook)):
             hook.every_s = every_s
 
     def want_scene(self) -> None:
