@@ -14,7 +14,7 @@ def _warm_imports() -> threading.Thread:
     def warm() -> None:
         import plotly.graph_objects  # noqa: F401
 
-        import genlab.runner  # noqa: F401  (torch, models, trainers)
+        import genlab.live  # noqa: F401  (torch, models, trainers)
         import genlab.viz as viz
 
         viz.loss_figure({}).to_dict()  # plotly loads its validators lazily on first use

@@ -1,8 +1,9 @@
 """Training speed: genlab's trainer next to a plain PyTorch loop on the identical model, batch and data.
 
 For each default model (genlab.presets, what the app and the CLI start from), in one process:
-  genlab  `trainer.step()` — everything the app and the CLI run per step (metrics, divergence checks,
-          G's weight EMA, per-layer norms every `stats_every` steps);
+  genlab  `genlab.training.run` with the metric history hook — what the app and the CLI run per step
+          (the trainer's step with its metrics, divergence checks, G's weight EMA and per-layer norms
+          every `stats_every` steps, recorded in a MetricHistory);
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
           genlab.models), the same optimizer settings and loss; losses read with .item() each step as
@@ -11,8 +12,9 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           weight gradients (genlab freezes D there).
 The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
 reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter and set
-against a float32 matmul peak measured in the same run. --breakdown times genlab again without its
-per-layer statistics, then also without its checks and metric readout, to show where the time goes.
+against a float32 matmul peak measured in the same run. --breakdown times genlab again without the
+history hook, then also without its per-layer statistics, then also without its checks and metric
+readout, to show where the time goes.
 
     python benchmarks/train_bench.py --threads 1 --breakdown   # all models, ~3 minutes on 2 CPU cores
     python benchmarks/train_bench.py --models ring-gan --rounds 3 --seconds 0.5
@@ -41,6 +43,7 @@ from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
 from genlab.config import RunConfig  # noqa: E402
 from genlab.presets import preset  # noqa: E402
 from genlab.trainers import make_trainer  # noqa: E402
+from genlab.training import HistoryHook, MetricHistory, run  # noqa: E402
 
 # The app's defaults (genlab.presets: what the app and the CLI start from for a family and data set),
 # and the pytorch/examples VAE (784-400-20, batch 128) on Fashion-MNIST.
@@ -127,6 +130,20 @@ class PlainVAE:
 
 
 # --- measuring ------------------------------------------------------------------------------------------
+def through_the_loop(trainer, record: bool = True):
+    """n -> n more steps of `trainer` through genlab's training loop (recording metrics as the app does)."""
+    hooks = [HistoryHook(MetricHistory())] if record else []
+    return lambda n: run(trainer, until=trainer.step_count + n, hooks=hooks)
+
+
+def one_by_one(step):
+    """n -> n calls of a plain loop's step."""
+    def train(n: int) -> None:
+        for _ in range(n):
+            step()
+    return train
+
+
 def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
@@ -140,17 +157,16 @@ def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
     return best
 
 
-def flops_of(step) -> int:
+def flops_of(train) -> int:
     counter = FlopCounterMode(display=False)
     with counter:
-        step()
+        train(1)
     return counter.get_total_flops()
 
 
-def rate(step, n: int) -> float:
+def rate(train, n: int) -> float:
     start = time.perf_counter()
-    for _ in range(n):
-        step()
+    train(n)
     return n / (time.perf_counter() - start)
 
 
@@ -173,28 +189,28 @@ def bench(name: str, rounds: int, seconds: float) -> Result:
     config = model_config(name)
     trainer = make_trainer(config)
     plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
-    flops_g, flops_p = flops_of(trainer.step), flops_of(plain.step)
+    sides = {"genlab": through_the_loop(trainer), "plain": one_by_one(plain.step)}
+    flops_g, flops_p = flops_of(sides["genlab"]), flops_of(sides["plain"])
     # warm up, and size a round to about `seconds` for each side
-    per_round = {}
-    for side, step in (("genlab", trainer.step), ("plain", plain.step)):
-        warm = rate(step, 3)
-        per_round[side] = max(3, round(warm * seconds))
+    per_round = {side: max(3, round(rate(train, 3) * seconds)) for side, train in sides.items()}
     steps = {"genlab": [], "plain": []}
     for _ in range(rounds):
-        steps["genlab"].append(rate(trainer.step, per_round["genlab"]))
-        steps["plain"].append(rate(plain.step, per_round["plain"]))
+        for side, train in sides.items():
+            steps[side].append(rate(train, per_round[side]))
     return Result(name, config.optim.batch_size, statistics.median(steps["genlab"]), statistics.median(steps["plain"]),
                   flops_g, flops_p)
 
 
 def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
-    """ms per step of genlab's trainer with its extras removed one by one, next to the plain loop.
+    """ms per step of genlab's loop with its extras removed one by one, next to the plain loop.
 
-    "no layer stats": stats_every huge (the per-layer Frobenius/spectral norms, every 25 steps by default);
-    "bare": also no divergence checks and no metric readout (what remains is the model's own work).
+    "no history": the loop without hooks; "no layer stats": also stats_every huge (the per-layer
+    Frobenius/spectral norms, every 25 steps by default); "bare": also no divergence checks and no
+    metric readout (what remains is the model's own work).
     """
     config = model_config(name)
     full = make_trainer(config)
+    no_history = make_trainer(config)
     no_stats = make_trainer(model_config(name, stats_every=1_000_000))
     bare = make_trainer(model_config(name, stats_every=1_000_000))
     bare._check_finite = lambda values: None
@@ -205,13 +221,14 @@ def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
 
     bare._finish_step = count_only
     plain = PlainGAN(full) if config.model.family == "gan" else PlainVAE(full)
-    sides = {"genlab": full.step, "genlab, no layer stats": no_stats.step, "genlab, bare": bare.step,
-             "plain": plain.step}
-    n = max(3, round(rate(full.step, 3) * seconds))
+    sides = {"genlab": through_the_loop(full), "genlab, no history": through_the_loop(no_history, record=False),
+             "genlab, no layer stats": through_the_loop(no_stats, record=False),
+             "genlab, bare": through_the_loop(bare, record=False), "plain": one_by_one(plain.step)}
+    n = max(3, round(rate(sides["genlab"], 3) * seconds))
     times: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(rounds):
-        for key, step in sides.items():
-            times[key].append(1e3 / rate(step, n))
+        for key, train in sides.items():
+            times[key].append(1e3 / rate(train, n))
     result = {k: statistics.median(v) for k, v in times.items()}
     start = time.perf_counter()
     for _ in range(3):

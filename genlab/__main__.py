@@ -1,4 +1,4 @@
-"""`python -m genlab ...`: the command line (see genlab/cli.py)."""
+"""`python -m genlab ...`: the command line (see genlab/cli/)."""
 from genlab.cli import main
 
 raise SystemExit(main())

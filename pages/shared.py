@@ -15,7 +15,7 @@ import streamlit as st
 from genlab.config import RunConfig
 
 if TYPE_CHECKING:
-    from genlab.runner import TrainingRunner
+    from genlab.live import TrainingRunner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_CHECKPOINT_DIR = "GENLAB_CHECKPOINT_DIR"
@@ -61,7 +61,7 @@ def _release(runner: TrainingRunner) -> None:
 @st.cache_resource(scope="session", on_release=_release, show_spinner="Preparing a training run…")
 def _runner_for_this_tab() -> TrainingRunner:
     # scope="session": one runner per browser tab; on_release stops its thread when the tab goes away
-    from genlab.runner import TrainingRunner  # torch: imported only by pages that train
+    from genlab.live import TrainingRunner  # torch: imported only by pages that train
 
     return TrainingRunner(default_config())
 

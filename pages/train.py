@@ -14,7 +14,7 @@ import streamlit as st
 from genlab.config import GAN_LOSSES, IMAGE_SIZES, LIKELIHOODS, OPTIMIZERS, ConfigError, RunConfig
 from genlab.data import DataUnavailableError
 from genlab.presets import preset
-from genlab.runner import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
+from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
 from pages.shared import checkpoint_root, session_runner, use_app_navigation
 from pages.train_view import live_view
 

@@ -11,7 +11,7 @@ import streamlit as st
 
 from genlab import pictures, viz
 from genlab.metrics.detectors import detect_for_config
-from genlab.runner import DIVERGED, ERROR, RUNNING
+from genlab.live import DIVERGED, ERROR, RUNNING
 from pages.shared import session_runner
 
 ss = st.session_state

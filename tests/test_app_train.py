@@ -9,7 +9,7 @@ import streamlit as st
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genlab.runner import CAPACITY, DIVERGED, RUNNING, TrainingRunner
+from genlab.live import CAPACITY, DIVERGED, RUNNING, TrainingRunner
 from pages.shared import RUNNER_STATE_KEY
 
 TIMEOUT = 60  # the first run imports torch and builds a trainer
@@ -91,8 +91,11 @@ def test_live_slider_reaches_the_trainer_without_reset(app, wait_until):
     assert runner.trainer.config.objective.r1_gamma == 1.0
     wait_until(lambda: "penalty/r1" in runner.snapshot().last, what="R1 in the trainer's metrics")
     assert runner.run_id == run_id and runner.step_count >= steps_before  # same run, no reset
-    app.select_slider(key="live.optim.lr_d").set_value(1e-3).run()
-    assert runner.trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-3
+    optimizer = runner.trainer.optimizers["discriminator"]
+    assert optimizer.param_groups[0]["lr"] != 5e-4  # a value the slider must really deliver
+    app.select_slider(key="live.optim.lr_d").set_value(5e-4).run()
+    assert not app.exception
+    assert runner.trainer.config.optim.lr_d == 5e-4 and optimizer.param_groups[0]["lr"] == 5e-4
 
 
 def test_step_buttons(app):

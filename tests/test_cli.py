@@ -255,3 +255,29 @@ def test_config_layers_preset_then_file_then_flags(tmp_path):
     assert from_file.model.arch == preset("vae", "shapes")["model.arch"]  # preset where the file is silent
     assert from_file.objective.beta == 4.0  # flag over both
     assert config("--config", str(tmp_path / "run.json"), "--latent-dim", "5").model.latent_dim == 5
+
+
+def test_log_every_records_every_nth_step_and_the_last(tmp_path, capsys):
+    assert main(["train", *TINY_RING, "--steps", "10", "--log-every", "4", "--name", "sparse",
+                 "--root", str(tmp_path), "--quiet"]) == 0
+    assert load_run("sparse", root=tmp_path).history["step"] == [4.0, 8.0, 10.0]
+    capsys.readouterr()
+
+
+def test_interrupt_saves_the_steps_done_and_exits_130(tmp_path, capsys, monkeypatch):
+    from genlab.trainers.gan import GANTrainer
+
+    real_step = GANTrainer.step
+
+    def step_until_ctrl_c(self):
+        if self.step_count == 6:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(GANTrainer, "step", step_until_ctrl_c)
+    code, out, err = run_main(capsys, "train", *TINY_RING, "--steps", "50", "--name", "cut", "--root", str(tmp_path),
+                              "--quiet")
+    assert code == 130 and out == ""
+    assert err.startswith("genlab: interrupted at step 6; saved ") and len(err.splitlines()) == 1
+    loaded = load_run("cut", root=tmp_path)
+    assert loaded.trainer.step_count == 6 and loaded.history["step"] == [float(s) for s in range(1, 7)]

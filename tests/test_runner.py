@@ -1,7 +1,6 @@
 """TrainingRunner: the background training thread, its commands, snapshots and the capacity cap."""
 from __future__ import annotations
 
-import math
 import threading
 
 import numpy as np
@@ -9,7 +8,7 @@ import pytest
 import torch
 
 from genlab.config import ConfigError, RunConfig
-from genlab.runner import (
+from genlab.live import (
     DIVERGED,
     IDLE,
     PAUSED,
@@ -17,8 +16,6 @@ from genlab.runner import (
     STOPPED,
     CapacityError,
     CapacityLimiter,
-    MetricHistory,
-    Series,
     TrainingRunner,
     threads_per_training,
 )
@@ -45,59 +42,6 @@ def make_runner(capacity):
     for runner in runners:
         runner.close()
     assert not any(r.thread_alive for r in runners)
-
-
-# --- metric history --------------------------------------------------------------------------------
-def test_series_display_is_bounded_block_means():
-    series = Series(display_points=100, full_points=10_000)
-    for step in range(1, 1001):
-        series.append(step, float(step))  # value == step, so a block's mean is its middle step
-    steps, means = series.display()
-    assert len(steps) <= 100 and steps[-1] == 1000
-    assert not means.flags.writeable
-    previous = np.concatenate([[0], steps[:-1]])
-    np.testing.assert_allclose(means, (previous + 1 + steps) / 2)  # mean of the steps (prev, step]
-
-
-def test_series_display_means_exact():
-    series = Series(display_points=9, full_points=100)  # capacity 8 display points
-    for step in range(1, 17):
-        series.append(step, float(step))
-    steps, means = series.display()
-    # 16 values in 8 blocks of 2
-    assert steps.tolist() == [2, 4, 6, 8, 10, 12, 14, 16]
-    assert means.tolist() == [1.5, 3.5, 5.5, 7.5, 9.5, 11.5, 13.5, 15.5]
-    series.append(17, 17.0)  # a partial block shows as the last point
-    steps, means = series.display()
-    assert steps[-1] == 17 and means[-1] == 17.0 and len(steps) == 9
-
-
-def test_full_history_is_thinned_on_shared_steps():
-    series = Series(display_points=50, full_points=64)
-    for step in range(1, 1001):
-        series.append(step, float(step))
-    steps, values = series.full()
-    assert len(steps) <= 64
-    stride = steps[1] - steps[0]
-    assert stride & (stride - 1) == 0  # a power of two
-    assert np.all(steps % stride == 0)
-    np.testing.assert_array_equal(values, steps.astype(np.float32))
-
-
-def test_history_to_lists_aligns_columns_with_nan_gaps():
-    history = MetricHistory()
-    for step in range(1, 21):
-        metrics = {"step": float(step), "loss/d": float(step)}
-        if step % 10 == 0:
-            metrics["weight_norm/d/0"] = 100.0 + step
-        if step > 15:
-            metrics["penalty/r1"] = 0.5
-        history.append(metrics)
-    table = history.to_lists()
-    assert table["step"] == [float(s) for s in range(1, 21)]
-    assert all(len(column) == 20 for column in table.values())
-    assert table["weight_norm/d/0"][9] == 110.0 and math.isnan(table["weight_norm/d/0"][0])
-    assert math.isnan(table["penalty/r1"][14]) and table["penalty/r1"][15] == 0.5
 
 
 # --- commands ----------------------------------------------------------------------------------------
@@ -368,16 +312,6 @@ def test_load_continues_a_saved_run(make_runner, tmp_path):
     assert runner.step_count >= 13
 
 
-def test_history_from_lists_skips_gaps_and_later_rows():
-    table = {"step": [1.0, 2.0, 3.0, 4.0], "loss/d": [1.0, 2.0, 3.0, 4.0], "penalty/r1": [math.nan, 0.5, math.nan, 1.0]}
-    history = MetricHistory.from_lists(table, until_step=3)
-    assert history.to_lists() == {"step": [1.0, 2.0, 3.0], "loss/d": [1.0, 2.0, 3.0],
-                                  "penalty/r1": pytest.approx([math.nan, 0.5, math.nan], nan_ok=True)}
-    assert history.last_row() == {"loss/d": 3.0, "penalty/r1": 0.5, "step": 3.0}
-    with pytest.raises(ValueError, match="penalty/r1"):
-        MetricHistory.from_lists({"step": [1.0, 2.0], "penalty/r1": [0.5]})
-
-
 # --- quality metrics ---------------------------------------------------------------------------------
 def test_running_ring_gan_records_quality_metrics_and_evaluates_now(make_runner, wait_until):
     runner = make_runner()
@@ -406,3 +340,29 @@ def test_a_failing_quality_metric_does_not_stop_training(make_runner, wait_until
     wait_until(lambda: runner.snapshot().last_metric_error, timeout=30, what="the metric error noted")
     assert "boom" in runner.snapshot().last_metric_error and runner.state == RUNNING
     runner.stop()
+
+
+def test_start_until_pauses_at_that_step(make_runner, wait_until):
+    runner = make_runner()
+    runner.start(until=7)
+    wait_until(lambda: runner.state == PAUSED, what="the pause at step 7")
+    assert runner.step_count == 7 and runner.thread_alive
+    assert runner.history_lists()["step"] == [float(s) for s in range(1, 8)]
+    runner.resume()  # on from there, no longer bounded
+    wait_until(lambda: runner.step_count > 12, what="steps after the pause")
+
+
+def test_an_unexpected_error_is_shown_and_logged(make_runner, wait_until, caplog):
+    runner = make_runner()
+
+    def broken():
+        raise RuntimeError("boom")
+
+    runner.trainer.step = broken
+    with caplog.at_level("ERROR", logger="genlab.live.runner"):
+        runner.start()
+        wait_until(lambda: runner.state == "error", what="the error state")
+        runner._join(10)
+    assert runner.snapshot().message == "Training stopped by an error: RuntimeError: boom"
+    assert any(r.exc_info and r.exc_info[0] is RuntimeError for r in caplog.records)  # the traceback, server-side
+    assert not runner.thread_alive

@@ -1,0 +1,162 @@
+"""`genlab train`: build a run (or resume one), train it through genlab.training.run, save it.
+
+The run records the same metrics as in the app (genlab.training's history and quality hooks), so a
+run trained here and one trained in the app with the same config have the same metrics.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from genlab.cli.args import PROG, UsageError
+from genlab.cli.flags import flag_values
+
+
+def _read_config_file(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--config {path}: no such file")
+    try:
+        raw = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise UsageError(f"--config {path}: must be a JSON object")
+    return raw
+
+
+def _set_dotted(raw: dict, field: str, value: Any) -> None:
+    from genlab.config import ConfigError
+
+    node = raw
+    *parents, leaf = field.split(".")
+    for part in parents:
+        if not isinstance(node.setdefault(part, {}), dict):
+            raise ConfigError(part, node[part], "must be a JSON object")
+        node = node[part]
+    node[leaf] = value
+
+
+def _get_dotted(config, field: str) -> Any:
+    node = config
+    for part in field.split("."):
+        node = getattr(node, part)
+    return node
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """`top` over `base`, recursively for nested sections."""
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def config_from_args(args: argparse.Namespace):
+    """RunConfig from, lowest priority first: the preset of (family, dataset) that the app uses too,
+    --config (if any), then the flags. ConfigError for any invalid value."""
+    from genlab.config import DataConfig, ModelConfig, RunConfig
+    from genlab.presets import preset
+
+    from_file = _read_config_file(args.config) if args.config else {}
+    flags = flag_values(args)
+    model = from_file.get("model") if isinstance(from_file.get("model"), dict) else {}
+    data = from_file.get("data") if isinstance(from_file.get("data"), dict) else {}
+    family = flags.get("model.family", model.get("family", ModelConfig.family))
+    dataset = flags.get("data.name", data.get("name", DataConfig.name))
+    raw: dict = {}
+    if isinstance(family, str) and isinstance(dataset, str):
+        for field, value in preset(family, dataset).items():
+            _set_dotted(raw, field, value)
+    _merge(raw, from_file)
+    for field, value in flags.items():
+        _set_dotted(raw, field, value)
+    if "name" not in raw:
+        raw["name"] = f"{dataset}-{family}".replace("_", "-")
+    return RunConfig.from_dict(raw)
+
+
+def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
+    """(trainer, saved metrics table, run name, target step, earlier commands) of --resume RUN."""
+    from genlab.runs import check_name, load_run
+    from genlab.config import LIVE_FIELDS
+
+    if args.config:
+        raise UsageError("--config and --resume cannot be combined (a resumed run keeps its config)")
+    loaded = load_run(args.resume, root=root, device=flags.get("device"))
+    if not loaded.data_available:
+        raise UsageError(f"cannot resume {args.resume}: its data set ({loaded.config.data.name}) is not available")
+    trainer = loaded.trainer
+    fixed = {k: v for k, v in flags.items() if k not in LIVE_FIELDS and k not in ("steps", "name", "device")}
+    changed = [k for k, v in fixed.items() if _get_dotted(trainer.config, k) != v]
+    if changed:
+        raise UsageError(f"--{changed[0].split('.')[-1].replace('_', '-')} cannot change when resuming "
+                         f"({changed[0]} is fixed)")
+    live = {k: v for k, v in flags.items() if k in LIVE_FIELDS}
+    if live:
+        trainer.update(**live)
+    target = flags.get("steps", max(trainer.config.steps, trainer.step_count))
+    if target < trainer.step_count:
+        raise UsageError(f"--steps {target} is below the step the run has reached ({trainer.step_count})")
+    name = check_name(flags.get("name", loaded.path.name))
+    if name != loaded.path.name and (root / name).exists() and not args.overwrite:
+        raise UsageError(f"run {name!r} already exists in {root}; use --overwrite or another --name")
+    if "steps" in flags:
+        trainer.config = trainer.config.replace(steps=target)
+    return trainer, loaded.history, name, target, loaded.meta.get("command", "")
+
+
+def _new(args: argparse.Namespace, root: Path):
+    """(trainer, no table, run name, target step, no earlier command) of a run built from the flags."""
+    from genlab.runs import check_name
+    from genlab.trainers import make_trainer
+
+    config = config_from_args(args)
+    name = check_name(config.name)
+    if (root / name).exists() and not args.overwrite:
+        raise UsageError(f"run {name!r} already exists in {root}; use --overwrite, --resume {name} or another --name")
+    return make_trainer(config), None, name, config.steps, ""
+
+
+def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
+    from genlab.runs import save_run
+    from genlab.training import (
+        DIVERGED, CheckpointHook, HistoryHook, MetricHistory, ProgressHook, QualityHook, run,
+    )
+
+    root = Path(args.root)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    trainer, table, name, target, earlier = (_resumed(args, root, flag_values(args)) if args.resume
+                                             else _new(args, root))
+    history = MetricHistory.from_lists(table or {}, until_step=trainer.step_count)
+    command = "\n".join(filter(None, [earlier, "python -m genlab " + shlex.join(argv)]))  # every command that shaped the run
+    checkpoint = CheckpointHook(lambda t: save_run(t, history.to_lists(), root=root, name=name, command=command,
+                                                   include_optimizer=not args.no_optimizer), every=args.save_every)
+    quality = QualityHook(history)
+    hooks = [HistoryHook(history, every=args.log_every), quality, checkpoint, ProgressHook(target, name, args.quiet)]
+    started, first = time.perf_counter(), trainer.step_count
+    try:
+        result = run(trainer, until=target, hooks=hooks)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted at step {trainer.step_count}; saved {checkpoint.path}", file=sys.stderr)
+        return 130
+    if result.reason == DIVERGED:
+        kept = f"the checkpoint of step {checkpoint.saved_at} is kept" if checkpoint.saved_at else "nothing was saved"
+        print(f"{PROG}: error: {result.error}; {kept}", file=sys.stderr)
+        return 1
+    if quality.last_error:
+        print(f"{PROG}: warning: quality metrics were not recorded ({quality.last_error})", file=sys.stderr)
+    elapsed, done = time.perf_counter() - started, trainer.step_count - first
+    rate = f" ({done / elapsed:.1f} steps/s)" if done and elapsed > 0 else ""
+    print(f"saved {checkpoint.path} at step {trainer.step_count}{rate}")
+    return 0

@@ -1,0 +1,38 @@
+"""What a page reads from a live run: one copied, read-only Snapshot."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from genlab.config import RunConfig
+from genlab.training.scene import Scene2D
+
+IDLE, RUNNING, PAUSED, STOPPED, DIVERGED, ERROR = "idle", "running", "paused", "stopped", "diverged", "error"
+STATES = (IDLE, RUNNING, PAUSED, STOPPED, DIVERGED, ERROR)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A copied, read-only view of a run at one moment (safe to use from any thread)."""
+
+    version: int  # grows whenever anything in the snapshot changes
+    state: str  # one of STATES
+    step: int
+    steps_per_s: float
+    elapsed_s: float
+    message: str  # divergence / error / capacity explanation, "" when none
+    diverged_term: str
+    family: str
+    data_kind: str  # "points" | "images"
+    config: RunConfig  # a copy of the trainer's config (live values included)
+    history: Mapping[str, tuple[np.ndarray, np.ndarray]]
+    last: Mapping[str, float]  # the latest step's metrics
+    layer_stats: Mapping[str, float]  # the latest per-layer norms (measured every stats_every steps)
+    preview: np.ndarray | None  # images (n, C, H, W) in [0, 1] or points (n, 2)
+    preview_step: int
+    scene: Scene2D | None
+    slow_motion_steps_per_s: float | None
+    device: str
+    last_metric_error: str = ""  # the latest quality-metric failure ("" when none); training went on

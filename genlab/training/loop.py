@@ -1,0 +1,107 @@
+"""The one training loop: the app's runner, the CLI, the MIG experiment and the benchmark all train
+through `run()`. What differs between them is which hooks they pass and whether a gate holds steps.
+
+    result = run(trainer, until=3000, hooks=[HistoryHook(history), ProgressHook(3000)])
+    if result.reason == DIVERGED:
+        print(result.error)
+
+Per step: enter `gate()` (it may block, e.g. while paused, or say stop), take one step, then each
+hook's `on_step` in list order, still inside the gate (the live runner holds its trainer lock
+there, so no other thread touches the trainer while hooks read it).
+"""
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+from genlab.trainers import DivergenceError
+
+REACHED, STOPPED, DIVERGED = "reached", "stopped", "diverged"  # why run() returned
+INTERRUPTED, FAILED = "interrupted", "failed"  # on_end only: run() re-raises the exception
+STEP_KINDS = ("both", "d", "g")  # a full step; for GANs also a discriminator-only or generator-only one
+
+Gate = Callable[[], AbstractContextManager[bool]]
+
+
+@dataclass(frozen=True)
+class RunResult:
+    reason: str  # REACHED (step `until`), STOPPED (the gate said so), DIVERGED; INTERRUPTED / FAILED in on_end
+    steps: int  # steps taken by this call
+    metrics: Mapping[str, float] = field(default_factory=dict)  # the last step's metrics ({} if none)
+    error: BaseException | None = None  # the DivergenceError (or the exception that ended the run)
+
+
+class Hook:
+    """Something that happens around training steps. Override what you need; all default to nothing.
+
+    on_step and on_divergence run inside the gate, on_start and on_end outside it (where the caller
+    called run()). A hook must not draw from the trainer's random generator: that would change
+    training, and a run must be the same whichever hooks watched it.
+    """
+
+    def on_start(self, trainer) -> None:
+        pass
+
+    def on_step(self, trainer, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def on_divergence(self, trainer, error: DivergenceError) -> None:
+        pass
+
+    def on_end(self, trainer, result: RunResult) -> None:
+        pass
+
+
+def _always_open() -> AbstractContextManager[bool]:
+    return nullcontext(True)
+
+
+def step_function(trainer, kind: str = "both") -> Callable[[], dict[str, float]]:
+    """trainer.step, or for GANs step_d / step_g; ValueError for anything else."""
+    if kind not in STEP_KINDS:
+        raise ValueError(f"step kind must be one of {', '.join(STEP_KINDS)}, got {kind!r}")
+    if kind == "both":
+        return trainer.step
+    if not hasattr(trainer, f"step_{kind}"):
+        raise ValueError("D-only and G-only steps exist for GANs only")
+    return getattr(trainer, f"step_{kind}")
+
+
+def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: Gate = _always_open,
+        kind: str = "both") -> RunResult:
+    """Train `trainer` until its step count reaches `until` (None: until the gate says stop) or a
+    step diverges (the DivergenceError goes to the hooks and into the result; the trainer refused
+    that update). `gate()` is entered before each step and yields True to take it, False to stop.
+    KeyboardInterrupt and other exceptions reach the hooks' on_end, then propagate."""
+    take_step = step_function(trainer, kind)
+    steps, metrics, result = 0, {}, None
+    for hook in hooks:
+        hook.on_start(trainer)
+    try:
+        while result is None and (until is None or trainer.step_count < until):
+            with gate() as go:
+                if not go:
+                    result = RunResult(STOPPED, steps, metrics)
+                    break
+                try:
+                    metrics = take_step()
+                except DivergenceError as error:
+                    for hook in hooks:
+                        hook.on_divergence(trainer, error)
+                    result = RunResult(DIVERGED, steps, metrics, error)
+                    break
+                steps += 1
+                for hook in hooks:
+                    hook.on_step(trainer, metrics)
+    except BaseException as error:
+        reason = INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
+        _end(trainer, hooks, RunResult(reason, steps, metrics, error))
+        raise
+    return _end(trainer, hooks, result or RunResult(REACHED, steps, metrics))
+
+
+def _end(trainer, hooks: Sequence[Hook], result: RunResult) -> RunResult:
+    for hook in hooks:
+        hook.on_end(trainer, result)
+    return result
