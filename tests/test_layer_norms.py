@@ -146,8 +146,8 @@ def test_unconverged_estimates_are_counted_and_finished_later():
     with torch.no_grad():
         layer.weight.copy_((u * values) @ v.T)
     net = nn.Sequential(layer)
-    tracker = LayerNormTracker(max_iterations=1)
-    readings = [tracker(net, "g") for _ in range(200)]
+    tracker = LayerNormTracker(max_iterations=2)  # two: the least with which a call can see its gains shrink
+    readings = [tracker(net, "g") for _ in range(100)]
     assert readings[0]["power_iteration_unconverged/g"] == 1.0
     assert readings[-1]["power_iteration_unconverged/g"] == 0.0
     sigmas = [r["spectral_norm/g/0"] for r in readings]

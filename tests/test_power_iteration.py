@@ -27,7 +27,8 @@ def spectra(ratio: float, seed: int) -> dict[str, list[float]]:
     return {
         "rest spread below": [1.0, ratio] + torch.linspace(0.9 * ratio, 0.05, 70).tolist(),
         "rest packed up to σ₂": [1.0, ratio] + (ratio * torch.rand(70, generator=g)).tolist(),
-        "near-ties below σ₂": [1.0, ratio, ratio - 0.002, ratio - 0.004, ratio - 0.006] + torch.linspace(0.95 * ratio, 0.1, 60).tolist(),
+        "near-ties below σ₂": [1.0, ratio, ratio - 0.002, ratio - 0.004, ratio - 0.006]
+        + torch.linspace(0.95 * ratio, 0.1, 60).tolist(),
     }
 
 

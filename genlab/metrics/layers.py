@@ -8,10 +8,12 @@ Keys, for every Linear / Conv2d / ConvTranspose2d layer ("<net>/<layer>"):
 - operator_norm/<net>/<layer>: the layer's operator norm max ‖Wx‖₂ / ‖x‖₂ as a linear map on its
   input, i.e. its Lipschitz constant (bias aside). For a Linear layer it is the same number as
   spectral_norm, reported under both keys so that either family covers every layer. For a
-  convolution it is measured at the input size the layer last saw in a forward pass (each kernel
-  entry acts on many pixels, so it exceeds spectral_norm: 1.6-1.9× on genlab's DCGAN-style
-  models); a convolution that has not run a forward pass since the tracker first saw it, or one
-  with a padding mode other than zeros, gets no operator_norm yet.
+  convolution it is measured at the input size the layer last saw in a forward pass, and differs:
+  a Conv2d's is at most ⌈k/s⌉ × spectral_norm (each input pixel lies in up to ⌈k/s⌉² patches; 2×
+  for genlab's 4×4 stride-2 layers), 1.4-1.9× on the shipped conv runs and 1.7-1.9× with spectral
+  normalization; a ConvTranspose2d's was 0.9-1.7× (its kernel is reshaped the other way round). A
+  convolution that has not run a forward pass since the tracker first saw it, or one with a
+  padding mode other than zeros, gets no operator_norm yet.
 
 and for every network:
 
@@ -36,6 +38,7 @@ from genlab.nn_utils import eval_mode
 TOLERANCE = 1e-3  # relative error of each σ estimate
 MAX_ITERATIONS = 500  # per estimate and call
 BLOCK = 8  # vectors iterated together
+ROUNDING = 1e-6  # relative; σ from float32 products wobbles by up to ~3e-7 between iterations at convergence
 CONV_LAYERS = (nn.Conv2d, nn.ConvTranspose2d)
 
 LinearMap = Callable[[Tensor], Tensor]  # a batch of vectors (b, ...) to their images (b, ...)
@@ -60,14 +63,14 @@ def largest_singular_value(apply: LinearMap, apply_adjoint: LinearMap, start: Te
     spectrally normalized layers, it gains little per step for many steps and any rule that watches
     the gains stops early, several % low; b vectors converge at the rate σ_{b+1}/σ₁ instead.
 
-    Stopping: the gains δ_k = σ_k − σ_{k−1} say what is still missing, in two ways: δ_k² / (δ_{k−1} − δ_k)
-    (Aitken's, exact when the gains shrink geometrically, as with an isolated σ₂) and k·δ_k (exact when
-    the error falls like 1/k, as at a dense edge of the spectrum, e.g. a convolution's). The iteration
-    stops when 4× the larger of the two is at most tolerance · σ_k, with the gains shrinking, or when σ
-    stops rising (float rounding); otherwise after max_iterations, with converged=False. Only an
-    estimate: a direction that starts with almost no weight can still overtake later. On test
-    spectra with σ₂/σ₁ from 0.9 to 0.999, six-fold near-ties, flat tops and convolutions, the worst
-    error found was 1.3e-4 with tolerance 1e-3.
+    Stopping: the gains δ_k = σ_k − σ_{k−1} say what is still missing, in two ways:
+    δ_k² / (δ_{k−1} − δ_k) (Aitken's, exact when the gains shrink geometrically, as with an isolated
+    σ₂) and k·δ_k (exact when the error falls like 1/k, as at a dense edge of the spectrum, e.g. a
+    convolution's). The iteration stops when 4× the larger of the two is at most tolerance · σ_k,
+    with the gains shrinking, or when σ stops rising (by more than float rounding); otherwise after
+    max_iterations, with converged=False. Only an estimate: a direction that starts with almost no
+    weight can still overtake later. On test spectra with σ₂/σ₁ from 0.9 to 0.999, six-fold
+    near-ties, flat tops and convolutions, the worst error found was 1.3e-4 with tolerance 1e-3.
     """
     q = _orthonormal(start)
     y = apply(q)
@@ -78,9 +81,9 @@ def largest_singular_value(apply: LinearMap, apply_adjoint: LinearMap, start: Te
         y = apply(q)
         new_sigma = _largest_of_block(y)
         gain = new_sigma - sigma
-        if gain <= 0:
+        sigma = max(sigma, new_sigma)
+        if gain <= ROUNDING * sigma:
             return SingularValueEstimate(sigma, q, True, iteration)
-        sigma = new_sigma
         if gain_before is not None and gain < gain_before:
             missing = max(gain * gain / (gain_before - gain), iteration * gain)
             if 4 * missing <= tolerance * sigma:
@@ -97,9 +100,9 @@ def _orthonormal(block: Tensor) -> Tensor:
 
 def _largest_of_block(images: Tensor) -> float:
     """σ_max of the matrix whose rows are the images A q_i of an orthonormal block: the square root of
-    the largest eigenvalue of their b × b Gram matrix."""
+    the largest eigenvalue of their b × b Gram matrix (solved on the CPU: tiny, and read at once)."""
     rows = images.reshape(images.shape[0], -1)
-    return float(torch.linalg.eigvalsh((rows @ rows.T).double())[-1].clamp(min=0).sqrt())
+    return float(torch.linalg.eigvalsh((rows @ rows.T).double().cpu())[-1].clamp(min=0).sqrt())
 
 
 def weight_matrix(module: nn.Module) -> Tensor:
@@ -152,9 +155,10 @@ class LayerNormTracker:
 
     Each σ comes from `largest_singular_value`, warm-started from the block the previous call ended
     with, so while weights change slowly a call costs a few products with a block of vectors (or
-    convolutions of a small batch) per layer instead of an SVD (a full SVD of a 400×784 layer costs tens of ms, longer than a step).
-    The first call on a network hooks its convolutions to record their input size (C, H, W) on each
-    forward pass; call `watch` right after building a network to have them from the first reading.
+    convolutions of a small batch) per layer instead of an SVD (a full SVD of a 400×784 layer costs
+    tens of ms, longer than a training step). The first call on a network hooks its convolutions to
+    record their input size (C, H, W) on each forward pass; call `watch` right after building a
+    network to have their operator norms from the first reading on.
     """
 
     def __init__(self, tolerance: float = TOLERANCE, max_iterations: int = MAX_ITERATIONS):
@@ -199,7 +203,8 @@ class LayerNormTracker:
                 input_size = self._input_sizes.get(module)
                 maps = convolution_maps(module, input_size) if input_size is not None else None
                 if maps is not None:
-                    operator = self._estimate(f"operator_norm/{key}", *maps, input_size, math.prod(input_size), matrix)
+                    operator = self._estimate(f"operator_norm/{key}", *maps, input_size,
+                                              math.prod(input_size), matrix)
                     stats[f"operator_norm/{key}"] = operator.sigma
                     unconverged += not operator.converged
         stats[f"power_iteration_unconverged/{prefix}"] = float(unconverged)
