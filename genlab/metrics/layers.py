@@ -46,7 +46,7 @@ LinearMap = Callable[[Tensor], Tensor]  # a batch of vectors (b, ...) to their i
 
 @dataclass(frozen=True)
 class SingularValueEstimate:
-    sigma: float  # estimate of σ_max, never above the true value
+    sigma: float  # estimate of σ_max: a lower bound, up to float rounding
     vectors: Tensor  # orthonormal input-side block; pass it back as `start` to warm-start the next call
     converged: bool  # False: stopped at max_iterations before the tolerance was reached
     iterations: int
