@@ -337,7 +337,7 @@ def test_detector_findings_and_quality_metrics_are_shown(app, monkeypatch):
     # the live quality numbers appear once the run has them
     runner._record_at_current_step({"quality/modes_covered": 6.0, "quality/modes_total": 8.0})
     app.run()
-    assert metric(app, "Modes covered") == "6 / 8"
+    assert metric(app, "Modes covered (≥ N/4K samples each)") == "6 / 8"
 
 
 def test_evaluate_now_button_shows_metrics(app):

@@ -114,6 +114,12 @@ class Trainer:
         result["step"] = float(self.step_count)
         return result
 
+    def _watch_layers(self) -> None:
+        """Record each convolution's input size from the first forward pass on, so the first layer
+        statistics already include the convolutions' operator norms."""
+        for net in self.networks.values():
+            self._layer_norms.watch(net)
+
     def layer_stats(self) -> dict[str, float]:
         """Per-layer Frobenius and spectral norms of every network's effective weights."""
         stats: dict[str, float] = {}

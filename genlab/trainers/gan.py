@@ -33,6 +33,7 @@ class GANTrainer(Trainer):
         self.generator_ema = build_gan(self.config.model, self.data_shape)[0].to(self.device).requires_grad_(False)
         self.generator_ema.load_state_dict(self.generator.state_dict())
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
+        self._watch_layers()
         optim = self.config.optim
         self.optimizers = {
             "generator": make_optimizer(self.config, [{"params": self.generator.parameters(), "lr": optim.lr_g}]),

@@ -18,6 +18,7 @@ class VAETrainer(Trainer):
         super().__init__(config, device, data)
         self.vae = build_vae(self.config.model, self.data_shape).to(self.device)
         self.networks = {"encoder": self.vae.encoder, "decoder": self.vae.decoder}
+        self._watch_layers()
         optim = self.config.optim
         self.optimizers = {
             "vae": make_optimizer(

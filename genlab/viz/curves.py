@@ -133,7 +133,9 @@ def grad_norms_figure(history: History, *, log_y: bool = True, uirevision: str =
 
 
 def layer_norms_figure(history: History, *, log_y: bool = False, uirevision: str = "layers") -> LightFigure:
-    """Per-layer Frobenius norms ‖W‖_F (solid) and spectral norms σ_max(W) (dotted) over training."""
+    """Per-layer norms over training: Frobenius ‖W‖_F (solid), σ_max of the kernel reshaped to a matrix
+    (dotted; what spectral normalization divides by) and, for convolutions, the layer's operator norm
+    (dashed; how much the layer can stretch its input: up to ⌈k/s⌉ times the reshaped kernel's σ)."""
     data: list[dict] = []
     names = pick(history, ("weight_norm/",))
     for i, name in enumerate(names):
@@ -144,17 +146,26 @@ def layer_norms_figure(history: History, *, log_y: bool = False, uirevision: str
         spectral = f"spectral_norm/{layer}"
         if spectral in history:
             s_steps, s_values = _xy(*history[spectral])
-            data.append(line(s_steps, s_values, f"σ {layer}", colour, dash="dot", legendgroup=layer))
+            data.append(line(s_steps, s_values, f"σ kernel {layer}", colour, dash="dot", legendgroup=layer))
+        operator = f"operator_norm/{layer}"
+        if operator in history and (spectral not in history or not _same_values(history[operator], history[spectral])):
+            o_steps, o_values = _xy(*history[operator])
+            data.append(line(o_steps, o_values, f"‖layer‖ {layer}", colour, dash="dash", legendgroup=layer))
     if not data:
         return empty("Per-layer weight norms", "measured every few steps; no data yet", uirevision)
     layout = {
-        "title": heading("Per-layer norms: ‖W‖_F solid, spectral σ_max dotted"),
+        "title": heading("Per-layer norms: ‖W‖_F solid, σ of reshaped kernel dotted, conv operator norm dashed"),
         "uirevision": uirevision,
         "xaxis": {"title": {"text": "step"}},
         "yaxis": {"type": "log" if log_y else "linear"},
         "hovermode": "closest",
     }
     return figure(data, layout)
+
+
+def _same_values(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Linear layers report one number as both norms: draw it once."""
+    return len(a[1]) == len(b[1]) and bool(np.allclose(a[1], b[1]))
 
 
 def _dim_index(name: str) -> int:
