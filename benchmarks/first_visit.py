@@ -40,9 +40,9 @@ TIMEOUT_MS = 180_000
 FINISHED = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def start_server(log_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+def start_server(script: str, log_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
+    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
                f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
                "--browser.gatherUsageStats=false"]
     with open(log_path, "w") as log:
@@ -79,11 +79,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def one_round(browser, expect, read_s: float, log_path: Path, env: dict[str, str]) -> dict[str, float]:
+def one_round(browser, expect, script: str, read_s: float, log_path: Path, env: dict[str, str]) -> dict[str, float]:
     """Seconds from server start to a rendered Home page and from clicking Train to an enabled Start,
     and the server's CPU seconds at both moments."""
     started = time.monotonic()
-    process, url = start_server(log_path, env)
+    process, url = start_server(script, log_path, env)
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         wait_healthy(process, url, log_path)
@@ -107,6 +107,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--read-s", type=float, default=0.0, help="seconds on the Home page before clicking Train")
+    parser.add_argument("--script", default="app.py",
+                        help="entry point to serve, relative to the repository (e.g. an older app.py copied beside it)")
     args = parser.parse_args(argv)
     chromium = find_chromium()
     if chromium is None:
@@ -121,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
               "| server CPU s by then | load average (1 min) |")
         print("|---:|---:|---:|---:|---:|---:|")
         for round_index in range(args.rounds):
-            result = one_round(browser, expect, args.read_s, Path(logs) / f"server{round_index}.log", env)
+            result = one_round(browser, expect, args.script, args.read_s, Path(logs) / f"server{round_index}.log", env)
             rounds.append(result)
             print(f"| {round_index + 1} | {result['home_s']:.2f} | {result['home_cpu_s']:.2f} | {result['train_s']:.2f} "
                   f"| {result['train_cpu_s']:.2f} | {os.getloadavg()[0]:.1f} |", flush=True)
@@ -129,7 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     medians = {key: statistics.median(result[key] for result in rounds) for key in rounds[0]}
     print(f"| median | {medians['home_s']:.2f} | {medians['home_cpu_s']:.2f} | {medians['train_s']:.2f} "
           f"| {medians['train_cpu_s']:.2f} | |")
-    print(f"\n{os.cpu_count()} logical CPUs; Home page read for {args.read_s:g} s before clicking Train")
+    print(f"\n{args.script}; {os.cpu_count()} logical CPUs; Home page read for {args.read_s:g} s before clicking Train")
 
 
 if __name__ == "__main__":
