@@ -47,18 +47,20 @@ class Penalty:
         return knob_for(self.strength).acts_on
 
 
+def _weight_norms(network: str, suffix: str) -> tuple[Penalty, Penalty]:
+    """The L1 and L2 penalties on one network's weights ("penalty/l2_d" for a GAN's discriminator)."""
+    return (Penalty(f"objective.l1_{network}", f"penalty/l1_{suffix}", l1_penalty, WEIGHTS),
+            Penalty(f"objective.l2_{network}", f"penalty/l2_{suffix}", l2_penalty, WEIGHTS))
+
+
 PENALTIES: tuple[Penalty, ...] = (
     Penalty("objective.gp_lambda", "penalty/gp", wgan_gradient_penalty, REAL_AND_FAKE),
     Penalty("objective.r1_gamma", "penalty/r1", r1_penalty, REAL),
     Penalty("objective.r2_gamma", "penalty/r2", r2_penalty, FAKE),
-    Penalty("objective.l1_discriminator", "penalty/l1_d", l1_penalty, WEIGHTS),
-    Penalty("objective.l2_discriminator", "penalty/l2_d", l2_penalty, WEIGHTS),
-    Penalty("objective.l1_generator", "penalty/l1_g", l1_penalty, WEIGHTS),
-    Penalty("objective.l2_generator", "penalty/l2_g", l2_penalty, WEIGHTS),
-    Penalty("objective.l1_encoder", "penalty/l1_encoder", l1_penalty, WEIGHTS),
-    Penalty("objective.l2_encoder", "penalty/l2_encoder", l2_penalty, WEIGHTS),
-    Penalty("objective.l1_decoder", "penalty/l1_decoder", l1_penalty, WEIGHTS),
-    Penalty("objective.l2_decoder", "penalty/l2_decoder", l2_penalty, WEIGHTS),
+    *_weight_norms("discriminator", "d"),
+    *_weight_norms("generator", "g"),
+    *_weight_norms("encoder", "encoder"),
+    *_weight_norms("decoder", "decoder"),
 )
 
 
