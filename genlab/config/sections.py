@@ -163,6 +163,11 @@ class ObjectiveConfig(Section):
     l1_discriminator: float = _weight_penalty("L1", "discriminator")
     l2_generator: float = _weight_penalty("L2", "generator")
     l1_generator: float = _weight_penalty("L1", "generator")
+    ortho_generator: float = knob(0.0, key="ortho-g", label="Orthogonality penalty on G's weights",
+                                  formula="λ·Σ‖WᵀW − I‖²_F", bounds=STRENGTH, family="gan", acts_on="generator",
+                                  live=True, off=0.0, ui_values=(0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1),
+                                  short="ortho(G)", column=True,
+                                  help="Brock et al. 2016: keeps each weight matrix near orthonormal.")
     l2_encoder: float = _weight_penalty("L2", "encoder")
     l1_encoder: float = _weight_penalty("L1", "encoder")
     l2_decoder: float = _weight_penalty("L2", "decoder")

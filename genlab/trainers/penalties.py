@@ -19,6 +19,7 @@ from genlab.config import get_dotted, knob_for
 from genlab.regularizers import (
     l1_penalty,
     l2_penalty,
+    orthogonal_penalty,
     penalized_weights,
     r1_penalty,
     r2_penalty,
@@ -59,6 +60,7 @@ PENALTIES: tuple[Penalty, ...] = (
     Penalty("objective.r2_gamma", "penalty/r2", r2_penalty, FAKE),
     *_weight_norms("discriminator", "d"),
     *_weight_norms("generator", "g"),
+    Penalty("objective.ortho_generator", "penalty/ortho_g", orthogonal_penalty, WEIGHTS),
     *_weight_norms("encoder", "encoder"),
     *_weight_norms("decoder", "decoder"),
 )
