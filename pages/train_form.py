@@ -13,6 +13,7 @@ import streamlit as st
 from genlab.config import KNOBS, ConfigError, Knob, RunConfig, get_dotted, knob_for
 from genlab.data import UPLOADS, missing_upload, source_from_upload, upload_path
 from genlab.presets import config_for, default_run_name, preset
+from genlab.trainers import pick_device
 from pages.shared import session_runner
 
 ss = st.session_state
@@ -58,10 +59,10 @@ def sync_widgets(runner) -> None:
     another page, a widget hidden for a while) or when the run was replaced (Reset, a loaded run)."""
     config = runner.config
     replaced = ss.get(RUN_ID_KEY) != (id(runner), runner.run_id)
-    for knob in SETUP_KNOBS + LIVE_KNOBS:
-        key = setup_key(knob) if knob in SETUP_KNOBS else live_key(knob)
-        if replaced or key not in ss:
-            ss[key] = get_dotted(config, knob.path)
+    for knobs, key_of in ((SETUP_KNOBS, setup_key), (LIVE_KNOBS, live_key)):
+        for knob in knobs:
+            if replaced or key_of(knob) not in ss:
+                ss[key_of(knob)] = get_dotted(config, knob.path)
     if replaced or SAVE_NAME_KEY not in ss:
         ss[SAVE_NAME_KEY] = f"{default_run_name(config.model.family, config.data.name)}-seed{config.seed}"
     ss[RUN_ID_KEY] = (id(runner), runner.run_id)
@@ -72,13 +73,7 @@ def setup_config(runner) -> RunConfig:
     current = runner.config
     changes = {k.path: form_value(k.path, current) for k in SETUP_KNOBS}
     family, dataset = (changes[path] for path in KIND_FIELDS)
-    if dataset in UPLOADS:
-        upload = ss.get(upload_key(dataset))
-        if upload is None:
-            raise missing_upload(dataset)
-        changes["data.path"] = upload_path(upload.name)
-    else:
-        changes["data.path"] = ""
+    changes["data.path"] = upload_path(_upload(dataset).name) if dataset in UPLOADS else ""
     changes["name"] = default_run_name(family, dataset)
     if (family, dataset) != (current.model.family, current.data.name):
         # another kind of run: start from its preset (learning rates, Adam betas, ...), not from
@@ -94,15 +89,18 @@ def setup_differs(runner, config: RunConfig) -> bool:
 
 def uploaded_data(config: RunConfig):
     """The DataSource of the uploaded file a run on an uploaded set needs (None for the other sets)."""
-    dataset = config.data.name
-    if dataset not in UPLOADS:
+    if config.data.name not in UPLOADS:
         return None
+    upload = _upload(config.data.name)
+    return source_from_upload(config.data, upload.name, upload.getvalue(), device=pick_device(config.device))
+
+
+def _upload(dataset: str):
+    """The file uploaded for `dataset` (ConfigError while there is none)."""
     upload = ss.get(upload_key(dataset))
     if upload is None:
         raise missing_upload(dataset)
-    from genlab.trainers import pick_device
-
-    return source_from_upload(config.data, upload.name, upload.getvalue(), device=pick_device(config.device))
+    return upload
 
 
 def on_kind_change() -> None:

@@ -208,8 +208,9 @@ class RunConfig:
 
     def validate(self) -> "RunConfig":
         check_fields(self)
-        for name in ("data", "model", "objective", "optim"):
-            getattr(self, name).validate(name)
+        for f in fields(self):
+            if isinstance(getattr(self, f.name), Section):
+                getattr(self, f.name).validate(f.name)
         if self.model.arch == "conv" and self.data.is_2d:
             raise ConfigError("model.arch", self.model.arch, "2D data needs the mlp architecture")
         if self.model.family == "vae" and self.data.is_2d and self.objective.likelihood != "gaussian":
