@@ -216,7 +216,7 @@ def detect_divergence(history: Mapping[str, Any], diverged_term: str | None = No
               "penalty that blew up; then restart or load an earlier checkpoint.")
     if diverged_term:
         return [Finding("divergence", "critical", "Training diverged",
-                        f"{diverged_term} became NaN or infinite; the update was not applied and training stopped.",
+                        f"{diverged_term} became NaN or infinite; the run was rolled back to its last good state and stopped.",
                         "The numbers blew up. " + advice, None)]
     findings = []
     for key in history:
