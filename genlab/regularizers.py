@@ -19,14 +19,23 @@ def penalized_weights(module: nn.Module) -> list[Tensor]:
     return [p for p in module.parameters() if p.dim() >= 2]
 
 
+def _total(terms: Iterable[Tensor]) -> Tensor:
+    """Σ terms, on the terms' device and dtype (a float32 0 on the CPU when there are none): the sum
+    starts from the first term, not from a CPU zero."""
+    total = None
+    for term in terms:
+        total = term if total is None else total + term
+    return torch.zeros(()) if total is None else total
+
+
 def l2_penalty(weights: Iterable[Tensor]) -> Tensor:
     """Squared L2 norm of the weights: Σ_W ‖W‖²_F = Σ_W Σ_ij W_ij²."""
-    return sum((w.pow(2).sum() for w in weights), torch.zeros(()))
+    return _total(w.pow(2).sum() for w in weights)
 
 
 def l1_penalty(weights: Iterable[Tensor]) -> Tensor:
     """L1 norm of the weights: Σ_W Σ_ij |W_ij|."""
-    return sum((w.abs().sum() for w in weights), torch.zeros(()))
+    return _total(w.abs().sum() for w in weights)
 
 
 def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
@@ -39,14 +48,16 @@ def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
     a wide matrix has rank ≤ rows < cols, so it could never reach I: the penalty would never fall below
     cols − rows.) Equivalently Σ_i (σ_i² − 1)² over the singular values σ_i of W.
     """
-    total = torch.zeros(())
-    for w in weights:
-        matrix = w.reshape(w.shape[0], -1)
-        if matrix.shape[0] < matrix.shape[1]:
-            matrix = matrix.T
-        gram = matrix.T @ matrix
-        total = total + (gram - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)).pow(2).sum()
-    return total
+    return _total(_gram_distance_from_identity(w) for w in weights)
+
+
+def _gram_distance_from_identity(w: Tensor) -> Tensor:
+    """‖G(W) − I‖²_F for one weight, G(W) the Gram matrix of its shorter side (see orthogonal_penalty)."""
+    matrix = w.reshape(w.shape[0], -1)
+    if matrix.shape[0] < matrix.shape[1]:
+        matrix = matrix.T
+    gram = matrix.T @ matrix
+    return (gram - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)).pow(2).sum()
 
 
 @torch.no_grad()
@@ -88,10 +99,12 @@ def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
 
 
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:
-    """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0 where no gradient exists)."""
+    """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0, on the parameters' device, where no
+    gradient exists)."""
+    parameters = list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
-        return torch.zeros(())
+        return torch.zeros((), device=parameters[0].device if parameters else None)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # one fused kernel per dtype/device
 
 

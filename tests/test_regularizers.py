@@ -1,4 +1,5 @@
 """Norm regularizers against hand computations and their defining properties."""
+import pytest
 import torch
 from torch import nn
 
@@ -128,3 +129,21 @@ def test_orthogonal_penalty_trains_towards_orthogonality():
         reg.orthogonal_penalty([w]).backward()
         optimizer.step()
     assert float(reg.orthogonal_penalty([w.detach()])) < 1e-3 * start
+
+
+@pytest.mark.parametrize("penalty", [reg.l1_penalty, reg.l2_penalty, reg.orthogonal_penalty])
+def test_weight_penalties_stay_on_the_weights_device_and_dtype(penalty):
+    # 'meta' stands in for CUDA: a sum started from a CPU zero would come back on the CPU for an
+    # empty tail, or in the wrong dtype
+    weights = [torch.ones(3, 2, device="meta", dtype=torch.float64), torch.ones(2, 2, 2, device="meta",
+                                                                                 dtype=torch.float64)]
+    value = penalty(weights)
+    assert value.device.type == "meta" and value.dtype == torch.float64 and value.shape == ()
+    double = [torch.randn(3, 2, dtype=torch.float64)]
+    assert penalty(double).dtype == torch.float64
+
+
+def test_gradient_norm_without_gradients_is_zero_on_the_parameters_device():
+    parameters = [torch.nn.Parameter(torch.ones(2, device="meta"))]
+    assert reg.gradient_norm(parameters).device.type == "meta"
+    assert float(reg.gradient_norm([torch.nn.Parameter(torch.ones(2))])) == 0.0
