@@ -33,6 +33,9 @@ class FakeTrainer:
     def state_dict(self):
         return {"step": self.step_count}
 
+    def autocast(self):
+        return contextlib.nullcontext()
+
     def load_state_dict(self, state):
         self.step_count = state["step"]
 

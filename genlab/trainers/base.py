@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import math
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -92,6 +93,28 @@ class Trainer:
 
     def _apply_learning_rates(self) -> None:
         raise NotImplementedError
+
+    # --- precision and memory layout -------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """"bf16" or "fp32": config.precision with "auto" resolved (bf16 on CUDA, fp32 elsewhere)."""
+        if self.config.precision == "auto":
+            return "bf16" if self.device.type == "cuda" else "fp32"
+        return self.config.precision
+
+    def autocast(self) -> AbstractContextManager:
+        """What a training step runs in (genlab.training.run enters it): bf16 autocast, or nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def use_channels_last(self) -> None:
+        """Conv models on CUDA in bf16 keep weights channels_last (NHWC), the layout tensor-core
+        convolutions read without transposing; numerically the same."""
+        if self.device.type == "cuda" and self.precision == "bf16" and self.config.model.arch == "conv":
+            for module in vars(self).values():
+                if isinstance(module, nn.Module):
+                    module.to(memory_format=torch.channels_last)
 
     # --- shared helpers ----------------------------------------------------------------------------
     def _noise(self, n: int) -> Tensor:

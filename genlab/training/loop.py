@@ -5,7 +5,8 @@ through `run()`. What differs between them is which hooks they pass and whether 
     if result.reason == DIVERGED:
         print(result.error)
 
-Per step: enter `gate()` (it may block, e.g. while paused, or say stop), take one step, then each
+Per step: enter `gate()` (it may block, e.g. while paused, or say stop), take one step (inside
+`trainer.autocast()`: bf16 where the run's precision says so), then each
 hook's `on_step` in list order, still inside the gate (the live runner holds its trainer lock
 there, so no other thread touches the trainer while hooks read it).
 
@@ -94,7 +95,8 @@ def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: 
                 if trainer.config is not snapshot.config:  # a live setting changed: keep the state before it
                     snapshot = Snapshot(trainer)
                 try:
-                    metrics = take_step()
+                    with trainer.autocast():
+                        metrics = take_step()
                 except DivergenceError as error:
                     snapshot.restore(trainer)
                     error = error.rolled_back(snapshot.step)
