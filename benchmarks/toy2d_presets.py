@@ -110,8 +110,9 @@ def median_or_dash(values: list[float]) -> str:
 
 # --- search --------------------------------------------------------------------------------------
 def parse_vary(items: list[str]) -> dict[tuple[str, ...], list]:
-    """["optim.lr_g+optim.lr_d=1e-3,2e-3", "model.width=64,128"] -> {("optim.lr_g", "optim.lr_d"): [0.001, 0.002],
-    ("model.width",): [64, 128]}: fields joined by + take the same value."""
+    """["optim.lr_generator+optim.lr_discriminator=1e-3,2e-3", "model.width=64,128"] ->
+    {("optim.lr_generator", "optim.lr_discriminator"): [0.001, 0.002], ("model.width",): [64, 128]}:
+    fields joined by + take the same value."""
     space = {}
     for item in items:
         fields, values = item.split("=", 1)
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
                         help="overrides on top of the preset, e.g. optim.batch_size=128")
     parser.add_argument("--vary", nargs="*", default=[], metavar="FIELDS=V1,V2",
-                        help="search: try every combination, e.g. optim.lr_g+optim.lr_d=1e-3,2e-3 model.width=64,128")
+                        help="search: try every combination, e.g. "
+                             "optim.lr_generator+optim.lr_discriminator=1e-3,2e-3 model.width=64,128")
     parser.add_argument("--max-cpu", type=float, default=2 * CPU_BUDGET_S, help="search: give up on a run past this")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
