@@ -27,13 +27,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from conftest import find_chromium, free_port  # noqa: E402
+from conftest import find_chromium, free_port, streamlit_command, wait_for_health  # noqa: E402
 
 BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 TIMEOUT_MS = 180_000
@@ -42,26 +41,15 @@ FINISHED = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 def start_server(script: str, log_path: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-               "--browser.gatherUsageStats=false"]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(streamlit_command(script, port), cwd=REPO, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT)
     return process, f"http://127.0.0.1:{port}"
 
 
 def wait_healthy(process: subprocess.Popen, url: str, log_path: Path, timeout_s: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
-        time.sleep(0.02)
+    if not wait_for_health(url, process, timeout_s, poll_s=0.02):
+        raise RuntimeError(f"streamlit did not start:\n{log_path.read_text()}")
 
 
 def stop_server(process: subprocess.Popen) -> None:

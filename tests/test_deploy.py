@@ -13,14 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, free_port, streamlit_server
+from conftest import REPO_ROOT, free_port, streamlit_server, wait_for_health
 
 DEPLOY = REPO_ROOT / "deploy"
 SITE_CONFIG = DEPLOY / "nginx" / "genlab.conf"
@@ -86,17 +84,8 @@ def nginx_proxy(replica_ports: list[int], prefix: Path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"nginx did not answer:\n{(prefix / 'error.log').read_text()}")
-            time.sleep(0.1)
+        if not wait_for_health(url, process, timeout_s=30, poll_s=0.1):
+            pytest.fail(f"nginx did not answer:\n{(prefix / 'error.log').read_text()}")
         yield url
     finally:
         process.terminate()
