@@ -177,7 +177,7 @@ def test_exploding_hint_names_the_lipschitz_constraint_for_an_unconstrained_wass
     (finding,) = detect_for_config(history, cfg)
     assert finding.kind == "exploding" and finding.hint == WASSERSTEIN_HINT
     for constrained in (cfg.replace(**{"objective.gp_lambda": 10.0}), cfg.replace(**{"objective.weight_clip": 0.01}),
-                        cfg.replace(**{"model.spectral_norm_d": True}),
+                        cfg.replace(**{"model.spectral_norm_discriminator": True}),
                         cfg.replace(**{"objective.gan_loss": "nonsaturating"})):
         (finding,) = detect_for_config(history, constrained)
         assert finding.kind == "exploding" and finding.hint != WASSERSTEIN_HINT and "learning rate" in finding.hint
@@ -290,7 +290,7 @@ def test_exploding_in_the_apps_ring_setup_as_the_issue_saw_it():
     """The Train page's ring GAN (its preset) switched to the Wasserstein loss, lr 1e-2, n_critic 5:
     |loss/g| grows steadily, past 10⁴ within 600 steps; the finding is there long before."""
     cfg = RunConfig(name="explode").replace(**{
-        **preset("gan", "ring"), "objective.gan_loss": "wasserstein", "optim.lr_g": 1e-2, "optim.lr_d": 1e-2,
+        **preset("gan", "ring"), "objective.gan_loss": "wasserstein", "optim.lr_generator": 1e-2, "optim.lr_discriminator": 1e-2,
         "optim.n_critic": 5, "stats_every": 10_000})
     _, history = train(cfg, 600, cheap_every=100)
     assert max(abs(v) for v in history["loss/g"][-50:]) > 1e4

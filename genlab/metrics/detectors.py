@@ -303,7 +303,7 @@ def detect_for_config(history: Mapping[str, Any], config, diverged_term: str | N
     """`detect_failures` with the settings read from a RunConfig (family, GAN loss and D's constraints,
     KL warm-up)."""
     objective = config.objective
-    lipschitz_d = objective.gp_lambda > 0 or objective.weight_clip > 0 or config.model.spectral_norm_d
+    lipschitz_d = objective.gp_lambda > 0 or objective.weight_clip > 0 or config.model.spectral_norm_discriminator
     return detect_failures(history, family=config.model.family, gan_loss=objective.gan_loss,
                            lipschitz_d=lipschitz_d, kl_warmup_steps=objective.kl_warmup_steps,
                            diverged_term=diverged_term, quality=quality)
