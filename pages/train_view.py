@@ -4,8 +4,8 @@ A module of its own so that it is exactly what re-runs twice a second (as an st.
 refresh benchmark can run it alone. Reads the runner; never sends it commands.
 
 While the run trains, every chart is sent as a picture (genlab.viz.raster), redrawn only when its
-figure changed: a browser re-creates a plotly chart from scratch on every data change, which kept a
-laptop's main thread saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same
+figure changed and no more often than its drawing cost allows (genlab.viz.live_pictures): a browser
+re-creates a plotly chart from scratch on every data change, which kept a laptop's main thread saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same
 figures are interactive plotly charts (hover, zoom). Pictures are inline data: URIs, never files
 in Streamlit's media store, so an image the page shows cannot be gone when the browser asks for it.
 """
@@ -48,11 +48,11 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
 )
 
 
-def chart(figure, key: str, live: bool, width: int = viz.raster.WIDTH) -> None:
+def chart(figure, key: str, live: bool, width: int = viz.PICTURE_WIDTH) -> None:
     """`figure` as a picture while the run trains (`live`), else as an interactive plotly chart."""
     if live:
         uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width)
-        st.image(uri, width="stretch" if width == viz.raster.WIDTH else "content")
+        st.image(uri, width="stretch" if width == viz.PICTURE_WIDTH else "content")
     else:
         st.plotly_chart(figure, key=key)
 

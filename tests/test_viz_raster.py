@@ -12,7 +12,7 @@ from PIL import Image
 
 from genlab import viz
 from genlab.training.scene import Scene2D
-from genlab.viz import raster
+from genlab.viz import live_pictures, raster
 from genlab.viz.axes import Axis, data_range, nice_step, tick_label
 from genlab.viz.canvas import colour_scale, rgba
 from genlab.viz.figures import figure
@@ -99,22 +99,52 @@ def test_heatmap_corners_take_the_colour_scales_ends():
     assert max(found) <= 12
 
 
+def moved(figure: dict) -> dict:
+    """`figure` with one data value changed."""
+    values = figure["data"][0]["y"].copy()
+    values[3] += 0.5
+    figure["data"][0]["y"] = values
+    return figure
+
+
+class Clock:
+    """A clock that moves by `tick` seconds each time it is read (so each drawing 'takes' one tick)."""
+
+    def __init__(self, tick: float):
+        self.now, self.tick = 0.0, tick
+
+    def __call__(self) -> float:
+        self.now += self.tick
+        return self.now
+
+
 def test_pictures_are_redrawn_only_when_the_figure_changes(monkeypatch):
     drawn = []
     real_draw = raster.figure_picture
     monkeypatch.setattr(raster, "figure_picture", lambda fig, width=raster.WIDTH: drawn.append(1) or real_draw(fig, width))
-    store = raster.FigurePictures()
+    store = live_pictures.FigurePictures(cost_ratio=0.0)
     first = store.data_uri("loss", flat_line_figure(1.0), 300)
     assert store.data_uri("loss", flat_line_figure(1.0), 300) is first and len(drawn) == 1
-    moved = flat_line_figure(1.0)
-    moved["data"][0]["y"] = moved["data"][0]["y"].copy()
-    moved["data"][0]["y"][3] = 1.5
-    assert raster.figure_digest(moved, 300) != raster.figure_digest(flat_line_figure(1.0), 300)
-    assert store.data_uri("loss", moved, 300) != first and len(drawn) == 2
-    assert raster.figure_digest(flat_line_figure(1.0), 301) != raster.figure_digest(flat_line_figure(1.0), 300)
+    assert live_pictures.figure_digest(moved(flat_line_figure(1.0)), 300) != \
+        live_pictures.figure_digest(flat_line_figure(1.0), 300)
+    assert store.data_uri("loss", moved(flat_line_figure(1.0)), 300) != first and len(drawn) == 2
+    assert live_pictures.figure_digest(flat_line_figure(1.0), 301) != live_pictures.figure_digest(flat_line_figure(1.0), 300)
     header, payload = first.split(",", 1)
     assert header == "data:image/png;base64"
     assert Image.open(io.BytesIO(base64.b64decode(payload))).size == (300, 300)
+
+
+def test_a_changed_chart_waits_its_drawing_cost_times_the_ratio():
+    """Each drawing takes one tick of the clock (read before and after it): with a ratio of 10, a
+    changed figure is drawn again only 10 ticks after the last drawing began."""
+    clock = Clock(tick=1.0)
+    store = live_pictures.FigurePictures(clock=clock, cost_ratio=10.0)
+    first = store.data_uri("loss", flat_line_figure(1.0), 300)  # began at 1, took 1: next at 11
+    changed = moved(flat_line_figure(1.0))
+    held = [store.data_uri("loss", changed, 300) for _ in range(8)]  # the clock reads 3 .. 10
+    assert all(uri is first for uri in held)
+    assert store.data_uri("loss", changed, 300) != first  # the clock reads 11: redrawn
+    assert store.data_uri("other", flat_line_figure(1.0), 300) == first  # each chart has its own hold
 
 
 def test_every_live_chart_draws():

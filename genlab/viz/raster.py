@@ -14,13 +14,11 @@ Everything else (hover text, colour bars' details, fonts) is plotly's business a
 """
 from __future__ import annotations
 
-import hashlib
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 from PIL import Image
 
-from genlab.pictures import data_uri_png
 from genlab.viz.axes import Axis, data_range
 from genlab.viz.canvas import (AXIS_COLOUR, DASHES, FONT_SIZE, GRID_COLOUR, TITLE_SIZE, Canvas, colour_scale,
                                dashed, rgba, text_width)
@@ -178,17 +176,17 @@ def draw_polyline(canvas: Canvas, px: np.ndarray, py: np.ndarray, colour, width:
     """Runs of finite points as lines (NaN breaks a line), clipped to the plot area."""
     s = canvas.s
     inside = np.isfinite(px) & np.isfinite(py)
-    px = np.clip(px, plot[0] - 1, plot[2] + 1) * s
-    py = np.clip(py, plot[1] - 1, plot[3] + 1) * s
-    breaks = np.flatnonzero(~inside)
-    for run in np.split(np.arange(px.size), breaks):
-        run = run[inside[run]]
-        if run.size < 2:
+    points = np.stack([np.clip(px, plot[0] - 1, plot[2] + 1), np.clip(py, plot[1] - 1, plot[3] + 1)], axis=1) * s
+    line_width = max(1, round(width * s))
+    # runs of consecutive finite points: [start, stop) from the edges of `inside` (a gradient field
+    # is thousands of two-point runs, so no per-point Python work)
+    edges = np.diff(np.concatenate(([0], inside.astype(np.int8), [0])))
+    for start, stop in zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()):
+        if stop - start < 2:
             continue
-        points = np.stack([px[run], py[run]], axis=1)
-        line_width = max(1, round(width * s))
-        for piece in (dashed(points, DASHES[dash], line_width) if dash in DASHES else [points]):
-            canvas.draw.line([tuple(p) for p in piece.tolist()], fill=colour, width=line_width, joint="curve")
+        run = points[start:stop]
+        for piece in (dashed(run, DASHES[dash], line_width) if dash in DASHES else [run]):
+            canvas.draw.line(piece.ravel().tolist(), fill=colour, width=line_width, joint="curve")
 
 
 def draw_markers(canvas: Canvas, px: np.ndarray, py: np.ndarray, colour, radius: float, plot) -> None:
@@ -293,43 +291,3 @@ def draw_legend(canvas: Canvas, entries, rows, top: float) -> None:
                 canvas.draw.ellipse([(px + 7) * s, (py - 4) * s, (px + 13) * s, (py + 2) * s], fill=solid)
             canvas.text((px + 24, py), name, size=FONT_SIZE - 1, anchor="lm")
             px += w
-
-
-def figure_digest(figure: LightFigure | Mapping, width: int = WIDTH) -> str:
-    """A fingerprint of everything a picture of `figure` depends on (data arrays by their bytes)."""
-    digest = hashlib.blake2b(str(width).encode(), digest_size=16)
-
-    def feed(node: Any) -> None:
-        if isinstance(node, np.ndarray):
-            digest.update(f"{node.dtype}{node.shape}".encode())
-            digest.update(np.ascontiguousarray(node).tobytes())
-        elif isinstance(node, Mapping):
-            for key in sorted(node):
-                digest.update(str(key).encode())
-                feed(node[key])
-        elif isinstance(node, (list, tuple)):
-            digest.update(b"[")
-            for item in node:
-                feed(item)
-            digest.update(b"]")
-        else:
-            digest.update(repr(node).encode())
-
-    feed(figure.spec if isinstance(figure, LightFigure) else figure)
-    return digest.hexdigest()
-
-
-class FigurePictures:
-    """The latest picture of each of a page's charts as a data: URI, redrawn only when its figure changed
-    (a chart whose data did not move since the last refresh costs neither the server nor the browser)."""
-
-    def __init__(self) -> None:
-        self._latest: dict[str, tuple[str, str]] = {}
-
-    def data_uri(self, key: str, figure: LightFigure | Mapping, width: int = WIDTH) -> str:
-        digest = figure_digest(figure, width)
-        kept = self._latest.get(key)
-        if kept is None or kept[0] != digest:
-            kept = (digest, data_uri_png(figure_picture(figure, width), fast=True))
-            self._latest[key] = kept
-        return kept[1]
