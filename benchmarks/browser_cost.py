@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_server import SCENARIOS, PageProblems, launch_chromium, open_train, press_until, serve, state_value  # noqa: E402
+from live_server import SCENARIOS, PageProblems, launch_chromium, open_train, press_until, serve, state_value, write_json  # noqa: E402
 
 BROKEN_IMAGES_JS = "() => [...document.images].filter(i => i.complete && i.naturalWidth === 0).length"
 STATE_SHOWN_JS = """(state) => [...document.querySelectorAll('[data-testid="stMetric"]')].some(m =>
@@ -180,9 +180,7 @@ def main() -> int:
             print(f"{scenario}: {json.dumps(results[scenario])}", flush=True)
         browser.close()
     report(results)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1))
+    write_json(args.out, results)
     return 0
 
 

@@ -6,6 +6,7 @@ Not a benchmark itself: imported by browser_cost.py and soak.py (run them as `py
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import socket
@@ -65,12 +66,18 @@ def serve(env: dict[str, str] | None = None, log_path: Path | None = None) -> It
             yield Server(process, url)
         finally:
             process.terminate()
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            process.kill()  # nothing happens when it has exited already
             if log is not subprocess.DEVNULL:
                 log.close()
+
+
+def write_json(path: Path | None, figures: dict) -> None:
+    """The figures as indented JSON at `path` (nothing when None)."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(figures, indent=1))
 
 
 def launch_chromium(playwright):

@@ -15,14 +15,13 @@ tabs saw.
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from live_server import PageProblems, launch_chromium, open_train, press_until, serve  # noqa: E402
+from live_server import PageProblems, launch_chromium, open_train, press_until, serve, write_json  # noqa: E402
 
 TABS = ("ring-gan", "shapes-vae")
 
@@ -118,9 +117,7 @@ def main() -> int:
           f"{len(problems.all())}")
     for line in problems.all()[:10]:
         print(f"    {line[:160]}")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=1))
+    write_json(args.out, result)
     return 0
 
 

@@ -5,8 +5,9 @@ refresh benchmark can run it alone. Reads the runner; never sends it commands.
 
 While the run trains, every chart is sent as a picture (genlab.viz.raster), redrawn only when its
 figure changed and no more often than its drawing cost allows (genlab.viz.live_pictures): a browser
-re-creates a plotly chart from scratch on every data change, which kept a laptop's main thread saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same
-figures are interactive plotly charts (hover, zoom). Pictures are inline data: URIs, never files
+re-creates a plotly chart from scratch on every data change, which kept a laptop's main thread
+saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same figures are interactive
+plotly charts (hover, zoom). Pictures are inline data: URIs, never files
 in Streamlit's media store, so an image the page shows cannot be gone when the browser asks for it.
 """
 from __future__ import annotations
