@@ -11,6 +11,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from typing import Any
 
+from genlab import safe_json
+
 TOY2D_DATASETS = ("ring", "grid", "spiral", "moons", "circles", "checkerboard", "swissroll", "points")
 IMAGE_DATASETS = ("shapes", "mnist", "fashion_mnist", "cifar10", "folder")
 DATASETS = TOY2D_DATASETS + IMAGE_DATASETS
@@ -213,8 +215,8 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> "RunConfig":
         try:
-            raw = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+            raw = safe_json.loads(text, "config")
+        except safe_json.JSONError as exc:
             raise ConfigError("config", str(text)[:40], f"must be valid JSON ({exc})") from None
         return cls.from_dict(raw)
 

@@ -27,10 +27,12 @@ from genlab.runs.format import (
     STATE_JSON_FILE,
     STATE_TENSORS_FILE,
     WEIGHTS_FILE,
+    CheckpointError,
     flatten_networks,
     split_tree,
 )
 from genlab.runs.listing import check_name
+from genlab.runs.meta import MAX_COMMAND_CHARS
 
 PREVIEW_POINTS = 1000
 
@@ -50,9 +52,8 @@ def save_run(
     still be sampled and resumed, with fresh optimizer state). `command` is recorded for CLI runs.
     """
     name = check_name(name if name is not None else trainer.config.name)
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_scratch(root)
+    root = prepare_root(root)
+    command = (command or "")[-MAX_COMMAND_CHARS:]  # the latest commands, when a run was resumed very often
 
     config = trainer.config if trainer.config.name == name else trainer.config.replace(name=name)
     state = trainer.state_dict()
@@ -83,7 +84,7 @@ def save_run(
         "name": name,
         "step": int(state["step"]),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command or "",
+        "command": command,
         "family": config.model.family,
         "data_kind": trainer.data.kind,
         "data_shape": list(trainer.data_shape),
@@ -99,15 +100,34 @@ def save_run(
     files[META_FILE] = json.dumps(meta, indent=2).encode()  # written last: its presence marks completeness
 
     tmp = atomic.scratch_dir(root, name)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         for fname, data in files.items():
             atomic.write_bytes(tmp / fname, data)
         atomic.replace_dir(tmp, root / name)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"{root / name}: cannot be saved ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return root / name
+
+
+def prepare_root(root: str | os.PathLike) -> Path:
+    """The folder of runs `root`, created if needed; CheckpointError when it is a file or not writable
+    (checked before a long training, not when its result is saved)."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = atomic.scratch_dir(root, "probe")
+        probe.mkdir()
+        probe.rmdir()
+        atomic.remove_stale_scratch(root)
+    except OSError as exc:
+        problem = "is a file, not a folder" if root.is_file() else f"is not writable ({exc.strerror or exc})"
+        raise CheckpointError(f"cannot save runs in {root}: it {problem}") from None
+    return root
 
 
 def _genlab_version() -> str:
