@@ -16,9 +16,11 @@ TIMEOUT = 60  # the first run imports torch and builds a trainer
 
 
 @pytest.fixture
-def app(repo_root, monkeypatch, tmp_path):
-    """The app on its Train page, with a small ring GAN so steps are fast; the tab's runner is closed after."""
+def app(repo_root, monkeypatch, tmp_path, wait_until):
+    """The app on its Train page, with a small ring GAN so steps are fast; the tab's runner is closed after
+    (no grace period here: a tab whose session ends is reaped at once)."""
     monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")
     at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
@@ -26,9 +28,10 @@ def app(repo_root, monkeypatch, tmp_path):
     assert not at.exception, at.exception
     yield at
     runner = at.session_state[RUNNER_STATE_KEY]
-    st.cache_resource.clear()  # ends the session's runner (on_release -> close) like a closed tab
-    assert runner._closed and runner.state in ("idle", "stopped", "diverged", "error")
-    runner._join(10)  # on_release does not wait; the thread ends after its current step
+    st.cache_resource.clear()  # ends the session (on_release -> detach), like a closed tab
+    wait_until(lambda: runner._closed, timeout=30, what="the registry to close the detached runner")
+    assert runner.state in ("idle", "stopped", "diverged", "error")
+    runner._join(10)  # close() from the reaper may not wait; the thread ends after its current step
     assert not runner.thread_alive
 
 

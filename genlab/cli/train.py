@@ -6,25 +6,27 @@ run trained here and one trained in the app with the same config have the same m
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from genlab import safe_json
 from genlab.cli.args import PROG, UsageError
 from genlab.cli.flags import flag_values
 
 
 def _read_config_file(path: str) -> dict:
+    from genlab.runs.sizes import CONFIG_BYTES
+
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"--config {path}: no such file")
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+        raw = safe_json.load_file(file, CONFIG_BYTES, where=f"--config {path}")
+    except safe_json.JSONError as exc:
+        raise UsageError(str(exc)) from None
     if not isinstance(raw, dict):
         raise UsageError(f"--config {path}: must be a JSON object")
     return raw
@@ -126,7 +128,7 @@ def _new(args: argparse.Namespace, root: Path):
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from genlab.runs import save_run
+    from genlab.runs import prepare_root, save_run
     from genlab.training import (
         DIVERGED, CheckpointHook, HistoryHook, MetricHistory, ProgressHook, QualityHook, run,
     )
@@ -138,6 +140,7 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     trainer, table, name, target, earlier = (_resumed(args, root, flag_values(args)) if args.resume
                                              else _new(args, root))
+    prepare_root(root)  # a root that cannot hold the run is refused before training, not after
     history = MetricHistory.from_lists(table or {}, until_step=trainer.step_count)
     command = "\n".join(filter(None, [earlier, "python -m genlab " + shlex.join(argv)]))  # every command that shaped the run
     checkpoint = CheckpointHook(lambda t: save_run(t, history.to_lists(), root=root, name=name, command=command,

@@ -47,7 +47,7 @@ from genlab.runs.labels import (
 from genlab.runs.library import delete_run, export_zip, rename_run
 from genlab.runs.listing import RunInfo, check_name, list_runs, resolve_run, run_info
 from genlab.runs.load import LoadedRun, load_run, read_history, validate_run_dir
-from genlab.runs.save import save_run
+from genlab.runs.save import prepare_root, save_run
 from genlab.runs.upload import MAX_ZIP_BYTES, import_zip
 from genlab.runs.zip_entries import RunImportError
 from genlab.runs.tensors import check_safetensors
@@ -61,5 +61,5 @@ __all__ = [
     "MAX_ZIP_BYTES", "RunImportError", "delete_run", "export_zip", "import_zip", "rename_run",
     "RunInfo", "check_name", "list_runs", "resolve_run", "run_info",
     "LoadedRun", "load_run", "read_history", "validate_run_dir",
-    "save_run",
+    "prepare_root", "save_run",
 ]

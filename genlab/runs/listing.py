@@ -156,8 +156,9 @@ def looks_like_run(path: Path) -> bool:
 
 
 def _entries(root: Path) -> list[Path]:
+    """The entries of the folder `root` ([] when there is no such folder)."""
     try:
-        return sorted(root.iterdir())
+        return sorted(root.iterdir()) if root.is_dir() else []
     except OSError as exc:
         raise CheckpointError(f"{root}: cannot list runs here ({exc.strerror or exc})") from None
 
@@ -165,8 +166,6 @@ def _entries(root: Path) -> list[Path]:
 def list_runs(root: str | os.PathLike = DEFAULT_ROOT) -> list[RunInfo]:
     """Every run folder under `root`, sorted by name; a broken run is listed with `error` set."""
     root = Path(root)
-    if not root.is_dir():
-        return []
     for entry in _entries(root):  # a save that died between its two renames: put the old run back
         match = re.match(rf"^{re.escape(atomic.OLD_PREFIX)}(?P<name>.+)-\d+-[0-9a-f]+$", entry.name)
         if match:
