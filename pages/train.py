@@ -15,6 +15,8 @@ from genlab.config import GAN_LOSSES, IMAGE_SIZES, LIKELIHOODS, OPTIMIZERS, Conf
 from genlab.data import DataUnavailableError
 from genlab.presets import preset
 from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
+from pages.plain import plain
+from pages.recovery import offer_recovery
 from pages.shared import checkpoint_root, session_runner, use_app_navigation
 from pages.train_view import live_view
 
@@ -162,15 +164,15 @@ def open_run(runner: TrainingRunner, path: str) -> str | None:
         with st.spinner("Opening the run…"):
             loaded = load_run(Path(path))
             if not loaded.data_available:
-                flash("warning", f"**{loaded.path.name}**: its data set ({loaded.config.data.name}) is not "
+                flash("warning", f"**{plain(loaded.path.name)}**: its data set ({loaded.config.data.name}) is not "
                                  "available here, so it can be sampled and explored (Latent explorer) but not "
                                  "trained. The current run is unchanged.")
                 return None
             runner.load(loaded.trainer, loaded.history)
     except (CheckpointError, ValueError) as exc:  # CheckpointError is a ValueError; so is a bad history
-        flash("error", f"Could not open the run: {exc}")
+        flash("error", f"Could not open the run: {plain(exc)}")
         return None
-    flash("success", f"Opened **{loaded.path.name}** at step {runner.step_count:,} — press Start to continue.")
+    flash("success", f"Opened **{plain(loaded.path.name)}** at step {runner.step_count:,} — press Start to continue.")
     return loaded.path.name
 
 
@@ -255,7 +257,7 @@ def on_live_change(field: str) -> None:
     try:
         session_runner().set_live(**{field: ss[f"live.{field}"]})
     except ConfigError as exc:
-        flash("error", f"Not applied: {exc}")
+        flash("error", f"Not applied: {plain(exc)}")
 
 
 def on_speed_change() -> None:
@@ -285,9 +287,9 @@ def command(name: str) -> None:
     except CapacityError as exc:
         flash("error", str(exc))
     except (ConfigError, DataUnavailableError, ValueError) as exc:
-        flash("error", f"{exc}")
+        flash("error", plain(exc))
     except Exception as exc:  # noqa: BLE001 - show any other failure instead of a traceback page
-        flash("error", f"{name} failed: {type(exc).__name__}: {exc}")
+        flash("error", f"{name} failed: {type(exc).__name__}: {plain(exc)}")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -304,6 +306,7 @@ config = runner.config
 family = config.model.family
 
 st.title("Train")
+offer_recovery(runner)
 
 # --- Setup ------------------------------------------------------------------------------------
 fresh = state == IDLE and runner.step_count == 0
@@ -359,7 +362,7 @@ with st.expander("Setup: model, data, loss (changing these needs **Reset**)", ex
         if setup_differs(runner, pending):
             st.info("The Setup differs from the current run: press **Reset** to start a fresh run with it.")
     except ConfigError as exc:
-        st.warning(f"This Setup is not valid yet: {exc}")
+        st.warning(f"This Setup is not valid yet: {plain(exc)}")
 
 # --- Live controls (sidebar) ------------------------------------------------------------------
 with st.sidebar:
@@ -430,7 +433,7 @@ def evaluate_now() -> None:
         evaluation = runner.evaluate_now()
         ss["train.eval"] = (runner.run_id, runner.step_count, evaluation.history_row, evaluation.skipped)
     except Exception as exc:  # noqa: BLE001 - show the failure, keep the page
-        flash("error", f"Evaluation failed: {type(exc).__name__}: {exc}")
+        flash("error", f"Evaluation failed: {type(exc).__name__}: {plain(exc)}")
 
 
 with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):

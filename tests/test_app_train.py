@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -41,6 +42,11 @@ def runner_of(at: AppTest) -> TrainingRunner:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
+
+
+def shown(markdown: str) -> str:
+    """What Markdown text reads as on screen: user strings in messages are escaped (pages/plain.py)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def step_count(at: AppTest) -> int:
@@ -206,7 +212,7 @@ def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
     app.session_state["open_run"] = str(path)  # what the Runs page's "Continue training" sets
     app.run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any("Opened **my-saved-ring** at step 7" in s.value and "press Start" in s.value for s in app.success)
+    assert any("Opened **my-saved-ring** at step 7" in shown(s.value) and "press Start" in s.value for s in app.success)
     runner = runner_of(app)
     assert runner.trainer.step_count == 7 and step_count(app) == 7
     assert "open_run" not in app.session_state
@@ -229,7 +235,7 @@ def test_open_run_errors_are_shown(app, tmp_path, monkeypatch):
     app.session_state["open_run"] = str(tmp_path / "no-such-run")
     app.run()
     assert not app.exception
-    assert any("Could not open the run" in e.value and "no-such-run" in e.value for e in app.error)
+    assert any("Could not open the run" in e.value and "no-such-run" in shown(e.value) for e in app.error)
     assert runner.run_id == run_id
 
     app.button(key="btn.step").click().run()
