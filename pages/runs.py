@@ -177,6 +177,8 @@ if ok:
     if info.command:
         st.caption("Made by:")
         st.code(info.command, language=None, wrap_lines=True)
+    if info.data_note:
+        st.info(plain(info.data_note), icon=":material/dataset:")
     cols = st.columns(3)
     if cols[0].button("Continue training", key="runs.open", icon=":material/model_training:",
                       help="Open this run on the Train page, to train it further."):

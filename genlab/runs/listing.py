@@ -47,6 +47,7 @@ class RunInfo:
     created: str = ""
     command: str = ""
     size_bytes: int = 0
+    data_note: str = ""  # what an import dropped from the run's data settings ("" when nothing)
     error: str | None = None  # set (and the rest partly empty) when the run is broken
 
     @property
@@ -130,6 +131,7 @@ def info_from(path: Path, config: RunConfig, meta: dict[str, Any]) -> RunInfo:
         created=meta["created"],
         command=meta["command"],
         size_bytes=sum(p.stat().st_size for p in path.iterdir() if p.is_file()),
+        data_note=meta["data_note"],
     )
 
 
