@@ -81,7 +81,6 @@ class RunnerRegistry:
         self._entries: dict[str, _Entry] = {}
         self._grace_s, self._max_idle = DEFAULT_GRACE_S, DEFAULT_MAX_IDLE
         self._reaper: threading.Thread | None = None
-        self._stopping = False
 
     def attach(self, token: str, make_runner: Callable[[], TrainingRunner]) -> Attachment:
         """Attach a session to the runner of `token`, made with `make_runner()` if there is none (or it
@@ -148,12 +147,12 @@ class RunnerRegistry:
         return len(due)
 
     def close_all(self, timeout: float = 5.0) -> None:
-        """Autosave and close every runner (the server is stopping); the reaper thread ends."""
+        """Autosave and close every runner (the server is stopping); the reaper thread ends (a later
+        detach starts another)."""
         with self._lock:
-            self._stopping = True
             entries, self._entries = list(self._entries.values()), {}
+            reaper, self._reaper = self._reaper, None  # the reaper thread ends when it sees it is not the one
             self._wake.notify_all()
-            reaper = self._reaper
         if reaper is not None:
             reaper.join(timeout)
         for entry in entries:
@@ -176,7 +175,7 @@ class RunnerRegistry:
     def _reap_loop(self) -> None:
         while True:
             with self._lock:
-                if self._stopping:
+                if self._reaper is not threading.current_thread():
                     return
                 due = self._take_due_locked()
                 if not due:
