@@ -80,6 +80,16 @@ def _looks_like_path(name_or_path: str | os.PathLike) -> bool:
     )
 
 
+def _present(path: Path) -> bool:
+    """Whether the run folder `path` is there, once a folder that a dead save left aside is put back
+    and a save that is swapping it in right now (holding the folder lock) has finished."""
+    if path.is_dir():
+        return True
+    atomic.recover_dir(path)
+    with atomic.folder_lock(path.parent, exclusive=False):
+        return path.is_dir()
+
+
 def resolve_run(name_or_path: str | os.PathLike, root: str | os.PathLike = DEFAULT_ROOT) -> Path:
     """The folder of a run given by name (under `root`) or by path (a pathlib.Path, or an existing path).
 
@@ -97,19 +107,13 @@ def resolve_run(name_or_path: str | os.PathLike, root: str | os.PathLike = DEFAU
                 )
             else:
                 raise CheckpointError(f"{path}: not a run folder (expected a folder with {', '.join(REQUIRED_FILES)})")
-        if not path.exists():
-            atomic.recover_dir(path)
-        if not path.is_dir():
+        if not _present(path):
             raise CheckpointError(f"{path}: no such run folder")
         return path
     name = check_name(str(name_or_path))
     root = Path(root)
     path = root / name
-    if not path.is_dir():
-        atomic.recover_dir(path)
-        with atomic.folder_lock(root, exclusive=False):  # waits for a save that is swapping it in right now
-            pass
-    if not path.is_dir():
+    if not _present(path):
         known = [info.name for info in list_runs(root) if info.ok]
         hint = f"; runs in {root}: {', '.join(known)}" if known else f"; {root} has no runs"
         raise CheckpointError(f"unknown run {name!r}{hint}")
