@@ -30,8 +30,9 @@ def fmt_seconds(seconds: float) -> str:
 
 
 QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the run reports them
-    ("quality/modes_covered", "Modes covered", "{:.0f}"),
+    ("quality/modes_covered", "Modes covered (≥ N/4K samples each)", "{:.0f}"),
     ("quality/high_quality_fraction", "High-quality samples", "{:.0%}"),
+    ("quality/reverse_kl", "Reverse KL to uniform (nats)", "{:.3f}"),
     ("quality/diversity", "Sample diversity", "{:.2f}"),
     ("quality/active_units", "Active latent units", "{:.0f}"),
     ("quality/kl_total", "KL (nats)", "{:.2f}"),
@@ -54,7 +55,7 @@ def show_quality(snap, history) -> None:
         total = latest(history, "quality/modes_total")
         for col, (label, fmt, value) in zip(cols, shown):
             text = fmt.format(value)
-            if label == "Modes covered" and total is not None:
+            if label.startswith("Modes covered") and total is not None:
                 text += f" / {total:.0f}"
             col.metric(label, text)
     findings = detect_for_config(history, snap.config, diverged_term=snap.diverged_term or None)

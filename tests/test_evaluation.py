@@ -101,7 +101,7 @@ def test_a_registered_evaluator_measures_where_it_applies_and_says_why_elsewhere
 
 @pytest.mark.parametrize("spec, keys", [
     (TINY_RING, {"quality/modes_covered", "quality/modes_total", "quality/high_quality_fraction",
-                 "quality/reverse_kl"}),
+                 "quality/reverse_kl", "quality/modes_with_any_high_quality_sample"}),
     (TINY_SHAPES_GAN, {"quality/diversity"}),
     (TINY_SHAPES_VAE, {"quality/active_units", "quality/kl_total"}),
 ])

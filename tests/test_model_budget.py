@@ -32,16 +32,16 @@ from conftest import REPO_ROOT
 CONFIGS = {  # small versions of every architecture the models package builds
     "gan-mlp-points": {"data.name": "ring", "data.n_samples": 64, "model.width": 16, "model.depth": 3},
     "gan-mlp-images-sn": {"data.name": "shapes", "data.image_size": 28, "data.n_samples": 64, "model.width": 8,
-                          "model.spectral_norm_d": True, "model.spectral_norm_g": True},
+                          "model.spectral_norm_discriminator": True, "model.spectral_norm_generator": True},
     "gan-conv-28-sn": {"data.name": "shapes", "data.image_size": 28, "data.n_samples": 64, "model.arch": "conv",
-                       "model.width": 4, "model.spectral_norm_d": True},
+                       "model.width": 4, "model.spectral_norm_discriminator": True},
     "gan-conv-64": {"data.name": "shapes", "data.image_size": 64, "data.n_samples": 64, "model.arch": "conv",
-                    "model.width": 4, "model.latent_dim": 5, "model.spectral_norm_g": True},
+                    "model.width": 4, "model.latent_dim": 5, "model.spectral_norm_generator": True},
     "vae-mlp-points": {"data.name": "ring", "data.n_samples": 64, "model.family": "vae", "model.width": 16,
                        "objective.likelihood": "gaussian"},
     "vae-conv-32-sn": {"data.name": "shapes", "data.image_size": 32, "data.n_samples": 64, "model.family": "vae",
-                       "model.arch": "conv", "model.width": 4, "model.spectral_norm_d": True,
-                       "model.spectral_norm_g": True},
+                       "model.arch": "conv", "model.width": 4, "model.spectral_norm_encoder": True,
+                       "model.spectral_norm_decoder": True},
 }
 
 
@@ -173,7 +173,7 @@ def test_refusing_the_22_gib_model_costs_no_memory():
 
 def test_the_budget_is_computed_without_running_anything_heavy():
     config = RunConfig().replace(**{"data.name": "shapes", "data.image_size": 64, "model.arch": "conv",
-                                    "model.width": 2048, "model.spectral_norm_d": True})
+                                    "model.width": 2048, "model.spectral_norm_discriminator": True})
     size = model_size(config)
     assert size.parameters > 8e9 and math.isfinite(size.activation_bytes)
     json.dumps(size.__dict__)  # plain numbers

@@ -13,7 +13,7 @@ from genlab.training import Hook, MetricHistory, PreviewHook, SceneHook
 from genlab.training.hooks import PREVIEW_INTERVAL_S
 from genlab.training.scene import scene_setup
 
-LAYER_STATS = ("weight_norm/", "spectral_norm/")
+LAYER_STATS = ("weight_norm/", "spectral_norm/", "operator_norm/", "power_iteration_unconverged/")
 RATE_SAMPLE_S = 0.2  # steps/s from (time, step) samples at least this far apart
 SCENE_REQUEST_TTL_S = 3.0  # the scene is drawn only if a viewer asked within this many seconds
 

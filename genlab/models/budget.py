@@ -121,16 +121,17 @@ def model_size(config: RunConfig, data_shape: tuple[int, ...] | None = None) -> 
 
     shape = tuple(data_shape) if data_shape is not None else data_shapes(config.data)[-1]
     model = config.model
-    plain = dataclasses.replace(model, spectral_norm_d=False, spectral_norm_g=False)
+    plain = dataclasses.replace(model, spectral_norm_generator=False, spectral_norm_discriminator=False,
+                                spectral_norm_encoder=False, spectral_norm_decoder=False)
     with torch.device("meta"):
         if model.family == "gan":
             G, D = build_gan(plain, shape)
-            networks = [(G, model.spectral_norm_g, True), (D, model.spectral_norm_d, True),
-                        (G, model.spectral_norm_g, False)]  # the moving average of G: stored, not trained
+            networks = [(G, model.spectral_norm_generator, True), (D, model.spectral_norm_discriminator, True),
+                        (G, model.spectral_norm_generator, False)]  # the moving average of G: stored, not trained
             acts = activations_per_sample(G, (model.latent_dim,)) + GRADIENT_PENALTY_PASSES * activations_per_sample(D, shape)
         else:
             vae = build_vae(plain, shape)
-            networks = [(vae.encoder, model.spectral_norm_d, True), (vae.decoder, model.spectral_norm_g, True)]
+            networks = [(vae.encoder, model.spectral_norm_encoder, True), (vae.decoder, model.spectral_norm_decoder, True)]
             acts = activations_per_sample(vae.encoder, shape) + activations_per_sample(vae.decoder, (model.latent_dim,))
     parameters = trainable = trainable_tensors = layers = tensors = stored_bytes = 0
     for net, spectral, trained in networks:

@@ -106,14 +106,18 @@ def loss_names(history: History) -> list[str]:
     """The loss terms worth a curve: every loss and penalty, without duplicates of each other
     (a GAN's "loss/total" = d + g means nothing; "loss/d_adv" equals "loss/d" while D has no penalty)."""
     names = pick(history, ("loss/", "penalty/"))
-    gan = "loss/d" in history
-    if gan:
+    if "loss/d" in history:
         names = [n for n in names if n != "loss/total"]
-        d_terms = ("penalty/gp", "penalty/r1", "penalty/r2", "penalty/l1_d", "penalty/l2_d")
-        d_penalties = any(n in history for n in d_terms)
-        g_penalties = any(n in history for n in ("penalty/l1_g", "penalty/l2_g"))
-        names = [n for n in names if (n != "loss/d_adv" or d_penalties) and (n != "loss/g_adv" or g_penalties)]
+        names = [n for n in names if n not in ("loss/d_adv", "loss/g_adv") or _differs(history, n, n[:-len("_adv")])]
     return names
+
+
+def _differs(history: History, a: str, b: str) -> bool:
+    """Whether two metrics ever differ (a network's loss without and with its penalties)."""
+    if b not in history:
+        return True
+    first, second = np.asarray(history[a][1]), np.asarray(history[b][1])
+    return first.shape != second.shape or not np.array_equal(first, second, equal_nan=True)
 
 
 def loss_figure(history: History, *, log_y: bool = False, uirevision: str = "loss") -> LightFigure:
@@ -133,7 +137,9 @@ def grad_norms_figure(history: History, *, log_y: bool = True, uirevision: str =
 
 
 def layer_norms_figure(history: History, *, log_y: bool = False, uirevision: str = "layers") -> LightFigure:
-    """Per-layer Frobenius norms ‖W‖_F (solid) and spectral norms σ_max(W) (dotted) over training."""
+    """Per-layer norms over training: Frobenius ‖W‖_F (solid), σ_max of the kernel reshaped to a matrix
+    (dotted; what spectral normalization divides by) and, for convolutions, the layer's operator norm
+    (dashed; how much the layer can stretch its input: up to ⌈k/s⌉ times the reshaped kernel's σ)."""
     data: list[dict] = []
     names = pick(history, ("weight_norm/",))
     for i, name in enumerate(names):
@@ -144,17 +150,26 @@ def layer_norms_figure(history: History, *, log_y: bool = False, uirevision: str
         spectral = f"spectral_norm/{layer}"
         if spectral in history:
             s_steps, s_values = _xy(*history[spectral])
-            data.append(line(s_steps, s_values, f"σ {layer}", colour, dash="dot", legendgroup=layer))
+            data.append(line(s_steps, s_values, f"σ kernel {layer}", colour, dash="dot", legendgroup=layer))
+        operator = f"operator_norm/{layer}"
+        if operator in history and (spectral not in history or not _same_values(history[operator], history[spectral])):
+            o_steps, o_values = _xy(*history[operator])
+            data.append(line(o_steps, o_values, f"‖layer‖ {layer}", colour, dash="dash", legendgroup=layer))
     if not data:
         return empty("Per-layer weight norms", "measured every few steps; no data yet", uirevision)
     layout = {
-        "title": heading("Per-layer norms: ‖W‖_F solid, spectral σ_max dotted"),
+        "title": heading("Per-layer norms: ‖W‖_F solid, σ of reshaped kernel dotted, conv operator norm dashed"),
         "uirevision": uirevision,
         "xaxis": {"title": {"text": "step"}},
         "yaxis": {"type": "log" if log_y else "linear"},
         "hovermode": "closest",
     }
     return figure(data, layout)
+
+
+def _same_values(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Linear layers report one number as both norms: draw it once."""
+    return len(a[1]) == len(b[1]) and bool(np.allclose(a[1], b[1]))
 
 
 def _dim_index(name: str) -> int:
