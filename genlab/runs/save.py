@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -37,6 +38,23 @@ from genlab.runs.meta import MAX_COMMAND_CHARS
 PREVIEW_POINTS = 1000
 
 
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of `tensors`, with its header's metadata keys in sorted order.
+
+    The safetensors writer orders the metadata map by a per-process random hash, so two saves of the same
+    weights could differ in their bytes; the header is rewritten with sorted keys (the same JSON, so the
+    same length) so that identical training gives byte-identical files.
+    """
+    data = save_safetensors_bytes(tensors, metadata=metadata)
+    length = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + length])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(canonical) > length:  # cannot happen for the same JSON; never write a header that overlaps the data
+        raise CheckpointError("safetensors header grew when sorted")
+    return data[:8] + canonical.ljust(length) + data[8 + length:]
+
+
 def save_run(
     trainer,
     history: dict[str, list[float]] | None = None,
@@ -64,8 +82,8 @@ def save_run(
 
     files: dict[str, bytes] = {
         CONFIG_FILE: config.to_json().encode(),
-        WEIGHTS_FILE: save_safetensors_bytes(weights, metadata={"format": "pt", "genlab": "weights"}),
-        STATE_TENSORS_FILE: save_safetensors_bytes(state_tensors, metadata={"format": "pt", "genlab": "state"}),
+        WEIGHTS_FILE: safetensors_bytes(weights, {"format": "pt", "genlab": "weights"}),
+        STATE_TENSORS_FILE: safetensors_bytes(state_tensors, {"format": "pt", "genlab": "state"}),
         STATE_JSON_FILE: json.dumps(skeleton, indent=1).encode(),
         PREVIEW_FILE: _preview_png(trainer),
     }
