@@ -126,7 +126,7 @@ if infos:
 if ok:
     st.subheader("Compare runs")
     if "runs.compare" not in ss:
-        ss["runs.compare"] = [info.name for info in ok[:2]]
+        ss["runs.compare"] = runs.default_comparison(ok)
     ss["runs.compare"] = [n for n in ss["runs.compare"] if n in by_name]
     chosen = st.multiselect("Runs to compare", list(by_name), key="runs.compare",
                             help="e.g. β = 1 against β = 4, or spectral norm on against off")
@@ -173,9 +173,11 @@ if ok:
         ss["runs.manage"] = ok[0].name
     name = st.selectbox("Run to manage", list(by_name), key="runs.manage")
     info = by_name[name]
-    st.text(f"{info.path} · {info.family.upper()} on {info.dataset} · {info.steps:,} steps")
+    shipped = runs.is_shipped(info.path)
+    st.text(f"{info.name} · {info.family.upper()} on {info.dataset} · {info.steps:,} steps"
+            + (" · ships with genlab (read-only)" if shipped else ""))
     if info.command:
-        st.caption("Made by:")
+        st.caption("Made by:" if "\n" not in info.command else "Made by these commands, in order:")
         st.code(info.command, language=None, wrap_lines=True)
     if info.data_note:
         st.info(plain(info.data_note), icon=":material/dataset:")
@@ -191,15 +193,18 @@ if ok:
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",
                             icon=":material/download:", on_click="ignore")
 
+    if shipped:
+        st.caption("Runs that ship with genlab cannot be renamed, deleted or overwritten, so that every tab "
+                   "keeps them. **Continue training** and save under another name to change a copy.")
     with st.expander("Rename"):
         ss.setdefault("runs.new_name", "")
         st.text_input("New name", key="runs.new_name", placeholder=name,
                       help="Letters, digits, '.', '_' and '-'; an existing run is never overwritten.")
-        st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,))
+        st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,), disabled=shipped)
     with st.expander("Delete"):
         st.checkbox(f"Yes, delete **{plain(name)}** and its files permanently", key="runs.confirm_delete")
         st.button("Delete", key="runs.delete", type="primary", on_click=on_delete, args=(name, root),
-                  disabled=not ss.get("runs.confirm_delete"))
+                  disabled=shipped or not ss.get("runs.confirm_delete"))
 
 # --- broken runs: what is wrong with each, and a way to delete it ------------------------------------
 broken = [info for info in infos if not info.ok]

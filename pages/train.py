@@ -17,10 +17,11 @@ from genlab.data import DataUnavailableError
 from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
 from pages.plain import plain
 from pages.recovery import offer_recovery
-from pages.shared import checkpoint_root, session_runner, use_app_navigation
+from pages.shared import session_runner, use_app_navigation
 from pages.train_controls import live_controls
 from pages.train_evaluate import evaluate_panel
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
+from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_view import live_view
 
@@ -70,8 +71,7 @@ def command(name: str) -> None:
                 runner.reset(config, data=uploaded_data(config))
             flash("success", "Reset: a fresh run with the current Setup.")
         elif name == "save":
-            path = runner.save(name=ss[SAVE_NAME_KEY], root=str(checkpoint_root()))
-            flash("success", f"Saved step {runner.step_count:,} to `{path}`.")
+            save(runner)
     except CapacityError as exc:
         flash("error", str(exc))
     except (ConfigError, DataUnavailableError, ValueError) as exc:
@@ -100,7 +100,7 @@ def transport(runner: TrainingRunner) -> None:
                       help="A fresh run with the Setup above (discards this one unless saved).")
     buttons[7].text_input("Run name", key=SAVE_NAME_KEY, label_visibility="collapsed", placeholder="run name")
     buttons[8].button("Save", key="btn.save", on_click=command, args=("save",), width="stretch",
-                      help=f"Save weights, config and curves under {checkpoint_root()}.")
+                      help="Save weights, config and curves as a run (listed on the Runs page).")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else Non
 ss.pop(OPEN_RUN_KEY, None)
 sync_widgets(runner)
 if opened is not None:
-    ss[SAVE_NAME_KEY] = opened  # Save overwrites the run it continues
+    ss[SAVE_NAME_KEY] = name_after_opening(opened)
 
 st.title("Train")
 offer_recovery(runner)
@@ -121,6 +121,7 @@ with st.expander("Setup: model, data, loss (changing these needs **Reset**)", ex
 with st.sidebar:
     live_controls(runner)
 transport(runner)
+overwrite_prompt(runner)
 for kind, text in ss.pop(FLASH_KEY, []):
     getattr(st, kind)(text)
 with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):

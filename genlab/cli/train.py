@@ -110,6 +110,7 @@ def _new(args: argparse.Namespace, root: Path):
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
     from genlab.runs import prepare_root, save_run
+    from genlab.runs.shipped import refuse_if_shipped
     from genlab.training import (
         DIVERGED, CheckpointHook, HistoryHook, MetricHistory, ProgressHook, QualityHook, run,
     )
@@ -121,7 +122,8 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         torch.set_num_threads(args.threads)
     trainer, table, name, target, command = (_resumed(args, root, flag_values(args)) if args.resume
                                              else _new(args, root))
-    prepare_root(root)  # a root that cannot hold the run is refused before training, not after
+    prepare_root(root)  # a root that cannot hold the run, or a shipped run, is refused before training
+    refuse_if_shipped(root / name, "overwritten")
     history = MetricHistory.from_lists(table or {}, until_step=trainer.step_count)
     checkpoint = CheckpointHook(lambda t: save_run(t, history.to_lists(), root=root, name=name, command=command,
                                                    include_optimizer=not args.no_optimizer), every=args.save_every)

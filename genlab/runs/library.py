@@ -18,6 +18,7 @@ from pathlib import Path
 from genlab import atomic
 from genlab.runs.format import CONFIG_FILE, DEFAULT_ROOT, META_FILE, RUN_FILES, CheckpointError, read_json
 from genlab.runs.listing import check_name, looks_like_run
+from genlab.runs.shipped import refuse_if_shipped
 
 
 # ------------------------------------------------------------------------------------------------
@@ -52,6 +53,7 @@ def rename_run(old: str, new: str, root: str | os.PathLike = DEFAULT_ROOT) -> Pa
     """Rename run `old` to `new` in `root`; refuses an invalid name or an existing run. Returns the new folder."""
     root = Path(root)
     source = _existing_run(root, old)
+    refuse_if_shipped(source, "renamed")
     new = check_name(new)
     if new == old:
         return source
@@ -69,6 +71,7 @@ def delete_run(name: str, root: str | os.PathLike = DEFAULT_ROOT) -> None:
     """Delete run `name` from `root`: moved aside atomically first, so it vanishes from listings at once."""
     root = Path(root)
     path = _existing_run(root, name)
+    refuse_if_shipped(path, "deleted")
     trash = atomic.scratch_dir(root, path.name)  # '_tmp-…': never listed, cleaned up if we die mid-way
     with atomic.folder_lock(root, exclusive=True):
         os.rename(path, trash)

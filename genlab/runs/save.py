@@ -34,6 +34,7 @@ from genlab.runs.format import (
 )
 from genlab.runs.listing import check_name
 from genlab.runs.meta import MAX_COMMAND_CHARS
+from genlab.runs.shipped import refuse_if_shipped
 
 PREVIEW_POINTS = 1000
 
@@ -66,11 +67,12 @@ def save_run(
     """Save `trainer` (and its metrics `history`) as `<root>/<name>/`, atomically; returns the folder.
 
     `name` defaults to the config's name. An existing run of that name is replaced only once the new one
-    is complete on disk. `include_optimizer=False` leaves out optimizer moments (a smaller file that can
+    is complete on disk; a run that ships with genlab is never replaced (genlab.runs.shipped). `include_optimizer=False` leaves out optimizer moments (a smaller file that can
     still be sampled and resumed, with fresh optimizer state). `command` is recorded for CLI runs.
     """
     name = check_name(name if name is not None else trainer.config.name)
     root = prepare_root(root)
+    refuse_if_shipped(root / name, "overwritten")
     command = (command or "")[-MAX_COMMAND_CHARS:]  # the latest commands, when a run was resumed very often
 
     config = trainer.config if trainer.config.name == name else trainer.config.replace(name=name)
