@@ -1,0 +1,5 @@
+"""Theory made visible: small games whose dynamics the pages draw, built from genlab's own losses.
+
+- dirac.py     the Dirac-GAN (Mescheder et al. 2018): the games, their vector field by autograd
+- dynamics.py  simultaneous / alternating gradient descent on it, and the linearization at (0, 0)
+"""

@@ -1,0 +1,143 @@
+"""Dirac-GAN lab: why regularization makes GAN training converge, on the smallest GAN there is."""
+from __future__ import annotations
+
+import streamlit as st
+
+from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
+from genlab.theory.dynamics import SCHEMES, Stability, Trajectories, stability, trajectories
+from genlab.viz.dirac import click_point, dirac_figure
+from pages.shared import use_app_navigation
+
+use_app_navigation()
+
+ss = st.session_state
+EXTENT = 2.5  # the plane shown: [−EXTENT, EXTENT]²
+FIELD_CELLS = 21
+DEFAULT_STRENGTH = {"weight_clip": 1.0, "gradient_penalty": 1.0, "r1": 1.0, "r2": 1.0, "instance_noise": 0.5}
+SIDES = {"A": ("minimax", "none"), "B": ("minimax", "r1")}  # side -> its first game
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_field(game: DiracGame):
+    return [values.numpy() for values in field_on_grid(game, EXTENT, FIELD_CELLS)]
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: int) -> Trajectories:
+    return trajectories(game, start, h, steps)
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_stability(game: DiracGame, h: float) -> Stability:
+    return stability(game, h)
+
+
+def complex_text(value: complex) -> str:
+    sign = "−" if value.imag < 0 else "+"
+    real = f"{value.real:.3f}".replace("-", "−")
+    return f"{real} {sign} {abs(value.imag):.3f}i"
+
+
+def use_clicked_start(side: str) -> None:
+    """on_select callback: the clicked point becomes the paths' start (set before the inputs are drawn)."""
+    try:
+        points = list(ss[f"dirac.{side}.chart"]["selection"]["points"] or [])
+    except (KeyError, TypeError):
+        return
+    point = click_point(points)
+    if point is not None:
+        ss["dirac.theta0"], ss["dirac.psi0"] = round(point[0], 2), round(point[1], 2)
+
+
+def game_controls(side: str, container) -> DiracGame:
+    loss_default, regularizer_default = SIDES[side]
+    cols = container.columns(3)
+    loss = cols[0].selectbox("GAN loss", list(LOSSES), format_func=LOSSES.get, key=f"dirac.{side}.loss",
+                             index=list(LOSSES).index(loss_default))
+    regularizer = cols[1].selectbox("Regularizer", list(REGULARIZERS), format_func=lambda r: REGULARIZERS[r][0],
+                                    key=f"dirac.{side}.regularizer", index=list(REGULARIZERS).index(regularizer_default))
+    _, symbol, top = REGULARIZERS[regularizer]
+    strength = 0.0
+    if regularizer != "none":
+        strength = cols[2].slider(f"Strength {symbol}", 0.0, top, DEFAULT_STRENGTH[regularizer], 0.05,
+                                  key=f"dirac.{side}.{regularizer}")
+    return DiracGame(loss, regularizer, strength)
+
+
+def show_stability(result: Stability, h: float, container) -> None:
+    if result.eigenvalues is None:
+        container.warning(result.undefined, icon=":material/info:")
+        return
+    cols = container.columns(2)
+    for col, (i, value) in zip(cols, enumerate(result.eigenvalues, 1)):
+        col.metric(f"λ{i} of J at (0, 0)", complex_text(value))
+    container.caption(f"Continuous time: {result.continuous_verdict}.")
+    cols = container.columns(2)
+    cols[0].metric(f"max |1 + hλ|, simultaneous (h = {h:g})", f"{result.radius['simultaneous']:.4f}")
+    cols[1].metric("ρ, alternating", f"{result.radius['alternating']:.4f}")
+
+
+def show_paths(paths: Trajectories, steps: int, container) -> None:
+    cols = container.columns(2)
+    for col, scheme in zip(cols, SCHEMES):
+        path = getattr(paths, scheme)
+        norm = paths.end_norm(scheme)
+        text = f"{norm:.3g}" if norm != float("inf") else f"diverged (step {len(path) - 1})"
+        col.metric(f"‖(θ, ψ)‖ after {steps} {scheme} steps", text)
+
+
+def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box, numbers_box) -> None:
+    try:
+        game = game_controls(name, chart_box)
+    except ValueError as error:
+        chart_box.error(f"Game settings: {error}")
+        return
+    paths = cached_trajectories(game, start, h, steps)
+    figure = dirac_figure(cached_field(game), {scheme: getattr(paths, scheme) for scheme in SCHEMES}, start, EXTENT,
+                          game.label, clip=game.strength if game.clips else 0.0, uirevision=f"dirac-{name}")
+    chart_box.plotly_chart(figure, key=f"dirac.{name}.chart", on_select=lambda: use_clicked_start(name),
+                           selection_mode="points")
+    show_paths(paths, steps, numbers_box)
+    show_stability(cached_stability(game, h), h, numbers_box)
+
+
+def explain(container) -> None:
+    container.markdown(
+        "**Reading the numbers.** $J$ is the Jacobian of $v$ at the equilibrium. The continuous dynamics "
+        "$\\dot x = v(x)$ converge near it when every eigenvalue has $\\operatorname{Re}\\lambda < 0$. "
+        "A simultaneous step $x \\leftarrow x + h\\,v(x)$ multiplies small deviations by $I + hJ$, so it "
+        "converges when every $|1 + h\\lambda| < 1$: purely imaginary $\\lambda$ (the unregularized GAN, "
+        "WGAN) give $|1 + h\\lambda| > 1$ for every $h$, a slow outward spiral. Alternating steps (critic "
+        "first, as genlab's trainer does) have their own step matrix; $\\rho$ is its spectral radius, and "
+        "$\\rho = 1$ means the iterates circle for ever. R1 or R2 with $\\gamma > 0$ add $-\\gamma$ to $J$'s "
+        "critic entry: $\\lambda = -\\gamma/2 \\pm \\sqrt{\\gamma^2/4 - 1/4}$, inside the left half-plane."
+    )
+    container.caption("Weight clipping keeps ψ in the shaded band |ψ| ≤ c after every critic step. Instance noise "
+                      "adds N(0, σ²) to real and generated samples; its expectation is taken over fixed normal "
+                      "quantiles. WGAN-GP's penalty (|ψ| − 1)² has a kink at ψ = 0, so its field has no Jacobian there.")
+
+
+st.title("Dirac-GAN lab")
+st.markdown(
+    "The smallest GAN (Mescheder et al., 2018): the generator is one number, $G(z) = \\theta$; the critic is "
+    "one slope, $D(x) = \\psi x$; the data are a point mass at 0. The only equilibrium is "
+    "$(\\theta, \\psi) = (0, 0)$. Each arrow is $v = (-\\partial L_G/\\partial\\theta,\\,-\\partial L_D/\\partial\\psi)$, "
+    "computed by autograd through genlab's own loss and penalty functions, the ones the Train page uses. "
+    "**Click the plane** to start gradient descent there."
+)
+compare = st.toggle("Compare two settings side by side", key="dirac.compare")
+controls = st.columns(4)
+h = controls[0].slider("Step size h", 0.01, 1.0, 0.2, 0.01, key="dirac.h")
+steps = controls[1].slider("Steps", 10, 1000, 500, 10, key="dirac.steps")
+theta0 = controls[2].number_input("Start θ₀", -EXTENT, EXTENT, 1.0, 0.1, key="dirac.theta0")
+psi0 = controls[3].number_input("Start ψ₀", -EXTENT, EXTENT, 1.0, 0.1, key="dirac.psi0")
+start = (float(theta0), float(psi0))
+
+if compare:
+    for name, column in zip(SIDES, st.columns(2)):
+        side(name, start, h, steps, column, column)
+    explain(st.container())
+else:
+    left, right = st.columns([1.3, 1])
+    side("A", start, h, steps, left, right)
+    explain(right)
