@@ -1,10 +1,13 @@
 """Dirac-GAN lab: why regularization makes GAN training converge, on the smallest GAN there is."""
 from __future__ import annotations
 
+import math
+
+import pandas as pd
 import streamlit as st
 
 from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
-from genlab.theory.dynamics import SCHEMES, Stability, Trajectories, stability, trajectories
+from genlab.theory.dynamics import SCHEMES, Stability, Trajectories, stability, step_verdict, trajectories
 from genlab.viz.dirac import click_point, dirac_figure
 from pages.shared import use_app_navigation
 
@@ -32,10 +35,17 @@ def cached_stability(game: DiracGame, h: float) -> Stability:
     return stability(game, h)
 
 
-def complex_text(value: complex) -> str:
-    sign = "−" if value.imag < 0 else "+"
-    real = f"{value.real:.3f}".replace("-", "−")
-    return f"{real} {sign} {abs(value.imag):.3f}i"
+def number(value: float) -> str:
+    text = f"{value:.3g}"
+    return "0" if text in ("0", "-0") else text.replace("-", "−")
+
+
+def eigenvalues_text(values: tuple[complex, complex]) -> str:
+    """"a ± bi" for a complex-conjugate pair (J is real), "a, b" for two real eigenvalues."""
+    first, second = values
+    if abs(first.imag) > 1e-12:
+        return f"{number(first.real)} ± {number(abs(first.imag))}i"
+    return f"{number(first.real)}, {number(second.real)}"
 
 
 def use_clicked_start(side: str) -> None:
@@ -64,26 +74,23 @@ def game_controls(side: str, container) -> DiracGame:
     return DiracGame(loss, regularizer, strength)
 
 
-def show_stability(result: Stability, h: float, container) -> None:
+def show_numbers(paths: Trajectories, result: Stability, h: float, steps: int, container) -> None:
+    """J's eigenvalues and the continuous verdict, then per scheme: where its run ended, its step's ρ."""
     if result.eigenvalues is None:
         container.warning(result.undefined, icon=":material/info:")
-        return
-    cols = container.columns(2)
-    for col, (i, value) in zip(cols, enumerate(result.eigenvalues, 1)):
-        col.metric(f"λ{i} of J at (0, 0)", complex_text(value))
-    container.caption(f"Continuous time: {result.continuous_verdict}.")
-    cols = container.columns(2)
-    cols[0].metric(f"max |1 + hλ|, simultaneous (h = {h:g})", f"{result.radius['simultaneous']:.4f}")
-    cols[1].metric("ρ, alternating", f"{result.radius['alternating']:.4f}")
-
-
-def show_paths(paths: Trajectories, steps: int, container) -> None:
-    cols = container.columns(2)
-    for col, scheme in zip(cols, SCHEMES):
-        path = getattr(paths, scheme)
+    else:
+        container.metric("Eigenvalues λ of J at (0, 0)", eigenvalues_text(result.eigenvalues))
+        container.caption(f"Continuous time: {result.continuous_verdict}.")
+    rows = {}
+    for scheme in SCHEMES:
         norm = paths.end_norm(scheme)
-        text = f"{norm:.3g}" if norm != float("inf") else f"diverged (step {len(path) - 1})"
-        col.metric(f"‖(θ, ψ)‖ after {steps} {scheme} steps", text)
+        row = {f"‖(θ, ψ)‖ after {steps} steps": f"{norm:.3g}" if math.isfinite(norm)
+               else f"diverged at step {len(getattr(paths, scheme)) - 1}"}
+        if result.radius is not None:
+            row[f"ρ of one step, h = {h:g}"] = f"{result.radius[scheme]:.4f}"
+            row["near (0, 0)"] = step_verdict(result.radius[scheme])
+        rows[scheme] = row
+    container.table(pd.DataFrame.from_dict(rows, orient="index"))
 
 
 def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box, numbers_box) -> None:
@@ -97,8 +104,7 @@ def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box,
                           game.label, clip=game.strength if game.clips else 0.0, uirevision=f"dirac-{name}")
     chart_box.plotly_chart(figure, key=f"dirac.{name}.chart", on_select=lambda: use_clicked_start(name),
                            selection_mode="points")
-    show_paths(paths, steps, numbers_box)
-    show_stability(cached_stability(game, h), h, numbers_box)
+    show_numbers(paths, cached_stability(game, h), h, steps, numbers_box)
 
 
 def explain(container) -> None:
@@ -108,8 +114,9 @@ def explain(container) -> None:
         "A simultaneous step $x \\leftarrow x + h\\,v(x)$ multiplies small deviations by $I + hJ$, so it "
         "converges when every $|1 + h\\lambda| < 1$: purely imaginary $\\lambda$ (the unregularized GAN, "
         "WGAN) give $|1 + h\\lambda| > 1$ for every $h$, a slow outward spiral. Alternating steps (critic "
-        "first, as genlab's trainer does) have their own step matrix; $\\rho$ is its spectral radius, and "
-        "$\\rho = 1$ means the iterates circle for ever. R1 or R2 with $\\gamma > 0$ add $-\\gamma$ to $J$'s "
+        "first, as genlab's trainer does) have their own step matrix. $\\rho$ is the spectral radius of a step's "
+        "matrix (for simultaneous steps the largest $|1 + h\\lambda|$): below 1 the iterates converge, at 1 "
+        "they circle for ever. R1 or R2 with $\\gamma > 0$ add $-\\gamma$ to $J$'s "
         "critic entry: $\\lambda = -\\gamma/2 \\pm \\sqrt{\\gamma^2/4 - 1/4}$, inside the left half-plane."
     )
     container.caption("Weight clipping keeps ψ in the shaded band |ψ| ≤ c after every critic step. Instance noise "

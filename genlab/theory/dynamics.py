@@ -25,7 +25,7 @@ from genlab.theory.dirac import DTYPE, DiracGame, clip_critic_, critic_gradient,
 SCHEMES = ("simultaneous", "alternating")
 ESCAPED = 1e6  # a run whose ‖(θ, ψ)‖ passes this has diverged: it stops there
 ESCAPE_CHECK = 50  # steps between checks whether both runs diverged
-EIGEN_TOLERANCE = 1e-12  # |Re λ| below this counts as 0 (float rounding of the autograd Jacobian)
+EIGEN_TOLERANCE = 1e-12  # |Re λ| or |ρ − 1| below this counts as 0 (float rounding of the autograd Jacobian)
 
 
 def gradient_step(game: DiracGame, theta: Tensor, psi: Tensor, h: float, alternating: Tensor,
@@ -121,6 +121,15 @@ class Stability:
         if largest > EIGEN_TOLERANCE:
             return "moves away: some Re λ > 0"
         return "undecided by J: Re λ = 0, the linearization circles"
+
+
+def step_verdict(radius: float) -> str:
+    """What a step whose Jacobian has spectral radius ρ does to small deviations from (0, 0)."""
+    if radius < 1 - EIGEN_TOLERANCE:
+        return "converges"
+    if radius > 1 + EIGEN_TOLERANCE:
+        return "spirals out"
+    return "circles"
 
 
 @single_threaded()

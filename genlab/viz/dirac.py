@@ -21,7 +21,7 @@ def _click_targets(extent: float) -> dict:
     axis = np.linspace(-extent, extent, CLICK_TARGETS, dtype=np.float32)
     theta, psi = np.meshgrid(axis, axis)
     return {"type": "scatter", "mode": "markers", "x": theta.ravel(), "y": psi.ravel(), "name": CLICK_TRACE_NAME,
-            "marker": {"size": 9, "color": "rgba(0, 0, 0, 0.01)"}, "showlegend": False,
+            "marker": {"size": 10, "color": "rgba(0, 0, 0, 0.01)"}, "showlegend": False,
             "unselected": {"marker": {"opacity": 1}}, "selected": {"marker": {"opacity": 1}},
             "hovertemplate": "start at θ=%{x:.2f}, ψ=%{y:.2f}<extra></extra>"}
 
@@ -56,9 +56,12 @@ def dirac_figure(field: Sequence[np.ndarray], paths: dict[str, np.ndarray], star
     layout = {
         "title": heading(title),
         "uirevision": uirevision,
-        "xaxis": {"range": [-extent, extent], "title": {"text": "θ (generator)"}, "zeroline": False},
+        # constrain="domain": equal scales by shrinking the plot, never by widening a range (so the
+        # range is exactly the plane, and a click's pixel maps to (θ, ψ) linearly)
+        "xaxis": {"range": [-extent, extent], "title": {"text": "θ (generator)"}, "zeroline": False,
+                  "constrain": "domain"},
         "yaxis": {"range": [-extent, extent], "title": {"text": "ψ (critic)"}, "scaleanchor": "x", "scaleratio": 1,
-                  "zeroline": False},
+                  "zeroline": False, "constrain": "domain"},
         "hovermode": "closest",
         "height": SQUARE_HEIGHT + 60,
         "legend": {"orientation": "h", "y": -0.2, "font": {"size": 10}},
