@@ -30,8 +30,9 @@ def l1_penalty(weights: Iterable[Tensor]) -> Tensor:
 
 
 @torch.no_grad()
-def clip_weights_(weights: Iterable[Tensor], bound: float) -> None:
-    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c)."""
+def clip_weights_(weights: Iterable[Tensor], bound: float | Tensor) -> None:
+    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c); a tensor c
+    (broadcast against W) gives each entry its own bound."""
     for w in weights:
         w.clamp_(-bound, bound)
 

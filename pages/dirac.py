@@ -7,7 +7,8 @@ import pandas as pd
 import streamlit as st
 
 from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
-from genlab.theory.dynamics import SCHEMES, Stability, Trajectories, stability, step_verdict, trajectories
+from genlab.theory.cache import TrajectoryCache
+from genlab.theory.dynamics import SCHEMES, Setting, Stability, Trajectories, stability, step_verdict
 from genlab.viz.dirac import click_point, dirac_figure
 from pages.shared import use_app_navigation
 
@@ -16,6 +17,8 @@ use_app_navigation()
 ss = st.session_state
 EXTENT = 2.5  # the plane shown: [−EXTENT, EXTENT]²
 FIELD_CELLS = 21
+STRENGTH_STEP = 0.05
+STEP_SIZES = [round(0.01 * i, 2) for i in range(1, 101)]  # every position of the h slider
 DEFAULT_STRENGTH = {"weight_clip": 1.0, "gradient_penalty": 1.0, "r1": 1.0, "r2": 1.0, "instance_noise": 0.5}
 SIDES = {"A": ("minimax", "none"), "B": ("minimax", "r1")}  # side -> its first game
 
@@ -25,9 +28,26 @@ def cached_field(game: DiracGame):
     return [values.numpy() for values in field_on_grid(game, EXTENT, FIELD_CELLS)]
 
 
-@st.cache_resource(max_entries=64, show_spinner=False)
-def cached_trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: int) -> Trajectories:
-    return trajectories(game, start, h, steps)
+def strength_grid(regularizer: str) -> list[float]:
+    """Every value the strength slider can take."""
+    top = REGULARIZERS[regularizer][2]
+    return [round(i * STRENGTH_STEP, 2) for i in range(int(round(top / STRENGTH_STEP)) + 1)]
+
+
+@st.cache_resource(show_spinner=False)
+def trajectory_cache() -> TrajectoryCache:
+    return TrajectoryCache()
+
+
+def batch_for(name: str, game: DiracGame, h: float) -> list[Setting]:
+    """What to compute alongside a missing run: every position of the slider this side's user is
+    moving (h if it moved last or the game has no strength, else the strength), for about the price
+    of one run, so that the next moves of that slider find theirs ready."""
+    last = ss.get(f"dirac.{name}.last")
+    ss[f"dirac.{name}.last"] = (game.strength, h)
+    if game.regularizer == "none" or (last is not None and last[1] != h):
+        return [(game.strength, value) for value in STEP_SIZES]
+    return [(value, h) for value in strength_grid(game.regularizer)]
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -69,9 +89,9 @@ def game_controls(side: str, container) -> DiracGame:
     _, symbol, top = REGULARIZERS[regularizer]
     strength = 0.0
     if regularizer != "none":
-        strength = cols[2].slider(f"Strength {symbol}", 0.0, top, DEFAULT_STRENGTH[regularizer], 0.05,
+        strength = cols[2].slider(f"Strength {symbol}", 0.0, top, DEFAULT_STRENGTH[regularizer], STRENGTH_STEP,
                                   key=f"dirac.{side}.{regularizer}")
-    return DiracGame(loss, regularizer, strength)
+    return DiracGame(loss, regularizer, round(strength, 2))
 
 
 def show_numbers(paths: Trajectories, result: Stability, h: float, steps: int, container) -> None:
@@ -99,7 +119,7 @@ def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box,
     except ValueError as error:
         chart_box.error(f"Game settings: {error}")
         return
-    paths = cached_trajectories(game, start, h, steps)
+    paths = trajectory_cache().get(game, start, h, steps, batch=batch_for(name, game, h))
     figure = dirac_figure(cached_field(game), {scheme: getattr(paths, scheme) for scheme in SCHEMES}, start, EXTENT,
                           game.label, clip=game.strength if game.clips else 0.0, uirevision=f"dirac-{name}")
     chart_box.plotly_chart(figure, key=f"dirac.{name}.chart", on_select=lambda: use_clicked_start(name),
@@ -134,7 +154,7 @@ st.markdown(
 )
 compare = st.toggle("Compare two settings side by side", key="dirac.compare")
 controls = st.columns(4)
-h = controls[0].slider("Step size h", 0.01, 1.0, 0.2, 0.01, key="dirac.h")
+h = round(controls[0].slider("Step size h", 0.01, 1.0, 0.2, 0.01, key="dirac.h"), 2)
 steps = controls[1].slider("Steps", 10, 1000, 500, 10, key="dirac.steps")
 theta0 = controls[2].number_input("Start θ₀", -EXTENT, EXTENT, 1.0, 0.1, key="dirac.theta0")
 psi0 = controls[3].number_input("Start ψ₀", -EXTENT, EXTENT, 1.0, 0.1, key="dirac.psi0")

@@ -14,8 +14,10 @@ import torch
 
 from genlab.losses import discriminator_loss, generator_loss
 from genlab.regularizers import r1_penalty, r2_penalty, wgan_gradient_penalty
-from genlab.theory.dirac import DTYPE, DiracGame, field_on_grid, noise_offsets, vector_field
-from genlab.theory.dynamics import field_jacobian, gradient_step, stability, step_jacobian, trajectories
+from genlab.theory.dirac import DTYPE, DiracGame, field_on_grid, unit_normal_quantiles, vector_field
+from genlab.theory.cache import TrajectoryCache
+from genlab.theory.dynamics import (extend, field_jacobian, gradient_step, stability, step_jacobian, step_verdict,
+                                   trajectories, trajectories_of)
 
 GAMES = [
     DiracGame("minimax"),
@@ -35,7 +37,8 @@ def scalar_field(game: DiracGame, theta: float, psi: float) -> tuple[float, floa
     """(−∂L_G/∂θ, −∂L_D/∂ψ) at one point, from scalar leaves and genlab's functions called directly."""
     theta_t = torch.tensor(theta, dtype=DTYPE, requires_grad=True)
     psi_t = torch.tensor(psi, dtype=DTYPE, requires_grad=True)
-    noise = noise_offsets(game.strength) if game.noisy else torch.zeros(1, dtype=DTYPE)
+    noisy = game.regularizer == "instance_noise"
+    noise = game.strength * unit_normal_quantiles() if noisy else torch.zeros(1, dtype=DTYPE)
     critic = lambda x: psi_t * x.reshape(-1)  # noqa: E731
     real, fake = noise.reshape(-1, 1), (theta_t + noise).reshape(-1, 1)
     loss_d = discriminator_loss(game.loss, critic(real), critic(fake))
@@ -103,6 +106,80 @@ def test_weight_clipping_keeps_the_critic_in_its_band():
         assert np.abs(path[1:, 1]).max() <= 0.3
         assert np.abs(path[:, 1]).max() == pytest.approx(0.3)  # it does reach the bound
         assert np.linalg.norm(path[-100:], axis=1).min() > 0.25  # and it does not converge: it circles
+
+
+def same_runs(got, expected) -> bool:
+    """Equal up to float rounding (a batch averages its rows in another order)."""
+    return all(getattr(got, scheme).shape == getattr(expected, scheme).shape
+               and np.allclose(getattr(got, scheme), getattr(expected, scheme), rtol=1e-9, atol=1e-12)
+               for scheme in ("simultaneous", "alternating"))
+
+
+@pytest.mark.parametrize("loss, regularizer, settings", [
+    ("minimax", "r1", [(0.0, 0.15), (0.35, 0.15), (1.0, 0.15), (4.0, 0.15), (1.0, 0.6)]),
+    ("wasserstein", "gradient_penalty", [(0.0, 0.15), (1.0, 0.15), (2.5, 0.3)]),
+    ("wasserstein", "weight_clip", [(0.0, 0.15), (0.3, 0.15), (1.0, 0.05)]),  # 0 = no clipping, as in the trainer
+    ("nonsaturating", "instance_noise", [(0.0, 0.15), (0.5, 0.15), (2.0, 0.4)]),
+    ("minimax", "none", [(0.0, 0.01), (0.0, 0.5), (0.0, 1.0)]),
+])
+def test_a_batch_of_settings_runs_as_each_setting_alone(loss, regularizer, settings):
+    """One batch for a slider's every position: each (strength, h) runs as its game alone."""
+    together = trajectories_of(DiracGame(loss, regularizer), settings, (0.9, -0.6), steps=120)
+    assert list(together) == settings
+    for strength, h in settings:
+        alone = trajectories(DiracGame(loss, regularizer, strength), (0.9, -0.6), h=h, steps=120)
+        assert same_runs(together[(strength, h)], alone)
+    if regularizer == "weight_clip":
+        assert np.abs(together[(0.0, 0.15)].alternating[:, 1]).max() > 0.3  # the unclipped run leaves the band
+
+
+def test_a_batch_refuses_a_setting_out_of_range():
+    with pytest.raises(ValueError, match="γ must be between 0 and 10"):
+        trajectories_of(DiracGame("minimax", "r1"), [(1.0, 0.2), (11.0, 0.2)], (1.0, 1.0), steps=5)
+    with pytest.raises(ValueError, match="step size must be positive"):
+        trajectories_of(DiracGame("minimax", "r1"), [(1.0, -0.2)], (1.0, 1.0), steps=5)
+
+
+@pytest.mark.parametrize("game, h", [(DiracGame("minimax", "r1", 0.5), 0.2), (DiracGame("wasserstein"), 1.0)])
+def test_extending_runs_gives_the_runs_computed_at_once(game, h):
+    """Also when one scheme diverged on the way (Wasserstein, h = 1: the simultaneous run escapes)."""
+    short = trajectories(game, (1.0, 0.5), h, steps=40)
+    longer = extend(game, h, short, steps=130)
+    assert longer.steps == 130 and same_runs(longer, trajectories(game, (1.0, 0.5), h, steps=130))
+    assert same_runs(longer.first(40), short)
+
+
+def test_the_cache_computes_a_batch_once_then_slices_and_extends(monkeypatch):
+    import genlab.theory.cache as cache_module
+
+    calls = []
+    real = cache_module.trajectories_of
+    monkeypatch.setattr(cache_module, "trajectories_of", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    cache, start = TrajectoryCache(max_settings=50), (1.0, 1.0)
+    batch = [(g, 0.2) for g in (0.0, 0.5, 1.0, 1.5)]
+    first = cache.get(DiracGame("minimax", "r1", 1.0), start, 0.2, 60, batch=batch)
+    assert calls == [batch] and len(cache) == 4
+    again = cache.get(DiracGame("minimax", "r1", 0.5), start, 0.2, 30, batch=batch)  # a neighbour, fewer steps
+    assert len(calls) == 1 and again.steps == 30
+    assert same_runs(again, trajectories(DiracGame("minimax", "r1", 0.5), start, 0.2, 30))
+    more = cache.get(DiracGame("minimax", "r1", 1.0), start, 0.2, 90, batch=batch)  # more steps: continued
+    assert len(calls) == 1 and same_runs(more, trajectories(DiracGame("minimax", "r1", 1.0), start, 0.2, 90))
+    assert same_runs(more.first(60), first)
+    cache.get(DiracGame("minimax", "r1", 1.0), (0.0, 1.0), 0.2, 60, batch=[(1.0, h) for h in (0.1, 0.2, 0.3)])
+    assert len(calls) == 2 and len(cache) == 7  # another start: a miss, with its own batch
+
+
+def test_the_cache_forgets_the_least_recently_used_settings():
+    cache = TrajectoryCache(max_settings=3)
+    game = DiracGame("minimax", "r2", 1.0)
+    cache.get(game, (1.0, 1.0), 0.2, 5, batch=[(g, 0.2) for g in (0.0, 0.5, 1.0, 2.0, 3.0)])
+    assert len(cache) == 3
+    assert cache.get(game, (1.0, 1.0), 0.2, 5).steps == 5  # the requested setting is always kept
+
+
+def test_step_verdicts():
+    assert [step_verdict(r) for r in (0.9, 1.0 - 1e-15, 1.0 + 1e-15, 1.01)] == \
+        ["converges", "circles", "circles", "spirals out"]
 
 
 def test_a_diverging_run_stops_and_reads_as_infinite():

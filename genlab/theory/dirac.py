@@ -38,6 +38,7 @@ REGULARIZERS = {
     "instance_noise": ("instance noise", "σ", 3.0),
 }
 NOISE_QUANTILES = 32  # equal-weight standard-normal quantiles that stand in for E over the noise
+PENALIZED = ("gradient_penalty", "r1", "r2")  # regularizers that add a penalty to the critic's loss
 GP_SEED = 0  # WGAN-GP's interpolation weights; irrelevant here (a linear critic has one gradient everywhere)
 
 
@@ -66,63 +67,57 @@ class DiracGame:
         return LOSSES[self.loss] + regularized
 
     @property
-    def noisy(self) -> bool:
-        return self.regularizer == "instance_noise" and self.strength > 0
-
-    @property
     def clips(self) -> bool:
         return self.regularizer == "weight_clip" and self.strength > 0
 
 
-def as_points(values) -> Tensor:
-    """A 1-D float64 tensor of coordinates from a number, a list or a tensor."""
-    return torch.as_tensor(values, dtype=DTYPE).reshape(-1)
-
-
-@functools.lru_cache(maxsize=32)
-def noise_offsets(sigma: float) -> Tensor:
-    """The sample offsets instance noise averages over: σ·(unit-variance standard-normal quantiles)."""
+@functools.lru_cache(maxsize=1)
+def unit_normal_quantiles() -> Tensor:
+    """NOISE_QUANTILES equal-weight standard-normal quantiles, rescaled to variance exactly 1."""
     levels = (torch.arange(NOISE_QUANTILES, dtype=DTYPE) + 0.5) / NOISE_QUANTILES
     quantiles = torch.special.ndtri(levels)
-    return sigma * quantiles / quantiles.pow(2).mean().sqrt()
+    return quantiles / quantiles.pow(2).mean().sqrt()
+
+
+def point_strengths(game: DiracGame, points: int, strength: Tensor | None) -> Tensor:
+    """Each point's strength: `strength` (shape (M,)) where given, else the game's own for all."""
+    return torch.full((points,), float(game.strength), dtype=DTYPE) if strength is None else strength
 
 
 class DiracBatch:
-    """M Dirac-GANs at once: θ and ψ of shape (M,), their critics and samples as (M·n, 1) batches
-    (n noise offsets per point; rows grouped by point)."""
+    """M Dirac-GANs of one loss and regularizer, each point with its own strength: real and generated
+    samples as (M·n, 1) batches, n noise offsets per point (n = 1 without instance noise), grouped by point."""
 
-    def __init__(self, game: DiracGame, theta: Tensor, psi: Tensor):
+    def __init__(self, game: DiracGame, theta: Tensor, strength: Tensor):
         self.game = game
-        m = len(theta)
-        if not game.noisy:  # one real sample (0) and one generated sample (θ) per point
-            self.real = torch.zeros(m, 1, dtype=DTYPE)
-            self.fake = theta.unsqueeze(1)
-            psi_rows = psi
+        if game.regularizer == "instance_noise":
+            self.per_point = NOISE_QUANTILES
+            offsets = (strength.unsqueeze(1) * unit_normal_quantiles()).reshape(-1, 1)
+            self.real = offsets
+            self.fake = theta.repeat_interleave(NOISE_QUANTILES).unsqueeze(1) + offsets
         else:
-            offsets = noise_offsets(game.strength)
-            n = len(offsets)
-            self.real = offsets.repeat(m).unsqueeze(1)
-            self.fake = (theta.repeat_interleave(n) + offsets.repeat(m)).unsqueeze(1)
-            psi_rows = psi.repeat_interleave(n)
-        self.critic = lambda x: psi_rows * x[:, 0]
+            self.per_point = 1
+            self.real = torch.zeros(len(theta), 1, dtype=DTYPE)
+            self.fake = theta.unsqueeze(1)
 
-    def critic_loss(self) -> Tensor:
-        """L_D: genlab's discriminator loss plus the strength times the regularizer's penalty."""
-        game, critic = self.game, self.critic
-        loss = discriminator_loss(game.loss, critic(self.real), critic(self.fake))
-        if game.strength == 0:
-            return loss
-        if game.regularizer == "gradient_penalty":
-            seeded = torch.Generator().manual_seed(GP_SEED)
-            return loss + game.strength * wgan_gradient_penalty(critic, self.real, self.fake, generator=seeded)
-        if game.regularizer == "r1":
-            return loss + game.strength * r1_penalty(critic, self.real)
-        if game.regularizer == "r2":
-            return loss + game.strength * r2_penalty(critic, self.fake)
-        return loss  # weight clipping acts after the step; instance noise is in the samples
+    def critic(self, psi: Tensor):
+        """D(x) = ψ·x, each sample row scored with its own point's ψ."""
+        rows = psi.repeat_interleave(self.per_point) if self.per_point > 1 else psi
+        return lambda x: rows * x[:, 0]
 
-    def generator_loss(self) -> Tensor:
-        return generator_loss(self.game.loss, self.critic(self.fake))
+    def critic_loss(self, psi: Tensor) -> Tensor:
+        critic = self.critic(psi)
+        return discriminator_loss(self.game.loss, critic(self.real), critic(self.fake))
+
+    def penalty(self, psi: Tensor) -> Tensor:
+        """The regularizer's unweighted penalty on the critic (genlab.regularizers)."""
+        critic, kind = self.critic(psi), self.game.regularizer
+        if kind == "gradient_penalty":
+            return wgan_gradient_penalty(critic, self.real, self.fake, generator=torch.Generator().manual_seed(GP_SEED))
+        return r1_penalty(critic, self.real) if kind == "r1" else r2_penalty(critic, self.fake)
+
+    def generator_loss(self, psi: Tensor) -> Tensor:
+        return generator_loss(self.game.loss, self.critic(psi)(self.fake))
 
 
 def _own_variable(values: Tensor) -> Tensor:
@@ -132,23 +127,38 @@ def _own_variable(values: Tensor) -> Tensor:
     return values.clone() if values.requires_grad else values.detach().requires_grad_(True)
 
 
-def critic_gradient(game: DiracGame, theta: Tensor, psi: Tensor, create_graph: bool = False) -> Tensor:
-    """∂L_D/∂ψ at each of the M points (θ_i, ψ_i)."""
-    psi = _own_variable(psi)
-    (grad,) = torch.autograd.grad(DiracBatch(game, theta, psi).critic_loss(), psi, create_graph=create_graph)
-    return grad * len(psi)
+def critic_gradient(game: DiracGame, theta: Tensor, psi: Tensor, strength: Tensor | None = None,
+                    create_graph: bool = False) -> Tensor:
+    """∂L_D/∂ψ at each of the M points, L_D = genlab's discriminator loss + strength · genlab's penalty.
+
+    Loss and penalty are differentiated through two copies of ψ in one autograd pass, so that every
+    point can weigh the penalty by its own strength: ∂(L + γP)/∂ψ = ∂L/∂ψ + γ ∂P/∂ψ."""
+    strength = point_strengths(game, len(psi), strength)
+    batch = DiracBatch(game, theta, strength)
+    psi_loss = _own_variable(psi)
+    outputs, inputs = [batch.critic_loss(psi_loss)], [psi_loss]
+    if game.regularizer in PENALIZED and bool((strength > 0).any()):
+        psi_penalty = _own_variable(psi)
+        outputs.append(batch.penalty(psi_penalty))
+        inputs.append(psi_penalty)
+    grads = torch.autograd.grad(outputs, inputs, create_graph=create_graph)
+    grad = grads[0] if len(grads) == 1 else grads[0] + strength * grads[1]
+    return grad * len(psi)  # the batch loss is the mean over points
 
 
-def generator_gradient(game: DiracGame, theta: Tensor, psi: Tensor, create_graph: bool = False) -> Tensor:
+def generator_gradient(game: DiracGame, theta: Tensor, psi: Tensor, strength: Tensor | None = None,
+                       create_graph: bool = False) -> Tensor:
     """∂L_G/∂θ at each of the M points (θ_i, ψ_i)."""
     theta = _own_variable(theta)
-    (grad,) = torch.autograd.grad(DiracBatch(game, theta, psi).generator_loss(), theta, create_graph=create_graph)
+    batch = DiracBatch(game, theta, point_strengths(game, len(theta), strength))
+    (grad,) = torch.autograd.grad(batch.generator_loss(psi), theta, create_graph=create_graph)
     return grad * len(theta)
 
 
 def vector_field(game: DiracGame, theta: Tensor, psi: Tensor, create_graph: bool = False) -> tuple[Tensor, Tensor]:
     """v = (−∂L_G/∂θ, −∂L_D/∂ψ) at the points (θ_i, ψ_i), in one autograd pass per player."""
-    return (-generator_gradient(game, theta, psi, create_graph), -critic_gradient(game, theta, psi, create_graph))
+    return (-generator_gradient(game, theta, psi, create_graph=create_graph),
+            -critic_gradient(game, theta, psi, create_graph=create_graph))
 
 
 @single_threaded()
@@ -161,7 +171,8 @@ def field_on_grid(game: DiracGame, extent: float, cells: int) -> tuple[Tensor, T
     return theta, psi, v_theta, v_psi
 
 
-def clip_critic_(game: DiracGame, psi: Tensor) -> None:
-    """The trainer's weight clipping after a critic step (in place), when the game clips."""
-    if game.clips:
-        clip_weights_([psi], game.strength)
+def clip_critic_(game: DiracGame, psi: Tensor, strength: Tensor | None = None) -> None:
+    """The trainer's weight clipping after a critic step (in place): ψ_i into [−c_i, c_i]; c = 0 is off."""
+    if game.regularizer == "weight_clip":
+        bound = point_strengths(game, len(psi), strength)
+        clip_weights_([psi], torch.where(bound > 0, bound, torch.inf))

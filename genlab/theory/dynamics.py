@@ -13,6 +13,7 @@ steps have their own Jacobian, computed here by autograd through the step itself
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,56 +30,111 @@ EIGEN_TOLERANCE = 1e-12  # |Re λ| or |ρ − 1| below this counts as 0 (float r
 
 
 def gradient_step(game: DiracGame, theta: Tensor, psi: Tensor, h: float, alternating: Tensor,
-                  create_graph: bool = False) -> tuple[Tensor, Tensor]:
-    """One step of size h at each point; `alternating` (bool per point) says which scheme it takes.
+                  strength: Tensor | None = None, create_graph: bool = False) -> tuple[Tensor, Tensor]:
+    """One step of size h at each point; `alternating` (bool per point) says which scheme it takes,
+    `strength` (per point; default the game's) how strong its regularizer is.
 
     Weight clipping acts on the new ψ, as in the trainer, except when differentiating the step
     (create_graph): at the equilibrium ψ = 0 lies inside [−c, c], where clipping does nothing."""
-    psi_next = psi - h * critic_gradient(game, theta, psi, create_graph)
+    psi_next = psi - h * critic_gradient(game, theta, psi, strength, create_graph)
     if not create_graph:
-        clip_critic_(game, psi_next)
+        clip_critic_(game, psi_next, strength)
     psi_seen = torch.where(alternating, psi_next, psi)
-    theta_next = theta - h * generator_gradient(game, theta, psi_seen, create_graph)
+    theta_next = theta - h * generator_gradient(game, theta, psi_seen, strength, create_graph)
     return theta_next, psi_next
+
+
+Setting = tuple[float, float]  # (strength of the game's regularizer, step size h)
 
 
 @dataclass(frozen=True)
 class Trajectories:
-    """Where each scheme went: (steps + 1, 2) arrays of (θ, ψ), cut where a run diverged."""
+    """Where each scheme went in `steps` steps: arrays of (θ, ψ), steps + 1 long, or cut short at the
+    first point of a run that diverged."""
 
     simultaneous: np.ndarray
     alternating: np.ndarray
+    steps: int
+
+    def escaped(self, scheme: str) -> bool:
+        return not float(np.hypot(*getattr(self, scheme)[-1])) <= ESCAPED  # NaN counts as escaped
 
     def end_norm(self, scheme: str) -> float:
         """‖(θ, ψ)‖ after the last step; inf when the run diverged."""
-        path = getattr(self, scheme)
-        norm = float(np.linalg.norm(path[-1]))
-        return norm if norm <= ESCAPED else float("inf")
+        return float("inf") if self.escaped(scheme) else float(np.hypot(*getattr(self, scheme)[-1]))
+
+    def first(self, steps: int) -> Trajectories:
+        """The runs' first `steps` steps (at most `self.steps`)."""
+        steps = min(steps, self.steps)
+        return Trajectories(self.simultaneous[: steps + 1], self.alternating[: steps + 1], steps)
+
+
+def _check(game: DiracGame, settings: Sequence[Setting], steps: int) -> None:
+    for strength, h in settings:
+        DiracGame(game.loss, game.regularizer, strength)  # says which strength is out of range
+        if not h > 0:
+            raise ValueError(f"the step size must be positive, got h={h!r}")
+    if steps < 0:
+        raise ValueError(f"the number of steps must be at least 0, got {steps!r}")
 
 
 @single_threaded()  # ~1,000 tiny autograd passes: waking a second thread for each costs more than it saves
-def trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: int) -> Trajectories:
-    """`steps` simultaneous and alternating steps of size h from `start` = (θ₀, ψ₀), in one batch."""
-    if not h > 0 or steps < 0:
-        raise ValueError(f"the step size must be positive and the steps at least 0, got h={h!r}, steps={steps!r}")
-    theta = torch.full((2,), float(start[0]), dtype=DTYPE)
-    psi = torch.full((2,), float(start[1]), dtype=DTYPE)
-    alternating = torch.tensor([False, True])
+def _run(game: DiracGame, start: Tensor, alternating: Tensor, strength: Tensor, h: Tensor, steps: int) -> np.ndarray:
+    """`steps` steps of every row from its start (rows × 2), in one batch: (steps + 1, rows, 2)."""
+    theta, psi = start[:, 0], start[:, 1]
     thetas, psis = [theta], [psi]
     for k in range(1, steps + 1):
-        theta, psi = gradient_step(game, theta, psi, h, alternating)
+        theta, psi = gradient_step(game, theta, psi, h, alternating, strength)
         thetas.append(theta)
         psis.append(psi)
         if k % ESCAPE_CHECK == 0 and not bool((torch.hypot(theta, psi) <= ESCAPED).any()):
-            break  # both runs diverged (NaN compares False): the rest would be noise
-    path = torch.stack([torch.stack(thetas), torch.stack(psis)], dim=2).numpy()  # step, scheme, (θ, ψ)
-    return Trajectories(*(_until_escape(path[:, i]) for i in range(2)))
+            break  # every run diverged (NaN compares False): the rest would be noise
+    return torch.stack([torch.stack(thetas), torch.stack(psis)], dim=2).numpy()
 
 
 def _until_escape(path: np.ndarray) -> np.ndarray:
     """The path up to and including its first point beyond ESCAPED (or not finite)."""
-    escaped = ~(np.linalg.norm(path, axis=1) <= ESCAPED)
+    escaped = ~(np.hypot(path[:, 0], path[:, 1]) <= ESCAPED)
     return path[: int(np.argmax(escaped)) + 1] if escaped.any() else path
+
+
+def trajectories_of(game: DiracGame, settings: Sequence[Setting], start: tuple[float, float],
+                    steps: int) -> dict[Setting, Trajectories]:
+    """Both schemes' runs from `start` = (θ₀, ψ₀) for each (strength, h) in `settings`, all in one batch.
+
+    A step of this game is a few dozen operations on tiny tensors, whose cost is per operation, not
+    per element: a slider's every position (200 settings) costs little more than one setting."""
+    _check(game, settings, steps)
+    rows = 2 * len(settings)  # per setting: a simultaneous run, then an alternating one
+    strength = torch.tensor([float(s) for s, _ in settings], dtype=DTYPE).repeat_interleave(2)
+    h = torch.tensor([float(h) for _, h in settings], dtype=DTYPE).repeat_interleave(2)
+    alternating = torch.tensor([False, True]).repeat(len(settings))
+    path = _run(game, torch.tensor([start], dtype=DTYPE).expand(rows, 2), alternating, strength, h, steps)
+    return {setting: Trajectories(_until_escape(path[:, 2 * i]), _until_escape(path[:, 2 * i + 1]), steps)
+            for i, setting in enumerate(settings)}
+
+
+def trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: int) -> Trajectories:
+    """`steps` simultaneous and alternating steps of size h from `start` = (θ₀, ψ₀)."""
+    return trajectories_of(game, [(game.strength, h)], start, steps)[(game.strength, h)]
+
+
+def extend(game: DiracGame, h: float, runs: Trajectories, steps: int) -> Trajectories:
+    """`runs` (of this game and h) continued to `steps` steps from where they stopped: the same
+    numbers as running them that long at once, for the price of the new steps only."""
+    _check(game, [(game.strength, h)], steps)
+    more = steps - runs.steps
+    alive = [scheme for scheme in SCHEMES if not runs.escaped(scheme)]
+    if more <= 0 or not alive:
+        return Trajectories(runs.simultaneous, runs.alternating, max(steps, runs.steps))
+    start = torch.tensor(np.stack([getattr(runs, scheme)[-1] for scheme in alive]), dtype=DTYPE)
+    alternating = torch.tensor([scheme == "alternating" for scheme in alive])
+    fill = lambda value: torch.full((len(alive),), float(value), dtype=DTYPE)  # noqa: E731
+    path = _run(game, start, alternating, fill(game.strength), fill(h), more)
+    extended = {scheme: getattr(runs, scheme) for scheme in SCHEMES}
+    for i, scheme in enumerate(alive):
+        extended[scheme] = _until_escape(np.concatenate([extended[scheme], path[1:, i]]))
+    return Trajectories(extended["simultaneous"], extended["alternating"], steps)
 
 
 def field_jacobian(game: DiracGame, at: tuple[float, float] = (0.0, 0.0)) -> Tensor:

@@ -1,0 +1,50 @@
+"""The Dirac lab's trajectories, kept by setting so that a slider move rarely waits for new ones.
+
+A request that misses computes a whole batch of settings at once (the page passes every position of
+the slider being moved: about the price of one setting, see dynamics.trajectories_of); a request for
+fewer steps than stored is a prefix of the stored runs, one for more continues them (dynamics.extend).
+Thread-safe: one cache serves every browser tab of a server.
+"""
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from genlab.theory.dirac import DiracGame
+from genlab.theory.dynamics import Setting, Trajectories, extend, trajectories_of
+
+Key = tuple[str, str, tuple[float, float], float, float]  # loss, regularizer, start, strength, h
+
+
+class TrajectoryCache:
+    def __init__(self, max_settings: int = 2000):
+        self.max_settings = max_settings  # ~16 kB each at 500 steps
+        self._runs: OrderedDict[Key, Trajectories] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, game: DiracGame, start: tuple[float, float], h: float, steps: int,
+            batch: Sequence[Setting] = ()) -> Trajectories:
+        """The runs of `game` from `start` with step size h for `steps` steps; on a miss, the settings
+        in `batch` (each a (strength, h)) are computed alongside and kept."""
+        key = (game.loss, game.regularizer, start, game.strength, h)
+        with self._lock:
+            runs = self._runs.get(key)
+            if runs is None:
+                computed = trajectories_of(game, list(dict.fromkeys([*batch, (game.strength, h)])), start, steps)
+                for (strength, step_size), other in computed.items():
+                    self._keep((game.loss, game.regularizer, start, strength, step_size), other)
+                runs = computed[(game.strength, h)]
+            elif runs.steps < steps:
+                runs = extend(game, h, runs, steps)
+            self._keep(key, runs)  # the most recently used: kept longest
+            return runs.first(steps)
+
+    def _keep(self, key: Key, runs: Trajectories) -> None:
+        self._runs[key] = runs
+        self._runs.move_to_end(key)
+        while len(self._runs) > self.max_settings:
+            self._runs.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._runs)
