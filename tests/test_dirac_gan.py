@@ -140,21 +140,29 @@ def test_a_batch_refuses_a_setting_out_of_range():
         trajectories_of(DiracGame("minimax", "r1"), [(1.0, -0.2)], (1.0, 1.0), steps=5)
 
 
-@pytest.mark.parametrize("game, h", [(DiracGame("minimax", "r1", 0.5), 0.2), (DiracGame("wasserstein"), 1.0)])
-def test_extending_runs_gives_the_runs_computed_at_once(game, h):
-    """Also when one scheme diverged on the way (Wasserstein, h = 1: the simultaneous run escapes)."""
-    short = trajectories(game, (1.0, 0.5), h, steps=40)
-    longer = extend(game, h, short, steps=130)
-    assert longer.steps == 130 and same_runs(longer, trajectories(game, (1.0, 0.5), h, steps=130))
-    assert same_runs(longer.first(40), short)
+def test_extending_runs_gives_the_runs_computed_at_once():
+    """Several settings at once, also where a scheme diverged on the way (Wasserstein, h = 1: the
+    simultaneous run escapes) and is left as it was."""
+    game, settings = DiracGame("wasserstein", "gradient_penalty"), [(0.5, 0.2), (0.0, 1.0), (2.0, 0.05)]
+    short = trajectories_of(game, settings, (1.0, 0.5), steps=40)
+    longer = extend(game, short, steps=130)
+    at_once = trajectories_of(game, settings, (1.0, 0.5), steps=130)
+    assert short[(0.0, 1.0)].escaped("simultaneous")
+    for setting in settings:
+        assert longer[setting].steps == 130 and same_runs(longer[setting], at_once[setting])
+        assert same_runs(longer[setting].first(40), short[setting])
+    mixed = {**short, (1.0, 0.3): trajectories(DiracGame("wasserstein", "gradient_penalty", 1.0), (1.0, 0.5), 0.3, 10)}
+    with pytest.raises(ValueError, match="same number of steps"):
+        extend(game, mixed, steps=130)
 
 
 def test_the_cache_computes_a_batch_once_then_slices_and_extends(monkeypatch):
     import genlab.theory.cache as cache_module
 
-    calls = []
-    real = cache_module.trajectories_of
+    calls, extensions = [], []
+    real, real_extend = cache_module.trajectories_of, cache_module.extend
     monkeypatch.setattr(cache_module, "trajectories_of", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    monkeypatch.setattr(cache_module, "extend", lambda *a, **k: extensions.append(sorted(a[1])) or real_extend(*a, **k))
     cache, start = TrajectoryCache(max_settings=50), (1.0, 1.0)
     batch = [(g, 0.2) for g in (0.0, 0.5, 1.0, 1.5)]
     first = cache.get(DiracGame("minimax", "r1", 1.0), start, 0.2, 60, batch=batch)
@@ -165,6 +173,9 @@ def test_the_cache_computes_a_batch_once_then_slices_and_extends(monkeypatch):
     more = cache.get(DiracGame("minimax", "r1", 1.0), start, 0.2, 90, batch=batch)  # more steps: continued
     assert len(calls) == 1 and same_runs(more, trajectories(DiracGame("minimax", "r1", 1.0), start, 0.2, 90))
     assert same_runs(more.first(60), first)
+    assert extensions == [batch]  # the batch's runs continued together
+    neighbour = cache.get(DiracGame("minimax", "r1", 1.5), start, 0.2, 90)  # so this one is ready
+    assert len(calls) == 1 and len(extensions) == 1 and same_runs(neighbour, trajectories(DiracGame("minimax", "r1", 1.5), start, 0.2, 90))
     cache.get(DiracGame("minimax", "r1", 1.0), (0.0, 1.0), 0.2, 60, batch=[(1.0, h) for h in (0.1, 0.2, 0.3)])
     assert len(calls) == 2 and len(cache) == 7  # another start: a miss, with its own batch
 

@@ -2,7 +2,8 @@
 
 A request that misses computes a whole batch of settings at once (the page passes every position of
 the slider being moved: about the price of one setting, see dynamics.trajectories_of); a request for
-fewer steps than stored is a prefix of the stored runs, one for more continues them (dynamics.extend).
+fewer steps than stored is a prefix of the stored runs; one for more continues them, together with the
+batch's other stored runs of the same length (dynamics.extend), so that their next requests hit.
 Thread-safe: one cache serves every browser tab of a server.
 """
 from __future__ import annotations
@@ -35,8 +36,13 @@ class TrajectoryCache:
                 for (strength, step_size), other in computed.items():
                     self._keep((game.loss, game.regularizer, start, strength, step_size), other)
                 runs = computed[(game.strength, h)]
-            elif runs.steps < steps:
-                runs = extend(game, h, runs, steps)
+            elif runs.steps < steps:  # continue the batch's stored runs that stopped where this one did
+                short = {setting: self._runs[other] for setting in [*batch, (game.strength, h)]
+                         if (other := (game.loss, game.regularizer, start, *setting)) in self._runs
+                         and self._runs[other].steps == runs.steps}
+                for (strength, step_size), longer in extend(game, short, steps).items():
+                    self._keep((game.loss, game.regularizer, start, strength, step_size), longer)
+                runs = self._runs[key]
             self._keep(key, runs)  # the most recently used: kept longest
             return runs.first(steps)
 

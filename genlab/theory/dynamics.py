@@ -13,7 +13,7 @@ steps have their own Jacobian, computed here by autograd through the step itself
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,22 +119,27 @@ def trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: i
     return trajectories_of(game, [(game.strength, h)], start, steps)[(game.strength, h)]
 
 
-def extend(game: DiracGame, h: float, runs: Trajectories, steps: int) -> Trajectories:
-    """`runs` (of this game and h) continued to `steps` steps from where they stopped: the same
-    numbers as running them that long at once, for the price of the new steps only."""
-    _check(game, [(game.strength, h)], steps)
-    more = steps - runs.steps
-    alive = [scheme for scheme in SCHEMES if not runs.escaped(scheme)]
-    if more <= 0 or not alive:
-        return Trajectories(runs.simultaneous, runs.alternating, max(steps, runs.steps))
-    start = torch.tensor(np.stack([getattr(runs, scheme)[-1] for scheme in alive]), dtype=DTYPE)
-    alternating = torch.tensor([scheme == "alternating" for scheme in alive])
-    fill = lambda value: torch.full((len(alive),), float(value), dtype=DTYPE)  # noqa: E731
-    path = _run(game, start, alternating, fill(game.strength), fill(h), more)
-    extended = {scheme: getattr(runs, scheme) for scheme in SCHEMES}
-    for i, scheme in enumerate(alive):
-        extended[scheme] = _until_escape(np.concatenate([extended[scheme], path[1:, i]]))
-    return Trajectories(extended["simultaneous"], extended["alternating"], steps)
+def extend(game: DiracGame, runs: Mapping[Setting, Trajectories], steps: int) -> dict[Setting, Trajectories]:
+    """Each setting's runs (of this game's loss and regularizer, all `steps` short by the same count)
+    continued to `steps` steps from where they stopped, in one batch: the same numbers as running them
+    that long at once, for the price of the new steps only."""
+    _check(game, list(runs), steps)
+    if len({r.steps for r in runs.values()}) > 1:
+        raise ValueError("runs extended together must have been run for the same number of steps")
+    alive = [(setting, scheme) for setting, r in runs.items() if r.steps < steps
+             for scheme in SCHEMES if not r.escaped(scheme)]
+    extended = {setting: {scheme: getattr(r, scheme) for scheme in SCHEMES} for setting, r in runs.items()}
+    if alive:
+        more = steps - next(iter(runs.values())).steps
+        start = torch.tensor(np.stack([extended[setting][scheme][-1] for setting, scheme in alive]), dtype=DTYPE)
+        alternating = torch.tensor([scheme == "alternating" for _, scheme in alive])
+        strength = torch.tensor([setting[0] for setting, _ in alive], dtype=DTYPE)
+        h = torch.tensor([setting[1] for setting, _ in alive], dtype=DTYPE)
+        path = _run(game, start, alternating, strength, h, more)
+        for i, (setting, scheme) in enumerate(alive):
+            extended[setting][scheme] = _until_escape(np.concatenate([extended[setting][scheme], path[1:, i]]))
+    return {setting: Trajectories(paths["simultaneous"], paths["alternating"], max(steps, runs[setting].steps))
+            for setting, paths in extended.items()}
 
 
 def field_jacobian(game: DiracGame, at: tuple[float, float] = (0.0, 0.0)) -> Tensor:
