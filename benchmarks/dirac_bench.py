@@ -1,9 +1,11 @@
 """Server-side response time of the Dirac-GAN lab per slider move (target: about 200 ms).
 
 The page runs through Streamlit's AppTest in this process: one move = set one slider to a value it has
-not had before (so no cached field, path or Jacobian answers it) and re-run the page, which computes
-the field on its grid, 500 simultaneous + 500 alternating steps, the Jacobians, and builds and
-serializes the chart. No browser: drawing happens in another process and is not the server's cost.
+not had before and re-run the page: the field on its grid, the runs (500 simultaneous + 500 alternating
+steps), the Jacobians, the chart built and serialized. The first move of a slider computes the runs at
+all of that slider's positions in one batch (genlab.theory.cache); the moves after it find theirs
+ready. A new start point (a click on the plane) always computes a batch: shown as its own kind.
+No browser: drawing happens in another process and is not the server's cost.
 Printed per kind of move: median and p95 of the wall time, and of the process CPU time (on a shared
 machine the wall time also counts waiting for a core; the CPU time is what the move costs).
 
@@ -48,12 +50,13 @@ def main() -> int:
         return 2
 
     n = args.moves
-    moves = {  # kind -> (slider key, fresh values, compare mode)
+    moves = {  # kind -> (widget key, fresh values, compare mode)
         "γ (R1)": ("dirac.A.r1", [round(0.05 + 0.15 * i, 2) for i in range(n)], False),
         "step size h": ("dirac.h", [round(0.05 + 0.04 * i, 2) for i in range(n)], False),
         "steps": ("dirac.steps", [10 * (i + 51) for i in range(n)], False),
         "γ (R1), side by side": ("dirac.B.r1", [round(0.1 + 0.15 * i, 2) for i in range(n)], True),
         "step size h, side by side": ("dirac.h", [round(0.07 + 0.04 * i, 2) for i in range(n)], True),
+        "new start θ₀ (a click)": ("dirac.theta0", [round(-2.0 + 0.2 * i, 2) for i in range(n)], False),
     }
     print(f"{n} moves per kind; load average before: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     print(f"{'move':28s} {'wall median':>12s} {'wall p95':>9s} {'CPU median':>11s} {'CPU p95':>8s}")
@@ -63,7 +66,8 @@ def main() -> int:
             at.toggle(key="dirac.compare").set_value(compare).run()
         wall, cpu = [], []
         for value in values:
-            at.slider(key=key).set_value(value)
+            widget = at.number_input(key=key) if key == "dirac.theta0" else at.slider(key=key)
+            widget.set_value(value)
             started, started_cpu = time.perf_counter(), time.process_time()
             at.run()
             wall.append(time.perf_counter() - started)

@@ -9,7 +9,7 @@ import streamlit as st
 from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
 from genlab.theory.cache import TrajectoryCache
 from genlab.theory.dynamics import SCHEMES, Setting, Stability, Trajectories, stability, step_verdict
-from genlab.viz.dirac import click_point, dirac_figure
+from genlab.viz.dirac import click_point, click_targets, dirac_figure
 from pages.shared import use_app_navigation
 
 use_app_navigation()
@@ -39,15 +39,17 @@ def trajectory_cache() -> TrajectoryCache:
     return TrajectoryCache()
 
 
-def batch_for(name: str, game: DiracGame, h: float) -> list[Setting]:
-    """What to compute alongside a missing run: every position of the slider this side's user is
-    moving (h if it moved last or the game has no strength, else the strength), for about the price
-    of one run, so that the next moves of that slider find theirs ready."""
+def batch_for(name: str, game: DiracGame, start: tuple[float, float], h: float) -> list[Setting]:
+    """What to compute alongside a missing run, for about the price of that run: every click target
+    when the start moved, every position of h when h moved (or the game has no strength), else every
+    strength; the next clicks or moves then find their runs ready."""
     last = ss.get(f"dirac.{name}.last")
-    ss[f"dirac.{name}.last"] = (game.strength, h)
-    if game.regularizer == "none" or (last is not None and last[1] != h):
-        return [(game.strength, value) for value in STEP_SIZES]
-    return [(value, h) for value in strength_grid(game.regularizer)]
+    ss[f"dirac.{name}.last"] = (start, game.strength, h)
+    if last is not None and last[0] != start:
+        return [Setting(theta, psi, game.strength, h) for theta, psi in click_targets(EXTENT)]
+    if game.regularizer == "none" or (last is not None and last[2] != h):
+        return [Setting(*start, game.strength, value) for value in STEP_SIZES]
+    return [Setting(*start, value, h) for value in strength_grid(game.regularizer)]
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -119,7 +121,7 @@ def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box,
     except ValueError as error:
         chart_box.error(f"Game settings: {error}")
         return
-    paths = trajectory_cache().get(game, start, h, steps, batch=batch_for(name, game, h))
+    paths = trajectory_cache().get(game, start, h, steps, batch=batch_for(name, game, start, h))
     figure = dirac_figure(cached_field(game), {scheme: getattr(paths, scheme) for scheme in SCHEMES}, start, EXTENT,
                           game.label, clip=game.strength if game.clips else 0.0, uirevision=f"dirac-{name}")
     chart_box.plotly_chart(figure, key=f"dirac.{name}.chart", on_select=lambda: use_clicked_start(name),

@@ -116,42 +116,44 @@ def same_runs(got, expected) -> bool:
 
 
 @pytest.mark.parametrize("loss, regularizer, settings", [
-    ("minimax", "r1", [(0.0, 0.15), (0.35, 0.15), (1.0, 0.15), (4.0, 0.15), (1.0, 0.6)]),
-    ("wasserstein", "gradient_penalty", [(0.0, 0.15), (1.0, 0.15), (2.5, 0.3)]),
-    ("wasserstein", "weight_clip", [(0.0, 0.15), (0.3, 0.15), (1.0, 0.05)]),  # 0 = no clipping, as in the trainer
-    ("nonsaturating", "instance_noise", [(0.0, 0.15), (0.5, 0.15), (2.0, 0.4)]),
-    ("minimax", "none", [(0.0, 0.01), (0.0, 0.5), (0.0, 1.0)]),
+    ("minimax", "r1", [(0.9, -0.6, 0.0, 0.15), (0.9, -0.6, 0.35, 0.15), (0.9, -0.6, 4.0, 0.15), (-2.0, 1.5, 1.0, 0.6)]),
+    ("wasserstein", "gradient_penalty", [(0.9, -0.6, 0.0, 0.15), (0.9, -0.6, 1.0, 0.15), (0.1, 2.0, 2.5, 0.3)]),
+    ("wasserstein", "weight_clip", [(0.9, -0.6, 0.0, 0.15), (0.9, -0.6, 0.3, 0.15), (1.0, 1.0, 1.0, 0.05)]),
+    ("nonsaturating", "instance_noise", [(0.9, -0.6, 0.0, 0.15), (0.9, -0.6, 0.5, 0.15), (0.0, 0.3, 2.0, 0.4)]),
+    ("minimax", "none", [(0.9, -0.6, 0.0, 0.01), (0.9, -0.6, 0.0, 0.5), (2.5, -2.5, 0.0, 1.0)]),
 ])
 def test_a_batch_of_settings_runs_as_each_setting_alone(loss, regularizer, settings):
-    """One batch for a slider's every position: each (strength, h) runs as its game alone."""
-    together = trajectories_of(DiracGame(loss, regularizer), settings, (0.9, -0.6), steps=120)
+    """One batch for a slider's every position or every start: each setting runs as its game alone
+    (weight clipping with c = 0 does not clip, as in the trainer)."""
+    together = trajectories_of(DiracGame(loss, regularizer), settings, steps=120)
     assert list(together) == settings
-    for strength, h in settings:
-        alone = trajectories(DiracGame(loss, regularizer, strength), (0.9, -0.6), h=h, steps=120)
-        assert same_runs(together[(strength, h)], alone)
+    for theta0, psi0, strength, h in settings:
+        alone = trajectories(DiracGame(loss, regularizer, strength), (theta0, psi0), h=h, steps=120)
+        assert same_runs(together[(theta0, psi0, strength, h)], alone)
     if regularizer == "weight_clip":
-        assert np.abs(together[(0.0, 0.15)].alternating[:, 1]).max() > 0.3  # the unclipped run leaves the band
+        assert np.abs(together[settings[0]].alternating[:, 1]).max() > 0.3  # the unclipped run leaves the band
 
 
 def test_a_batch_refuses_a_setting_out_of_range():
     with pytest.raises(ValueError, match="γ must be between 0 and 10"):
-        trajectories_of(DiracGame("minimax", "r1"), [(1.0, 0.2), (11.0, 0.2)], (1.0, 1.0), steps=5)
+        trajectories_of(DiracGame("minimax", "r1"), [(1.0, 1.0, 1.0, 0.2), (1.0, 1.0, 11.0, 0.2)], steps=5)
     with pytest.raises(ValueError, match="step size must be positive"):
-        trajectories_of(DiracGame("minimax", "r1"), [(1.0, -0.2)], (1.0, 1.0), steps=5)
+        trajectories_of(DiracGame("minimax", "r1"), [(1.0, 1.0, 1.0, -0.2)], steps=5)
 
 
 def test_extending_runs_gives_the_runs_computed_at_once():
     """Several settings at once, also where a scheme diverged on the way (Wasserstein, h = 1: the
     simultaneous run escapes) and is left as it was."""
-    game, settings = DiracGame("wasserstein", "gradient_penalty"), [(0.5, 0.2), (0.0, 1.0), (2.0, 0.05)]
-    short = trajectories_of(game, settings, (1.0, 0.5), steps=40)
+    game = DiracGame("wasserstein", "gradient_penalty")
+    settings = [(1.0, 0.5, 0.5, 0.2), (1.0, 0.5, 0.0, 1.0), (-1.0, 2.0, 2.0, 0.05)]
+    short = trajectories_of(game, settings, steps=40)
     longer = extend(game, short, steps=130)
-    at_once = trajectories_of(game, settings, (1.0, 0.5), steps=130)
-    assert short[(0.0, 1.0)].escaped("simultaneous")
+    at_once = trajectories_of(game, settings, steps=130)
+    assert short[(1.0, 0.5, 0.0, 1.0)].escaped("simultaneous")
     for setting in settings:
         assert longer[setting].steps == 130 and same_runs(longer[setting], at_once[setting])
         assert same_runs(longer[setting].first(40), short[setting])
-    mixed = {**short, (1.0, 0.3): trajectories(DiracGame("wasserstein", "gradient_penalty", 1.0), (1.0, 0.5), 0.3, 10)}
+    mixed = {**short, **trajectories_of(game, [(1.0, 0.5, 1.0, 0.3)], steps=10)}
     with pytest.raises(ValueError, match="same number of steps"):
         extend(game, mixed, steps=130)
 
@@ -164,7 +166,7 @@ def test_the_cache_computes_a_batch_once_then_slices_and_extends(monkeypatch):
     monkeypatch.setattr(cache_module, "trajectories_of", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
     monkeypatch.setattr(cache_module, "extend", lambda *a, **k: extensions.append(sorted(a[1])) or real_extend(*a, **k))
     cache, start = TrajectoryCache(max_settings=50), (1.0, 1.0)
-    batch = [(g, 0.2) for g in (0.0, 0.5, 1.0, 1.5)]
+    batch = [(*start, g, 0.2) for g in (0.0, 0.5, 1.0, 1.5)]
     first = cache.get(DiracGame("minimax", "r1", 1.0), start, 0.2, 60, batch=batch)
     assert calls == [batch] and len(cache) == 4
     again = cache.get(DiracGame("minimax", "r1", 0.5), start, 0.2, 30, batch=batch)  # a neighbour, fewer steps
@@ -175,15 +177,19 @@ def test_the_cache_computes_a_batch_once_then_slices_and_extends(monkeypatch):
     assert same_runs(more.first(60), first)
     assert extensions == [batch]  # the batch's runs continued together
     neighbour = cache.get(DiracGame("minimax", "r1", 1.5), start, 0.2, 90)  # so this one is ready
-    assert len(calls) == 1 and len(extensions) == 1 and same_runs(neighbour, trajectories(DiracGame("minimax", "r1", 1.5), start, 0.2, 90))
-    cache.get(DiracGame("minimax", "r1", 1.0), (0.0, 1.0), 0.2, 60, batch=[(1.0, h) for h in (0.1, 0.2, 0.3)])
-    assert len(calls) == 2 and len(cache) == 7  # another start: a miss, with its own batch
+    assert len(calls) == 1 and len(extensions) == 1
+    assert same_runs(neighbour, trajectories(DiracGame("minimax", "r1", 1.5), start, 0.2, 90))
+    clicks = [(theta, 1.0, 1.0, 0.2) for theta in (-1.0, 0.0, 2.0)]
+    cache.get(DiracGame("minimax", "r1", 1.0), (0.0, 1.0), 0.2, 60, batch=clicks)  # another start: a miss
+    assert len(calls) == 2 and len(cache) == 7
+    assert same_runs(cache.get(DiracGame("minimax", "r1", 1.0), (2.0, 1.0), 0.2, 60),
+                     trajectories(DiracGame("minimax", "r1", 1.0), (2.0, 1.0), 0.2, 60))
 
 
 def test_the_cache_forgets_the_least_recently_used_settings():
     cache = TrajectoryCache(max_settings=3)
     game = DiracGame("minimax", "r2", 1.0)
-    cache.get(game, (1.0, 1.0), 0.2, 5, batch=[(g, 0.2) for g in (0.0, 0.5, 1.0, 2.0, 3.0)])
+    cache.get(game, (1.0, 1.0), 0.2, 5, batch=[(1.0, 1.0, g, 0.2) for g in (0.0, 0.5, 1.0, 2.0, 3.0)])
     assert len(cache) == 3
     assert cache.get(game, (1.0, 1.0), 0.2, 5).steps == 5  # the requested setting is always kept
 

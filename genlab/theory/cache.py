@@ -1,10 +1,10 @@
-"""The Dirac lab's trajectories, kept by setting so that a slider move rarely waits for new ones.
+"""The Dirac lab's trajectories, kept by setting so that a slider move or a click rarely waits.
 
 A request that misses computes a whole batch of settings at once (the page passes every position of
-the slider being moved: about the price of one setting, see dynamics.trajectories_of); a request for
-fewer steps than stored is a prefix of the stored runs; one for more continues them, together with the
-batch's other stored runs of the same length (dynamics.extend), so that their next requests hit.
-Thread-safe: one cache serves every browser tab of a server.
+the slider being moved, or every click target on the plane: about the price of one setting, see
+dynamics.trajectories_of); a request for fewer steps than stored is a prefix of the stored runs; one for
+more continues them, together with the batch's other stored runs of the same length (dynamics.extend),
+so that their next requests hit. Thread-safe: one cache serves every browser tab of a server.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from genlab.theory.dirac import DiracGame
 from genlab.theory.dynamics import Setting, Trajectories, extend, trajectories_of
 
-Key = tuple[str, str, tuple[float, float], float, float]  # loss, regularizer, start, strength, h
+Key = tuple[str, str, Setting]  # loss, regularizer, setting
 
 
 class TrajectoryCache:
@@ -27,23 +27,23 @@ class TrajectoryCache:
     def get(self, game: DiracGame, start: tuple[float, float], h: float, steps: int,
             batch: Sequence[Setting] = ()) -> Trajectories:
         """The runs of `game` from `start` with step size h for `steps` steps; on a miss, the settings
-        in `batch` (each a (strength, h)) are computed alongside and kept."""
-        key = (game.loss, game.regularizer, start, game.strength, h)
+        in `batch` are computed alongside and kept."""
+        setting = Setting(*start, game.strength, h)
+        kind = (game.loss, game.regularizer)
         with self._lock:
-            runs = self._runs.get(key)
+            runs = self._runs.get((*kind, setting))
             if runs is None:
-                computed = trajectories_of(game, list(dict.fromkeys([*batch, (game.strength, h)])), start, steps)
-                for (strength, step_size), other in computed.items():
-                    self._keep((game.loss, game.regularizer, start, strength, step_size), other)
-                runs = computed[(game.strength, h)]
+                computed = trajectories_of(game, list(dict.fromkeys([*map(Setting._make, batch), setting])), steps)
+                for other, other_runs in computed.items():
+                    self._keep((*kind, other), other_runs)
+                runs = computed[setting]
             elif runs.steps < steps:  # continue the batch's stored runs that stopped where this one did
-                short = {setting: self._runs[other] for setting in [*batch, (game.strength, h)]
-                         if (other := (game.loss, game.regularizer, start, *setting)) in self._runs
-                         and self._runs[other].steps == runs.steps}
-                for (strength, step_size), longer in extend(game, short, steps).items():
-                    self._keep((game.loss, game.regularizer, start, strength, step_size), longer)
-                runs = self._runs[key]
-            self._keep(key, runs)  # the most recently used: kept longest
+                short = {other: self._runs[(*kind, other)] for other in [*map(Setting._make, batch), setting]
+                         if (*kind, other) in self._runs and self._runs[(*kind, other)].steps == runs.steps}
+                for other, longer in extend(game, short, steps).items():
+                    self._keep((*kind, other), longer)
+                runs = self._runs[(*kind, setting)]
+            self._keep((*kind, setting), runs)  # the most recently used: kept longest
             return runs.first(steps)
 
     def _keep(self, key: Key, runs: Trajectories) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -44,7 +45,13 @@ def gradient_step(game: DiracGame, theta: Tensor, psi: Tensor, h: float, alterna
     return theta_next, psi_next
 
 
-Setting = tuple[float, float]  # (strength of the game's regularizer, step size h)
+class Setting(NamedTuple):
+    """Where a pair of runs starts, how strong the game's regularizer is, and the step size."""
+
+    theta0: float
+    psi0: float
+    strength: float
+    h: float
 
 
 @dataclass(frozen=True)
@@ -70,10 +77,10 @@ class Trajectories:
 
 
 def _check(game: DiracGame, settings: Sequence[Setting], steps: int) -> None:
-    for strength, h in settings:
-        DiracGame(game.loss, game.regularizer, strength)  # says which strength is out of range
-        if not h > 0:
-            raise ValueError(f"the step size must be positive, got h={h!r}")
+    for setting in settings:
+        DiracGame(game.loss, game.regularizer, setting.strength)  # says which strength is out of range
+        if not setting.h > 0:
+            raise ValueError(f"the step size must be positive, got h={setting.h!r}")
     if steps < 0:
         raise ValueError(f"the number of steps must be at least 0, got {steps!r}")
 
@@ -98,32 +105,38 @@ def _until_escape(path: np.ndarray) -> np.ndarray:
     return path[: int(np.argmax(escaped)) + 1] if escaped.any() else path
 
 
-def trajectories_of(game: DiracGame, settings: Sequence[Setting], start: tuple[float, float],
-                    steps: int) -> dict[Setting, Trajectories]:
-    """Both schemes' runs from `start` = (θ₀, ψ₀) for each (strength, h) in `settings`, all in one batch.
+def _rows(settings: Sequence[Setting], schemes: Sequence[str]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(start, alternating, strength, h) of one row per (setting, scheme) pair."""
+    alternating = torch.tensor([scheme == "alternating" for scheme in schemes])
+    values = torch.tensor([tuple(setting) for setting in settings], dtype=DTYPE).reshape(-1, 4)
+    return values[:, :2], alternating, values[:, 2], values[:, 3]
+
+
+def trajectories_of(game: DiracGame, settings: Sequence[Setting], steps: int) -> dict[Setting, Trajectories]:
+    """Both schemes' runs for each setting (start, strength, h) of `game`'s loss and regularizer, in
+    one batch.
 
     A step of this game is a few dozen operations on tiny tensors, whose cost is per operation, not
-    per element: a slider's every position (200 settings) costs little more than one setting."""
+    per element: a slider's every position (200 settings), or 441 start points, cost about 1.2 times
+    what one setting does."""
+    settings = [Setting(*setting) for setting in settings]
     _check(game, settings, steps)
-    rows = 2 * len(settings)  # per setting: a simultaneous run, then an alternating one
-    strength = torch.tensor([float(s) for s, _ in settings], dtype=DTYPE).repeat_interleave(2)
-    h = torch.tensor([float(h) for _, h in settings], dtype=DTYPE).repeat_interleave(2)
-    alternating = torch.tensor([False, True]).repeat(len(settings))
-    path = _run(game, torch.tensor([start], dtype=DTYPE).expand(rows, 2), alternating, strength, h, steps)
+    path = _run(game, *_rows([s for s in settings for _ in SCHEMES], SCHEMES * len(settings)), steps)
     return {setting: Trajectories(_until_escape(path[:, 2 * i]), _until_escape(path[:, 2 * i + 1]), steps)
             for i, setting in enumerate(settings)}
 
 
 def trajectories(game: DiracGame, start: tuple[float, float], h: float, steps: int) -> Trajectories:
     """`steps` simultaneous and alternating steps of size h from `start` = (θ₀, ψ₀)."""
-    return trajectories_of(game, [(game.strength, h)], start, steps)[(game.strength, h)]
+    setting = Setting(*start, game.strength, h)
+    return trajectories_of(game, [setting], steps)[setting]
 
 
 def extend(game: DiracGame, runs: Mapping[Setting, Trajectories], steps: int) -> dict[Setting, Trajectories]:
     """Each setting's runs (of this game's loss and regularizer, all `steps` short by the same count)
     continued to `steps` steps from where they stopped, in one batch: the same numbers as running them
     that long at once, for the price of the new steps only."""
-    _check(game, list(runs), steps)
+    _check(game, [Setting(*setting) for setting in runs], steps)
     if len({r.steps for r in runs.values()}) > 1:
         raise ValueError("runs extended together must have been run for the same number of steps")
     alive = [(setting, scheme) for setting, r in runs.items() if r.steps < steps
@@ -131,10 +144,8 @@ def extend(game: DiracGame, runs: Mapping[Setting, Trajectories], steps: int) ->
     extended = {setting: {scheme: getattr(r, scheme) for scheme in SCHEMES} for setting, r in runs.items()}
     if alive:
         more = steps - next(iter(runs.values())).steps
+        _, alternating, strength, h = _rows([setting for setting, _ in alive], [scheme for _, scheme in alive])
         start = torch.tensor(np.stack([extended[setting][scheme][-1] for setting, scheme in alive]), dtype=DTYPE)
-        alternating = torch.tensor([scheme == "alternating" for _, scheme in alive])
-        strength = torch.tensor([setting[0] for setting, _ in alive], dtype=DTYPE)
-        h = torch.tensor([setting[1] for setting, _ in alive], dtype=DTYPE)
         path = _run(game, start, alternating, strength, h, more)
         for i, (setting, scheme) in enumerate(alive):
             extended[setting][scheme] = _until_escape(np.concatenate([extended[setting][scheme], path[1:, i]]))

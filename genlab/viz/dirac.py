@@ -13,15 +13,21 @@ from genlab.viz.figures import SQUARE_HEIGHT, LightFigure, figure, heading
 from genlab.viz.scene import FIELD_COLOUR, arrow_segments
 
 PATH_COLOURS = {"simultaneous": "#ff7f0e", "alternating": "#2ca02c"}
-CLICK_TARGETS = 41  # per axis: a start point can be picked to within extent / 20
+CLICK_TARGETS = 21  # per axis: a start point is picked to within extent / 10 (the inputs take any value)
 CLICK_TRACE_NAME = "click to start here"
 
 
-def _click_targets(extent: float) -> dict:
-    axis = np.linspace(-extent, extent, CLICK_TARGETS, dtype=np.float32)
-    theta, psi = np.meshgrid(axis, axis)
-    return {"type": "scatter", "mode": "markers", "x": theta.ravel(), "y": psi.ravel(), "name": CLICK_TRACE_NAME,
-            "marker": {"size": 10, "color": "rgba(0, 0, 0, 0.01)"}, "showlegend": False,
+def click_targets(extent: float) -> list[tuple[float, float]]:
+    """The (θ, ψ) points a click on the plane can pick, rounded as the page rounds a clicked point."""
+    axis = [round(float(v), 2) for v in np.linspace(-extent, extent, CLICK_TARGETS)]
+    return [(theta, psi) for psi in axis for theta in axis]
+
+
+def _click_trace(extent: float) -> dict:
+    targets = np.array(click_targets(extent), dtype=np.float32)
+    return {"type": "scatter", "mode": "markers", "x": targets[:, 0], "y": targets[:, 1], "name": CLICK_TRACE_NAME,
+            # nearly invisible squares that tile the plane, so that a click anywhere lands on one
+            "marker": {"size": 20, "symbol": "square", "color": "rgba(0, 0, 0, 0.01)"}, "showlegend": False,
             "unselected": {"marker": {"opacity": 1}}, "selected": {"marker": {"opacity": 1}},
             "hovertemplate": "start at θ=%{x:.2f}, ψ=%{y:.2f}<extra></extra>"}
 
@@ -34,7 +40,7 @@ def dirac_figure(field: Sequence[np.ndarray], paths: dict[str, np.ndarray], star
     cells = max(1, int(round(np.sqrt(len(theta)))))
     ax, ay = arrow_segments(np.stack([theta, psi], 1), np.stack([v_theta, v_psi], 1), 0.9 * 2 * extent / cells)
     data: list[dict[str, Any]] = [
-        _click_targets(extent),
+        _click_trace(extent),
         {"type": "scatter", "mode": "lines", "x": ax, "y": ay, "name": "vector field v(θ, ψ)",
          "line": {"width": 1, "color": FIELD_COLOUR}, "hoverinfo": "skip"},
     ]
