@@ -4,7 +4,8 @@ The page runs through Streamlit's AppTest in this process: one move = set one sl
 not had before and re-run the page: the field on its grid, the runs (500 simultaneous + 500 alternating
 steps), the Jacobians, the chart built and serialized. The first move of a slider computes the runs at
 all of that slider's positions in one batch (genlab.theory.cache); the moves after it find theirs
-ready. A new start point (a click on the plane) always computes a batch: shown as its own kind.
+ready. A click on the plane picks one of 21 × 21 start points, all computed at the first click; a
+start typed into the inputs (off that grid) computes its runs alone: the slowest kind of move.
 No browser: drawing happens in another process and is not the server's cost.
 Printed per kind of move: median and p95 of the wall time, and of the process CPU time (on a shared
 machine the wall time also counts waiting for a core; the CPU time is what the move costs).
@@ -56,16 +57,18 @@ def main() -> int:
         "steps": ("dirac.steps", [10 * (i + 51) for i in range(n)], False),
         "γ (R1), side by side": ("dirac.B.r1", [round(0.1 + 0.15 * i, 2) for i in range(n)], True),
         "step size h, side by side": ("dirac.h", [round(0.07 + 0.04 * i, 2) for i in range(n)], True),
-        "new start θ₀ (a click)": ("dirac.theta0", [round(-2.0 + 0.2 * i, 2) for i in range(n)], False),
+        "click a new start": ("dirac.theta0", [round(-2.5 + 0.25 * i, 2) for i in range(n)], False),
+        "type a new start (no batch)": ("dirac.theta0", [round(-2.37 + 0.25 * i, 2) for i in range(n)], False),
     }
     print(f"{n} moves per kind; load average before: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
-    print(f"{'move':28s} {'wall median':>12s} {'wall p95':>9s} {'CPU median':>11s} {'CPU p95':>8s}")
+    print(f"{'move':30s} {'wall median':>12s} {'wall p95':>9s} {'CPU median':>11s} {'CPU p95':>8s}")
     every: list[float] = []
     for kind, (key, values, compare) in moves.items():
         if at.toggle(key="dirac.compare").value != compare:
             at.toggle(key="dirac.compare").set_value(compare).run()
         wall, cpu = [], []
         for value in values:
+            # a click sets the start inputs (pages/dirac.py use_clicked_start), as this does
             widget = at.number_input(key=key) if key == "dirac.theta0" else at.slider(key=key)
             widget.set_value(value)
             started, started_cpu = time.perf_counter(), time.process_time()
@@ -76,7 +79,7 @@ def main() -> int:
                 print("the page failed:", at.exception[0].value)
                 return 2
         every += wall
-        print(f"{kind:28s} {1000 * statistics.median(wall):10.0f} ms {1000 * percentile(wall, 0.95):6.0f} ms "
+        print(f"{kind:30s} {1000 * statistics.median(wall):10.0f} ms {1000 * percentile(wall, 0.95):6.0f} ms "
               f"{1000 * statistics.median(cpu):9.0f} ms {1000 * percentile(cpu, 0.95):5.0f} ms", flush=True)
     print(f"all moves: wall median {1000 * statistics.median(every):.0f} ms, p95 {1000 * percentile(every, 0.95):.0f} ms; "
           f"load average after: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")

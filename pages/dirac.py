@@ -41,11 +41,13 @@ def trajectory_cache() -> TrajectoryCache:
 
 def batch_for(name: str, game: DiracGame, start: tuple[float, float], h: float) -> list[Setting]:
     """What to compute alongside a missing run, for about the price of that run: every click target
-    when the start moved, every position of h when h moved (or the game has no strength), else every
-    strength; the next clicks or moves then find their runs ready."""
+    when a click moved the start, every position of h when h moved (or the game has no strength), else
+    every strength; the next clicks or moves then find their runs ready."""
     last = ss.get(f"dirac.{name}.last")
     ss[f"dirac.{name}.last"] = (start, game.strength, h)
     if last is not None and last[0] != start:
+        if start not in click_targets(EXTENT):
+            return []  # typed in: the next start is anyone's guess
         return [Setting(theta, psi, game.strength, h) for theta, psi in click_targets(EXTENT)]
     if game.regularizer == "none" or (last is not None and last[2] != h):
         return [Setting(*start, game.strength, value) for value in STEP_SIZES]
