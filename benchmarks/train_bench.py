@@ -74,8 +74,8 @@ class PlainGAN:
         self.G = copy.deepcopy(trainer.generator)
         self.D = copy.deepcopy(trainer.discriminator)
         opt = trainer.config.optim
-        self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_d, betas=(opt.beta1, opt.beta2))
-        self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2))
+        self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_discriminator, betas=(opt.beta1, opt.beta2))
+        self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_generator, betas=(opt.beta1, opt.beta2))
         x = trainer.data.x.float()
         if trainer.data.kind == "images":
             x = x.div(255).mul(2).sub(1)  # the generator's tanh range, as the trainer feeds D
@@ -111,7 +111,7 @@ class PlainVAE:
     def __init__(self, trainer):
         self.vae = copy.deepcopy(trainer.vae)
         opt = trainer.config.optim
-        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_g, betas=(opt.beta1, opt.beta2))
+        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_decoder, betas=(opt.beta1, opt.beta2))
         x = trainer.data.x.float()
         if trainer.data.kind == "images":
             x = x.div(255)

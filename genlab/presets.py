@@ -1,24 +1,25 @@
 """Sensible starting settings per (model family, dataset), shared by the app and the CLI so that the
-same choices give the same run from either. Explicit user values always go on top of these."""
+same choices give the same run from either. Explicit user values always go on top of these
+(`config_for`)."""
 from __future__ import annotations
 
 from typing import Any
 
-from genlab.config import TOY2D_DATASETS
+from genlab.config import TOY2D_DATASETS, RunConfig, set_dotted, upgrade_legacy_keys
 
 # Conv image models sized to feel live on 2 CPU cores (tens of steps per second).
 _IMAGE_GAN = {"model.arch": "conv", "model.width": 32, "model.latent_dim": 32, "optim.batch_size": 64,
-              "optim.lr_g": 2e-4, "optim.lr_d": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999,
+              "optim.lr_generator": 2e-4, "optim.lr_discriminator": 2e-4, "optim.beta1": 0.5, "optim.beta2": 0.999,
               "optim.ema_decay": 0.999}
 _IMAGE_VAE = {"model.arch": "conv", "model.width": 32, "model.latent_dim": 10, "optim.batch_size": 64,
-              "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.9, "optim.beta2": 0.999,
+              "optim.lr_encoder": 1e-3, "optim.lr_decoder": 1e-3, "optim.beta1": 0.9, "optim.beta2": 0.999,
               "objective.likelihood": "bernoulli"}
 _POINTS_GAN = {"model.arch": "mlp", "model.width": 128, "model.depth": 2, "model.latent_dim": 2,
-               "optim.batch_size": 256, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.0, "optim.beta2": 0.9,
-               "optim.ema_decay": 0.99}
+               "optim.batch_size": 256, "optim.lr_generator": 1e-3, "optim.lr_discriminator": 1e-3, "optim.beta1": 0.0,
+               "optim.beta2": 0.9, "optim.ema_decay": 0.99}
 _POINTS_VAE = {"model.arch": "mlp", "model.width": 128, "model.depth": 2, "model.latent_dim": 2,
-               "optim.batch_size": 256, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3, "optim.beta1": 0.9, "optim.beta2": 0.999,
-               "objective.likelihood": "gaussian", "objective.gaussian_std": 0.1}
+               "optim.batch_size": 256, "optim.lr_encoder": 1e-3, "optim.lr_decoder": 1e-3, "optim.beta1": 0.9,
+               "optim.beta2": 0.999, "objective.likelihood": "gaussian", "objective.gaussian_std": 0.1}
 
 
 def preset(family: str, dataset: str) -> dict[str, Any]:
@@ -30,3 +31,33 @@ def preset(family: str, dataset: str) -> dict[str, Any]:
     else:
         chosen = _POINTS_GAN if points else _IMAGE_GAN
     return {"model.family": family, "data.name": dataset, **chosen}
+
+
+def default_run_name(family: Any, dataset: Any) -> str:
+    return f"{dataset}-{family}".replace("_", "-")
+
+
+def config_for(family: Any, dataset: Any, raw: dict | None = None, dotted: dict[str, Any] | None = None) -> RunConfig:
+    """The validated RunConfig of a (family, dataset) run, from, lowest priority first: its preset,
+    `raw` (a nested JSON-like dict such as a --config file; old field names are upgraded), then
+    `dotted` fields (CLI flags, Train page widgets). Named "<dataset>-<family>" unless given a name.
+    ConfigError for any invalid value (a family or dataset that is not a string gets no preset)."""
+    layered: dict = {}
+    if isinstance(family, str) and isinstance(dataset, str):
+        for path, value in preset(family, dataset).items():
+            set_dotted(layered, path, value)
+    _merge(layered, upgrade_legacy_keys(raw or {}, family if isinstance(family, str) else None))
+    for path, value in (dotted or {}).items():
+        set_dotted(layered, path, value)
+    layered.setdefault("name", default_run_name(family, dataset))
+    return RunConfig.from_dict(layered)
+
+
+def _merge(base: dict, top: dict) -> dict:
+    """`top` over `base`, recursively for nested sections."""
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base

@@ -29,6 +29,26 @@ def l1_penalty(weights: Iterable[Tensor]) -> Tensor:
     return sum((w.abs().sum() for w in weights), torch.zeros(()))
 
 
+def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
+    """Orthogonal regularization (Brock et al. 2016): Σ_W ‖G(W) − I‖²_F.
+
+    Each weight is read as a matrix W of shape (rows, cols) = (shape[0], the rest): (out, in) for a
+    linear layer, (out, in·k·k) for a Conv2d kernel (in, out·k·k for a transposed one). G(W) is the
+    Gram matrix of its shorter side: WᵀW (cols × cols) when W is tall or square (rows ≥ cols), pushing
+    the columns to be orthonormal, and WWᵀ (rows × rows) when W is wide, pushing the rows to be. (WᵀW of
+    a wide matrix has rank ≤ rows < cols, so it could never reach I: the penalty would never fall below
+    cols − rows.) Equivalently Σ_i (σ_i² − 1)² over the singular values σ_i of W.
+    """
+    total = torch.zeros(())
+    for w in weights:
+        matrix = w.reshape(w.shape[0], -1)
+        if matrix.shape[0] < matrix.shape[1]:
+            matrix = matrix.T
+        gram = matrix.T @ matrix
+        total = total + (gram - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)).pow(2).sum()
+    return total
+
+
 @torch.no_grad()
 def clip_weights_(weights: Iterable[Tensor], bound: float | Tensor) -> None:
     """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c); a tensor c

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from genlab.config import RunConfig
+from genlab.presets import config_for
 
 if TYPE_CHECKING:
     from genlab.live import TrainingRunner
@@ -28,8 +29,8 @@ def checkpoint_root() -> Path:
 
 
 def default_config() -> RunConfig:
-    """The run a new tab starts with: a GAN on the 8-mode ring (trainer defaults: MLP 128×2, batch 256)."""
-    return RunConfig(name="ring-gan")
+    """The run a new tab starts with: the preset GAN on the 8-mode ring (MLP 128×2, batch 256)."""
+    return config_for("gan", "ring")
 
 
 def use_app_navigation() -> None:

@@ -30,7 +30,7 @@ STAND_INS = {
         "data": {"name": "shapes", "n_samples": 256, "image_size": 28},
         "model": {"family": "vae", "arch": "mlp", "latent_dim": 3, "width": 16, "depth": 1},
         "objective": {"beta": 4.0},
-        "optim": {"batch_size": 16, "lr_g": 1e-3, "lr_d": 1e-3},
+        "optim": {"batch_size": 16, "lr_encoder": 1e-3, "lr_decoder": 1e-3},
     },
     "ring-gan": {
         "data": {"name": "ring", "n_samples": 256},

@@ -86,16 +86,50 @@ def test_live_slider_reaches_the_trainer_without_reset(app, wait_until):
     app.button(key="btn.start").click().run()
     poll(app, lambda a: step_count(a) >= 5, wait_until, "some steps")
     run_id, steps_before = runner.run_id, runner.step_count
-    app.select_slider(key="live.objective.r1_gamma").set_value(1.0).run()
+    app.select_slider(key="live.r1").set_value(1.0).run()
     assert not app.exception
     assert runner.trainer.config.objective.r1_gamma == 1.0
     wait_until(lambda: "penalty/r1" in runner.snapshot().last, what="R1 in the trainer's metrics")
     assert runner.run_id == run_id and runner.step_count >= steps_before  # same run, no reset
     optimizer = runner.trainer.optimizers["discriminator"]
     assert optimizer.param_groups[0]["lr"] != 5e-4  # a value the slider must really deliver
-    app.select_slider(key="live.optim.lr_d").set_value(5e-4).run()
+    app.select_slider(key="live.lr-d").set_value(5e-4).run()
     assert not app.exception
-    assert runner.trainer.config.optim.lr_d == 5e-4 and optimizer.param_groups[0]["lr"] == 5e-4
+    assert runner.trainer.config.optim.lr_discriminator == 5e-4 and optimizer.param_groups[0]["lr"] == 5e-4
+
+
+WIDGET_KINDS = ("checkbox", "radio", "selectbox", "select_slider", "number_input")
+
+
+def widget_keys(at: AppTest) -> dict[str, str]:
+    """{widget key: widget kind} of every keyed widget on the page."""
+    return {w.key: kind for kind in WIDGET_KINDS for w in getattr(at, kind) if w.key}
+
+
+def test_widgets_cover_every_declared_knob(app):
+    """Each Setup knob gets its widget where it applies, each live knob a live control, of the kind its
+    declaration implies; walked through the family, data and likelihood choices that show them all."""
+    from pages.knob_widgets import widget_kind
+    from pages.train_form import LIVE_KNOBS, SETUP_KNOBS, live_key, setup_key
+
+    seen = widget_keys(app)  # a GAN on the ring: GAN setup and live knobs, an MLP's depth
+    assert "live.r1" in seen and "live.beta" not in seen and "setup.image-size" not in seen
+    app.selectbox(key="setup.dataset").set_value("mnist").run()
+    seen |= widget_keys(app)  # Download
+    app.radio(key="setup.family").set_value("vae").run()
+    app.selectbox(key="setup.dataset").set_value("shapes").run()
+    seen |= widget_keys(app)  # image size, likelihood, the encoder's and decoder's spectral norms
+    app.radio(key="setup.likelihood").set_value("gaussian").run()
+    app.number_input(key="setup.width").set_value(8).run()
+    seen |= widget_keys(app)  # Gaussian σ
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    seen |= widget_keys(app)  # the VAE's live controls
+    assert "live.beta" in seen and "live.r1" not in widget_keys(app)
+    expected = {setup_key(k): widget_kind(k) for k in SETUP_KNOBS} | {live_key(k): widget_kind(k) for k in LIVE_KNOBS}
+    assert {key: kind for key, kind in seen.items() if key in expected} == expected
+    assert not {key for key in seen if key.startswith(("setup.", "live."))} - set(expected) - {
+        "live.refresh", "live.slow_rate"}  # nothing undeclared besides the view's speed
 
 
 def test_step_buttons(app):
@@ -134,12 +168,12 @@ def test_reset_with_a_vae_on_shapes(app, wait_until):
     from genlab.presets import preset
 
     expected = preset("vae", "shapes")  # the same starting point as the CLI's, user values on top
-    assert snap.config.optim.lr_g == expected["optim.lr_g"] and snap.config.model.width == 8
+    assert snap.config.optim.lr_decoder == expected["optim.lr_decoder"] and snap.config.model.width == 8
     assert snap.config.model.latent_dim == expected["model.latent_dim"]
     app.button(key="btn.step").click().run()
     assert app.image, "samples are shown"
-    assert app.select_slider(key="live.objective.beta").value == 1.0  # VAE controls on the page
-    app.select_slider(key="live.objective.beta").set_value(4.0).run()
+    assert app.select_slider(key="live.beta").value == 1.0  # VAE controls on the page
+    app.select_slider(key="live.beta").set_value(4.0).run()
     assert runner.trainer.config.objective.beta == 4.0
 
 
@@ -208,7 +242,7 @@ def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
     assert runner.trainer.step_count == 7 and step_count(app) == 7
     assert "open_run" not in app.session_state
     assert app.number_input(key="setup.width").value == 16 and app.number_input(key="setup.seed").value == 3
-    assert app.select_slider(key="live.objective.r1_gamma").value == 1.0
+    assert app.select_slider(key="live.r1").value == 1.0
     assert app.text_input(key="save.name").value == "my-saved-ring"
     assert not app.info, "the Setup widgets show the loaded run's config (no 'press Reset' hint)"
     app.button(key="btn.step").click().run()
@@ -306,7 +340,7 @@ def test_uploaded_points_csv(app):
 def test_uploaded_zip_of_images(app):
     runner = runner_of(app)
     app.selectbox(key="setup.dataset").set_value("folder").run()
-    app.selectbox(key="setup.image_size").set_value(28).run()
+    app.selectbox(key="setup.image-size").set_value(28).run()
     app.number_input(key="setup.width").set_value(8).run()
     app.file_uploader(key="setup.upload.folder").upload("pics.zip", _zip_of_images(), "application/zip").run()
     app.button(key="btn.reset").click().run()

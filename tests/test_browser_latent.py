@@ -53,7 +53,7 @@ def _runs_folder(tmp_path_factory) -> tuple[Path, str]:
     root = tmp_path_factory.mktemp("checkpoints")
     raw = {"name": "shapes-beta-vae", "data": {"name": "shapes", "n_samples": 256, "image_size": 28},
            "model": {"family": "vae", "arch": "mlp", "latent_dim": 3, "width": 16, "depth": 1},
-           "objective": {"beta": 4.0}, "optim": {"batch_size": 16, "lr_g": 1e-3, "lr_d": 1e-3}}
+           "objective": {"beta": 4.0}, "optim": {"batch_size": 16, "lr_encoder": 1e-3, "lr_decoder": 1e-3}}
     torch.manual_seed(0)
     trainer = make_trainer(RunConfig.from_dict(json.loads(json.dumps(raw))), device="cpu")
     for _ in range(5):

@@ -176,7 +176,7 @@ def test_same_config_trains_the_same_run_as_in_process(tmp_path):
 def test_bad_input_through_the_real_entry_point(trained_root, tmp_path):
     assert_bad_input(genlab("sample", "nope", "--out", str(tmp_path / "x.png"), "--root", str(trained_root)),
                      "unknown run 'nope'", "ring")
-    assert_bad_input(genlab("train", "--dataset", "ring", "--beta", "-1", "--root", str(tmp_path)),
+    assert_bad_input(genlab("train", "--family", "vae", "--dataset", "ring", "--beta", "-1", "--root", str(tmp_path)),
                      "objective.beta=-1.0 is invalid")
     assert_bad_input(genlab("sample", "ring", "-n", "0", "--out", str(tmp_path / "x.png"), "--root", str(trained_root)),
                      "argument -n")

@@ -8,7 +8,7 @@ from genlab.config import ConfigError, RunConfig, check_run_name
 
 def test_json_round_trip():
     config = RunConfig(name="beta4").replace(**{"objective.beta": 4.0, "model.family": "vae", "data.name": "shapes",
-                                                "model.arch": "conv", "optim.lr_g": 1e-3})
+                                                "model.arch": "conv", "optim.lr_decoder": 1e-3})
     again = RunConfig.from_json(config.to_json())
     assert again == config
     assert again.objective.beta == 4.0 and again.model.arch == "conv"
@@ -29,7 +29,7 @@ BAD_VALUES = [
     ("model.latent_dim", 2.5),
     ("model.width", -3),
     ("model.depth", 100),
-    ("model.spectral_norm_d", "yes"),
+    ("model.spectral_norm_discriminator", "yes"),
     ("objective.gan_loss", "bce"),
     ("objective.beta", -1.0),
     ("objective.beta", float("nan")),
@@ -39,8 +39,8 @@ BAD_VALUES = [
     ("objective.gaussian_std", 0.0),
     ("objective.weight_clip", None),
     ("objective.kl_warmup_steps", -5),
-    ("optim.lr_g", 0.0),
-    ("optim.lr_d", 1e9),
+    ("optim.lr_generator", 0.0),
+    ("optim.lr_encoder", 1e9),
     ("optim.batch_size", 0),
     ("optim.n_critic", 0),
     ("optim.optimizer", "lbfgs"),

@@ -168,7 +168,7 @@ def ring_gan(loss, lr_g, lr_d, n_critic):
         name="det", device="cpu", seed=0, stats_every=10_000, data=DataConfig(name="ring", n_samples=5000),
         model=ModelConfig(family="gan", arch="mlp", latent_dim=2, width=64, depth=2),
         objective=ObjectiveConfig(gan_loss=loss),
-        optim=OptimConfig(lr_g=lr_g, lr_d=lr_d, beta1=0.5, beta2=0.999, batch_size=64, n_critic=n_critic),
+        optim=OptimConfig(lr_generator=lr_g, lr_discriminator=lr_d, beta1=0.5, beta2=0.999, batch_size=64, n_critic=n_critic),
     )
 
 
@@ -191,7 +191,7 @@ def shapes_vae(beta):
         data=DataConfig(name="shapes", image_size=32, n_samples=2000),
         model=ModelConfig(family="vae", arch="mlp", latent_dim=8, width=128, depth=1),
         objective=ObjectiveConfig(beta=beta),
-        optim=OptimConfig(lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, batch_size=64),
+        optim=OptimConfig(lr_encoder=1e-3, lr_decoder=1e-3, beta1=0.9, beta2=0.999, batch_size=64),
     )
 
 

@@ -115,7 +115,7 @@ def test_fid_falls_as_a_gan_trains(fashion):
     cfg = RunConfig(
         name="fid", device="cpu", seed=0, stats_every=10_000, data=DataConfig(name="fashion_mnist"),
         model=ModelConfig(family="gan", arch="mlp", latent_dim=32, width=256, depth=2),
-        optim=OptimConfig(lr_g=5e-4, lr_d=5e-4, beta1=0.5, beta2=0.999, batch_size=64, ema_decay=0.9),
+        optim=OptimConfig(lr_generator=5e-4, lr_discriminator=5e-4, beta1=0.5, beta2=0.999, batch_size=64, ema_decay=0.9),
     )
     trainer = make_trainer(cfg)
     before = trainer_fid(trainer, 500, torch.Generator().manual_seed(0))

@@ -103,7 +103,7 @@ def trained_vae():
         name="nll", device="cpu", seed=0, stats_every=10_000,
         data=DataConfig(name="shapes", image_size=32, n_samples=2000),
         model=ModelConfig(family="vae", arch="mlp", latent_dim=8, width=128, depth=1),
-        optim=OptimConfig(lr_g=1e-3, lr_d=1e-3, beta1=0.9, beta2=0.999, batch_size=64),
+        optim=OptimConfig(lr_encoder=1e-3, lr_decoder=1e-3, beta1=0.9, beta2=0.999, batch_size=64),
     )
     trainer = make_trainer(cfg)
     for _ in range(300):

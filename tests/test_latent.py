@@ -44,7 +44,7 @@ TINY_VAE = {
     "name": "tiny-vae",
     "data": {"name": "shapes", "n_samples": 64, "image_size": 28},
     "model": {"family": "vae", "arch": "mlp", "latent_dim": 4, "width": 16, "depth": 1},
-    "optim": {"batch_size": 16, "lr_g": 1e-3, "lr_d": 1e-3},
+    "optim": {"batch_size": 16, "lr_encoder": 1e-3, "lr_decoder": 1e-3},
 }
 # conv generator with BatchNorm: decoding a single latent must use running statistics (eval mode)
 TINY_CONV_GAN = {

@@ -167,8 +167,8 @@ def parametrized_layers(module: nn.Module) -> list[bool]:
 @pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("conv", (1, 28, 28)), ("conv", (3, 64, 64))])
 @pytest.mark.parametrize("sn_d,sn_g", [(True, False), (False, True)])
 def test_spectral_norm_flags_pick_networks(arch, shape, sn_d, sn_g):
-    G, D = build_gan(small_cfg("gan", arch, spectral_norm_d=sn_d, spectral_norm_g=sn_g), shape)
-    vae = build_vae(small_cfg("vae", arch, spectral_norm_d=sn_d, spectral_norm_g=sn_g), shape)
+    G, D = build_gan(small_cfg("gan", arch, spectral_norm_discriminator=sn_d, spectral_norm_generator=sn_g), shape)
+    vae = build_vae(small_cfg("vae", arch, spectral_norm_encoder=sn_d, spectral_norm_decoder=sn_g), shape)
     for net, flag in [(D, sn_d), (vae.encoder, sn_d), (G, sn_g), (vae.decoder, sn_g)]:
         marks = parametrized_layers(net)
         assert len(marks) >= 3 and all(m == flag for m in marks)
@@ -177,7 +177,7 @@ def test_spectral_norm_flags_pick_networks(arch, shape, sn_d, sn_g):
 @pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("mlp", (1, 28, 28)), ("conv", (1, 28, 28)), ("conv", (3, 32, 32))])
 def test_spectral_norm_makes_largest_singular_value_one(arch, shape):
     torch.manual_seed(0)
-    cfg = small_cfg("gan", arch, spectral_norm_d=True, spectral_norm_g=True)
+    cfg = small_cfg("gan", arch, spectral_norm_discriminator=True, spectral_norm_generator=True)
     G, D = build_gan(cfg, shape)
     G.train()
     D.train()
@@ -200,7 +200,7 @@ def test_without_spectral_norm_the_sigma_check_fails(arch):
 
 def test_spectral_norm_keeps_weights_trainable_and_gradients_flowing():
     torch.manual_seed(0)
-    _, D = build_gan(small_cfg("gan", "conv", spectral_norm_d=True), (1, 28, 28))
+    _, D = build_gan(small_cfg("gan", "conv", spectral_norm_discriminator=True), (1, 28, 28))
     D(torch.randn(4, 1, 28, 28)).sum().backward()
     originals = [layer.parametrizations.weight.original for _, layer in weight_layers(D)]
     assert all(p.requires_grad and p.grad is not None and p.grad.abs().sum() > 0 for p in originals)
@@ -242,7 +242,8 @@ def test_mlp_depth_adds_hidden_layers():
 def test_init_is_deterministic_under_manual_seed(family, arch):
     def build(seed: int) -> dict:
         torch.manual_seed(seed)
-        cfg = small_cfg(family, arch, spectral_norm_d=True)
+        first = "discriminator" if family == "gan" else "encoder"
+        cfg = small_cfg(family, arch, **{f"spectral_norm_{first}": True})
         nets = build_gan(cfg, (1, 28, 28)) if family == "gan" else (build_vae(cfg, (1, 28, 28)),)
         return {f"{i}.{k}": v for i, net in enumerate(nets) for k, v in net.state_dict().items()}
 

@@ -99,3 +99,44 @@ def test_r1_and_r2_keep_their_curvature_where_the_critic_is_flat():
         assert torch.allclose(hessian, torch.eye(3, dtype=torch.float64))
     norms = reg.per_sample_squared_gradient_norms(lambda v: (v**2).sum(1), x)
     assert torch.allclose(norms, (2 * x).pow(2).sum(1))
+
+
+def singular_value_form(weights) -> float:
+    """Σ_W Σ_i (σ_i² − 1)², from numpy's SVD of each weight read as (shape[0], rest), in float64."""
+    import numpy as np
+
+    total = 0.0
+    for w in weights:
+        sigma = np.linalg.svd(w.detach().double().reshape(w.shape[0], -1).numpy(), compute_uv=False)
+        total += float(((sigma**2 - 1.0) ** 2).sum())
+    return total
+
+
+def test_orthogonal_penalty_matches_the_singular_values():
+    torch.manual_seed(0)
+    weights = [torch.randn(7, 3), torch.randn(3, 7), torch.randn(5, 5), torch.randn(8, 3, 3, 3) * 0.2,
+               torch.randn(4, 6, 4, 4) * 0.1]  # tall, wide, square, a Conv2d kernel, a wide transposed one
+    for w in weights:
+        assert abs(float(reg.orthogonal_penalty([w])) - singular_value_form([w])) < 1e-4 * (1 + singular_value_form([w]))
+    assert abs(float(reg.orthogonal_penalty(weights)) - singular_value_form(weights)) < 1e-3
+
+
+def test_orthogonal_penalty_is_zero_for_orthonormal_rows_or_columns_and_counts_by_hand():
+    q, _ = torch.linalg.qr(torch.randn(6, 4, dtype=torch.float64))  # orthonormal columns
+    assert float(reg.orthogonal_penalty([q])) < 1e-20
+    assert float(reg.orthogonal_penalty([q.T])) < 1e-20  # wide: its rows are orthonormal, no floor of 6 − 4
+    assert float(reg.orthogonal_penalty([2 * torch.eye(3)])) == 3 * (4 - 1) ** 2  # G = 4I: 3 diagonal (4 − 1)²
+    w = torch.tensor([[1.0, 1.0]])  # wide: WWᵀ = [2], so (2 − 1)² = 1 (‖WᵀW − I‖²_F would be 2)
+    assert float(reg.orthogonal_penalty([w])) == 1.0
+
+
+def test_orthogonal_penalty_trains_towards_orthogonality():
+    torch.manual_seed(0)
+    w = torch.randn(5, 3, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=0.01)
+    start = float(reg.orthogonal_penalty([w.detach()]))
+    for _ in range(300):
+        optimizer.zero_grad()
+        reg.orthogonal_penalty([w]).backward()
+        optimizer.step()
+    assert float(reg.orthogonal_penalty([w.detach()])) < 1e-3 * start

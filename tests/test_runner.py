@@ -99,7 +99,7 @@ def test_live_change_reaches_trainer_mid_run(make_runner, wait_until):
     runner.start()
     wait_until(lambda: runner.step_count >= 5)
     run_id, before = runner.run_id, runner.step_count
-    runner.set_live(**{"objective.r1_gamma": 1.0, "optim.lr_d": 1e-4})
+    runner.set_live(**{"objective.r1_gamma": 1.0, "optim.lr_discriminator": 1e-4})
     assert runner.trainer.config.objective.r1_gamma == 1.0
     assert runner.trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-4
     wait_until(lambda: "penalty/r1" in runner.snapshot().last, what="an R1 penalty in the metrics")

@@ -284,7 +284,7 @@ def test_table_rows_and_differing_settings_describe_runs(area, saved_zip):
     import_zip(saved_zip, root, name="other")
     rename_target = root / "other" / "config.json"
     config = json.loads(rename_target.read_text())
-    config["model"]["spectral_norm_d"] = True
+    config["model"]["spectral_norm_discriminator"] = True
     config["objective"]["r1_gamma"] = 1.0
     rename_target.write_text(json.dumps(config))
     (root / "broken").mkdir()

@@ -26,7 +26,7 @@ TINY = {
         "name": "tiny-ring",
         "data": {"name": "ring", "n_samples": 256},
         "model": {"family": "gan", "arch": "mlp", "latent_dim": 4, "width": 16, "depth": 1},
-        "optim": {"batch_size": 32, "lr_g": 1e-3, "lr_d": 1e-3},
+        "optim": {"batch_size": 32, "lr_generator": 1e-3, "lr_discriminator": 1e-3},
         "stats_every": 2,
     },
     "shapes-vae": {
@@ -34,13 +34,13 @@ TINY = {
         "data": {"name": "shapes", "n_samples": 64, "image_size": 28},
         "model": {"family": "vae", "arch": "mlp", "latent_dim": 3, "width": 16, "depth": 1},
         "objective": {"beta": 4.0},
-        "optim": {"batch_size": 16, "lr_g": 1e-3, "lr_d": 1e-3},
+        "optim": {"batch_size": 16, "lr_encoder": 1e-3, "lr_decoder": 1e-3},
     },
     # conv GAN: BatchNorm buffers in G, spectral-norm parametrizations (u, v buffers) in D
     "shapes-conv-gan": {
         "name": "tiny-conv",
         "data": {"name": "shapes", "n_samples": 64, "image_size": 28},
-        "model": {"family": "gan", "arch": "conv", "latent_dim": 4, "width": 4, "spectral_norm_d": True},
+        "model": {"family": "gan", "arch": "conv", "latent_dim": 4, "width": 4, "spectral_norm_discriminator": True},
         "objective": {"r1_gamma": 1.0},
         "optim": {"batch_size": 8},
     },

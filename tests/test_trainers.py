@@ -8,7 +8,7 @@ from genlab.trainers import DivergenceError, GANTrainer, VAETrainer, make_traine
 SMALL_GAN = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64, "stats_every": 5}
 SMALL_VAE = {
     "data.name": "shapes", "data.n_samples": 512, "model.family": "vae", "model.arch": "mlp",
-    "model.width": 64, "model.latent_dim": 4, "optim.batch_size": 32, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
+    "model.width": 64, "model.latent_dim": 4, "optim.batch_size": 32, "optim.lr_encoder": 1e-3, "optim.lr_decoder": 1e-3,
 }
 
 
@@ -37,7 +37,8 @@ def test_same_seed_same_numbers(build):
 
 def test_gan_metrics_cover_every_term():
     trainer = gan(**{"objective.r1_gamma": 1.0, "objective.r2_gamma": 0.5, "objective.gp_lambda": 10.0,
-                     "objective.l1_d": 1e-4, "objective.l2_d": 1e-4, "objective.l1_g": 1e-4, "objective.l2_g": 1e-4})
+                     "objective.l1_discriminator": 1e-4, "objective.l2_discriminator": 1e-4,
+                     "objective.l1_generator": 1e-4, "objective.l2_generator": 1e-4})
     metrics = trainer.step()
     for key in ["loss/d", "loss/g", "loss/d_adv", "loss/g_adv", "penalty/gp", "penalty/r1", "penalty/r2",
                 "penalty/l1_d", "penalty/l2_d", "penalty/l1_g", "penalty/l2_g", "d/real", "d/fake",
@@ -61,7 +62,7 @@ def test_live_updates_apply_at_next_step_without_rebuilding():
     trainer = gan()
     generator = trainer.generator
     assert "penalty/r1" not in trainer.step()
-    trainer.update(**{"objective.r1_gamma": 2.0, "optim.lr_d": 1e-5, "optim.n_critic": 3})
+    trainer.update(**{"objective.r1_gamma": 2.0, "optim.lr_discriminator": 1e-5, "optim.n_critic": 3})
     metrics = trainer.step()
     assert "penalty/r1" in metrics
     assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == 1e-5
@@ -99,7 +100,7 @@ def test_weight_clipping_and_spectral_norm_in_training():
     trainer = gan(**{"objective.weight_clip": 0.01, "objective.gan_loss": "wasserstein"})
     trainer.step()
     assert max(float(p.detach().abs().max()) for p in trainer.discriminator.parameters()) <= 0.01
-    sn = gan(**{"model.spectral_norm_d": True, "optim.lr_d": 2e-4})
+    sn = gan(**{"model.spectral_norm_discriminator": True, "optim.lr_discriminator": 2e-4})
     for _ in range(30):
         sn.step()
     sigmas = [v for k, v in sn.layer_stats().items() if k.startswith("spectral_norm/discriminator/")]
@@ -113,7 +114,7 @@ def test_weight_clipping_and_spectral_norm_in_training():
 
 def test_l2_penalty_shrinks_discriminator_weights():
     def weight_norm(l2):
-        trainer = gan(**{"objective.l2_d": l2, "optim.lr_d": 1e-3})
+        trainer = gan(**{"objective.l2_discriminator": l2, "optim.lr_discriminator": 1e-3})
         for _ in range(60):
             trainer.step()
         return sum(v for k, v in trainer.layer_stats().items() if k.startswith("weight_norm/discriminator/"))

@@ -27,7 +27,7 @@ def ring_quality(config: RunConfig) -> dict:
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
-    [{}, {"objective.r1_gamma": 0.1}, {"model.spectral_norm_d": True}],  # 4,000 steps each (config.steps)
+    [{}, {"objective.r1_gamma": 0.1}, {"model.spectral_norm_discriminator": True}],  # 4,000 steps each (config.steps)
     ids=["default", "r1", "spectral-norm"],
 )
 def test_ring_gan_covers_the_modes(overrides):
@@ -38,7 +38,7 @@ def test_ring_gan_covers_the_modes(overrides):
 
 SHAPES_VAE = {
     "data.name": "shapes", "data.n_samples": 4000, "model.family": "vae", "model.arch": "mlp", "model.width": 256,
-    "model.depth": 1, "model.latent_dim": 8, "optim.batch_size": 64, "optim.lr_g": 1e-3, "optim.lr_d": 1e-3,
+    "model.depth": 1, "model.latent_dim": 8, "optim.batch_size": 64, "optim.lr_encoder": 1e-3, "optim.lr_decoder": 1e-3,
 }
 
 

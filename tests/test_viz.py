@@ -98,3 +98,13 @@ def test_points_traversal_and_manifold_figures_draw_the_decoded_points():
     assert layout["yaxis"]["scaleanchor"] == "x"  # equal scales: 2D data is not stretched
     grid = viz.points_manifold_figure(None, torch.arange(18.0).reshape(9, 2), 3).spec["data"]
     assert len(grid) == 1 and grid[0]["marker"]["color"].tolist() == [0, 1, 2] * 3
+
+
+def test_loss_curves_show_a_network_s_unpenalized_loss_only_when_a_penalty_moved_it():
+    steps = np.arange(1, 6)
+    adv = np.array([1.0, 0.9, 0.8, 0.7, 0.6])
+    history = {"loss/d": (steps, adv), "loss/d_adv": (steps, adv.copy()), "loss/g": (steps, adv + 0.5),
+               "loss/g_adv": (steps, adv), "penalty/ortho_g": (steps, np.full(5, 5.0))}
+    assert viz.loss_names(history) == ["loss/d", "loss/g", "loss/g_adv", "penalty/ortho_g"]
+    history["loss/d"] = (steps, adv + np.array([0, 0, 0, 0, 1e-3]))  # a D penalty switched on at the last step
+    assert "loss/d_adv" in viz.loss_names(history)

@@ -1,74 +1,86 @@
-"""The flags of `train` and the config fields they set.
+"""The flags of `train`, one per config knob: `--<key>`, with the knob's label, formula, bounds or choices.
 
-Each is validated by RunConfig, not by argparse, so the CLI and the app share one set of rules and
-messages.
+Values are validated by RunConfig, not by argparse, so the CLI and the app share one set of rules and
+messages. Flags of the other model family are refused with the matching flag named (a VAE's encoder
+learning rate is --lr-enc, not the GAN discriminator's --lr-d); flags renamed with the role-neutral
+names are refused with their new names.
 """
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
-    ("--family", "model.family", str, "gan or vae"),
-    ("--dataset", "data.name", str, "ring, grid, spiral, moons, circles, checkerboard, swissroll, points, "
-                                     "shapes, mnist, fashion_mnist, cifar10, folder"),
-    ("--data-path", "data.path", str, "CSV of points, folder of images, or where torchvision sets live"),
-    ("--n-samples", "data.n_samples", int, "size of synthetic data sets"),
-    ("--image-size", "data.image_size", int, "28, 32 or 64 (shapes, folder)"),
-    ("--arch", "model.arch", str, "mlp or conv"),
-    ("--latent-dim", "model.latent_dim", int, "latent dimensions"),
-    ("--width", "model.width", int, "hidden units (mlp) or base channels (conv)"),
-    ("--depth", "model.depth", int, "hidden layers (mlp)"),
-    ("--loss", "objective.gan_loss", str, "nonsaturating, minimax, hinge, wasserstein, least_squares"),
-    ("--likelihood", "objective.likelihood", str, "VAE decoder: bernoulli or gaussian"),
-    ("--gaussian-std", "objective.gaussian_std", float, "std of the Gaussian likelihood"),
-    ("--beta", "objective.beta", float, "VAE KL weight β"),
-    ("--capacity", "objective.capacity", float, "VAE KL capacity C (nats)"),
-    ("--kl-warmup", "objective.kl_warmup_steps", int, "steps over which β ramps up from 0"),
-    ("--l1-g", "objective.l1_g", float, "L1 weight penalty on G / decoder"),
-    ("--l2-g", "objective.l2_g", float, "L2 weight penalty on G / decoder"),
-    ("--l1-d", "objective.l1_d", float, "L1 weight penalty on D / encoder"),
-    ("--l2-d", "objective.l2_d", float, "L2 weight penalty on D / encoder"),
-    ("--weight-clip", "objective.weight_clip", float, "clip D weights to [-c, c] (0 = off)"),
-    ("--gp", "objective.gp_lambda", float, "WGAN-GP weight λ"),
-    ("--r1", "objective.r1_gamma", float, "R1 penalty γ"),
-    ("--r2", "objective.r2_gamma", float, "R2 penalty γ"),
-    ("--grad-clip", "objective.grad_clip", float, "max gradient norm per network (0 = off)"),
-    ("--optimizer", "optim.optimizer", str, "adam, rmsprop or sgd"),
-    ("--lr-g", "optim.lr_g", float, "learning rate of G / decoder"),
-    ("--lr-d", "optim.lr_d", float, "learning rate of D / encoder"),
-    ("--beta1", "optim.beta1", float, "Adam β1 (SGD momentum)"),
-    ("--beta2", "optim.beta2", float, "Adam β2"),
-    ("--batch-size", "optim.batch_size", int, "samples per step"),
-    ("--n-critic", "optim.n_critic", int, "D steps per G step"),
-    ("--ema-decay", "optim.ema_decay", float, "GAN samples from an EMA of G's weights with this decay (0 = off)"),
-    ("--steps", "steps", int, "train until this step count"),
-    ("--seed", "seed", int, "random seed"),
-    ("--name", "name", str, "run name (folder under --root)"),
-    ("--device", "device", str, "auto, cpu, cuda or mps"),
-    ("--stats-every", "stats_every", int, "per-layer norms every N steps"),
-]
-BOOL_FLAGS = [
-    ("--spectral-norm-d", "model.spectral_norm_d", "spectral norm on D / encoder"),
-    ("--spectral-norm-g", "model.spectral_norm_g", "spectral norm on G / decoder"),
-    ("--download", "data.download", "download torchvision data sets when missing"),
-]
+from genlab.cli.args import UsageError
+from genlab.config import KNOBS, LEGACY_FIELDS, Knob, counterpart, knob_for
+
+FAMILY_GROUPS = {None: "settings of both model families", "gan": "GAN settings", "vae": "VAE settings"}
 
 
-def dest(flag: str) -> str:
-    return flag.lstrip("-").replace("-", "_")
+def flag(knob: Knob) -> str:
+    return f"--{knob.key}"
+
+
+def _help(knob: Knob) -> str:
+    text = knob.title + (f". {knob.help}" if knob.help else "")
+    if knob.bounds and not knob.choices:  # choices show in the metavar
+        text += f" ({knob.allowed()}{f'; {knob.off:g} = off' if knob.off is not None else ''})"
+    return f"{text} [{knob.path}]".replace("%", "%%")
+
+
+class _Renamed(argparse.Action):
+    """A flag that no longer exists: refuse it, naming the flags that replaced it."""
+
+    def __init__(self, option_strings, dest, new_flags: str = "", **kwargs):
+        self.new_flags = new_flags
+        super().__init__(option_strings, dest, nargs=0, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UsageError(f"{option_string} was renamed: use {self.new_flags}")
 
 
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
-    """Every flag of the tables above, each defaulting to None (= not given)."""
-    for flag, field, kind, text in TRAIN_FLAGS:
-        parser.add_argument(flag, dest=dest(flag), type=kind, default=None, help=f"{text} [{field}]")
-    for flag, field, text in BOOL_FLAGS:
-        parser.add_argument(flag, dest=dest(flag), action=argparse.BooleanOptionalAction, default=None,
-                            help=f"{text} [{field}]")
+    """Every knob's flag, grouped by model family, each defaulting to None (= not given)."""
+    groups = {family: parser.add_argument_group(title) for family, title in FAMILY_GROUPS.items()}
+    for knob in KNOBS:
+        group = groups[knob.family]
+        if knob.kind is bool:
+            group.add_argument(flag(knob), dest=knob.path, action=argparse.BooleanOptionalAction, default=None,
+                               help=_help(knob))
+        else:
+            metavar = "{" + ",".join(str(c) for c in knob.choices) + "}" if knob.choices else knob.kind.__name__.upper()
+            group.add_argument(flag(knob), dest=knob.path, type=knob.kind, default=None, metavar=metavar,
+                               help=_help(knob))
+    _add_renamed_flags(parser)
+
+
+def _add_renamed_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of fields renamed with the role-neutral names (genlab.config.LEGACY_FIELDS) that no
+    knob took over (the GAN's --lr-d kept its name; --spectral-norm-d did not): each refused, naming
+    its successors."""
+    taken = {flag(knob) for knob in KNOBS}
+    for old, new_by_family in LEGACY_FIELDS.items():
+        new_knobs = [(family, knob_for(new)) for family, new in new_by_family.items()]
+        old_name = old.split(".")[1].replace("_", "-")
+        prefixes = ("--", "--no-") if new_knobs[0][1].kind is bool else ("--",)
+        for prefix in prefixes:
+            if prefix + old_name not in taken:
+                new_flags = " or ".join(f"{prefix}{knob.key} ({family.upper()})" for family, knob in new_knobs)
+                parser.add_argument(prefix + old_name, action=_Renamed, new_flags=new_flags, dest=argparse.SUPPRESS)
 
 
 def flag_values(args: argparse.Namespace) -> dict[str, Any]:
     """{dotted config field: value} for every flag given on the command line."""
-    fields = [(flag, field) for flag, field, _, _ in TRAIN_FLAGS] + [(flag, field) for flag, field, _ in BOOL_FLAGS]
-    return {field: getattr(args, dest(flag)) for flag, field in fields if getattr(args, dest(flag)) is not None}
+    return {knob.path: getattr(args, knob.path) for knob in KNOBS if getattr(args, knob.path, None) is not None}
+
+
+def check_family(flags: dict[str, Any], family: str) -> None:
+    """UsageError for a flag of the other model family, naming this family's matching flag if any."""
+    for path in flags:
+        knob = knob_for(path)
+        if knob.family in (None, family):
+            continue
+        twin = counterpart(knob)
+        network = f" (the {knob.acts_on}'s)" if knob.acts_on else ""
+        instead = f": use {flag(twin)} (the {twin.acts_on}'s)" if twin is not None else ""
+        raise UsageError(f"{flag(knob)} is a {knob.family.upper()} setting{network} and this run is a "
+                         f"{family.upper()}{instead}")

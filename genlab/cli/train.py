@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab.cli.args import PROG, UsageError
-from genlab.cli.flags import flag_values
+from genlab.cli.flags import check_family, flag, flag_values
 
 
 def _read_config_file(path: str) -> dict:
@@ -30,40 +30,12 @@ def _read_config_file(path: str) -> dict:
     return raw
 
 
-def _set_dotted(raw: dict, field: str, value: Any) -> None:
-    from genlab.config import ConfigError
-
-    node = raw
-    *parents, leaf = field.split(".")
-    for part in parents:
-        if not isinstance(node.setdefault(part, {}), dict):
-            raise ConfigError(part, node[part], "must be a JSON object")
-        node = node[part]
-    node[leaf] = value
-
-
-def _get_dotted(config, field: str) -> Any:
-    node = config
-    for part in field.split("."):
-        node = getattr(node, part)
-    return node
-
-
-def _merge(base: dict, top: dict) -> dict:
-    """`top` over `base`, recursively for nested sections."""
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(base.get(key), dict):
-            _merge(base[key], value)
-        else:
-            base[key] = value
-    return base
-
-
 def config_from_args(args: argparse.Namespace):
     """RunConfig from, lowest priority first: the preset of (family, dataset) that the app uses too,
-    --config (if any), then the flags. ConfigError for any invalid value."""
-    from genlab.config import DataConfig, ModelConfig, RunConfig
-    from genlab.presets import preset
+    --config (if any), then the flags. ConfigError for any invalid value; UsageError for a flag of the
+    other model family."""
+    from genlab.config import FAMILIES, DataConfig, ModelConfig
+    from genlab.presets import config_for
 
     from_file = _read_config_file(args.config) if args.config else {}
     flags = flag_values(args)
@@ -71,22 +43,15 @@ def config_from_args(args: argparse.Namespace):
     data = from_file.get("data") if isinstance(from_file.get("data"), dict) else {}
     family = flags.get("model.family", model.get("family", ModelConfig.family))
     dataset = flags.get("data.name", data.get("name", DataConfig.name))
-    raw: dict = {}
-    if isinstance(family, str) and isinstance(dataset, str):
-        for field, value in preset(family, dataset).items():
-            _set_dotted(raw, field, value)
-    _merge(raw, from_file)
-    for field, value in flags.items():
-        _set_dotted(raw, field, value)
-    if "name" not in raw:
-        raw["name"] = f"{dataset}-{family}".replace("_", "-")
-    return RunConfig.from_dict(raw)
+    if family in FAMILIES:
+        check_family(flags, family)
+    return config_for(family, dataset, raw=from_file, dotted=flags)
 
 
 def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
     """(trainer, saved metrics table, run name, target step, earlier commands) of --resume RUN."""
+    from genlab.config import LIVE_FIELDS, get_dotted, knob_for
     from genlab.runs import check_name, load_run
-    from genlab.config import LIVE_FIELDS
 
     if args.config:
         raise UsageError("--config and --resume cannot be combined (a resumed run keeps its config)")
@@ -94,11 +59,11 @@ def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
     if not loaded.data_available:
         raise UsageError(f"cannot resume {args.resume}: its data set ({loaded.config.data.name}) is not available")
     trainer = loaded.trainer
+    check_family(flags, trainer.config.model.family)
     fixed = {k: v for k, v in flags.items() if k not in LIVE_FIELDS and k not in ("steps", "name", "device")}
-    changed = [k for k, v in fixed.items() if _get_dotted(trainer.config, k) != v]
+    changed = [k for k, v in fixed.items() if get_dotted(trainer.config, k) != v]
     if changed:
-        raise UsageError(f"--{changed[0].split('.')[-1].replace('_', '-')} cannot change when resuming "
-                         f"({changed[0]} is fixed)")
+        raise UsageError(f"{flag(knob_for(changed[0]))} cannot change when resuming ({changed[0]} is fixed)")
     live = {k: v for k, v in flags.items() if k in LIVE_FIELDS}
     if live:
         trainer.update(**live)

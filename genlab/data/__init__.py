@@ -27,6 +27,7 @@ from genlab.data.points import points_from_array, points_from_csv_bytes, points_
 from genlab.data.shapes import FACTOR_NAMES, SHAPE_NAMES, make_shapes
 from genlab.data.source import DataSource, DataUnavailableError
 from genlab.data.untrusted_image import ImageRefused, open_untrusted_image
+from genlab.data.uploads import UPLOADS, missing_upload, offline_sets, source_from_upload, upload_path
 
 __all__ = [
     "DataSource",
@@ -40,6 +41,11 @@ __all__ = [
     "images_from_zip_bytes",
     "open_untrusted_image",
     "ImageRefused",
+    "UPLOADS",
+    "missing_upload",
+    "offline_sets",
+    "source_from_upload",
+    "upload_path",
 ]
 
 SPLITS = ("train", "test")

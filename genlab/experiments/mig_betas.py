@@ -30,7 +30,7 @@ def shapes_vae(beta: float, steps: int, arch: str = "mlp", latent_dim: int = 10,
         data=DataConfig(name="shapes", image_size=32, n_samples=50_000),
         model=ModelConfig(family="vae", arch=arch, latent_dim=latent_dim, width=width, depth=depth),
         objective=ObjectiveConfig(likelihood="bernoulli", beta=float(beta)),
-        optim=OptimConfig(optimizer="adam", lr_g=lr, lr_d=lr, beta1=0.9, beta2=0.999, batch_size=batch_size),
+        optim=OptimConfig(optimizer="adam", lr_encoder=lr, lr_decoder=lr, beta1=0.9, beta2=0.999, batch_size=batch_size),
     )
 
 

@@ -4,8 +4,7 @@ data_shape is the per-sample shape: (2,) for 2D points, (C, S, S) for images wit
 arch "mlp" works for both (images are flattened); arch "conv" is DCGAN-style and needs images.
 cfg.width is hidden units for MLPs and base channels for conv nets (the app uses DEFAULT_CONV_WIDTH = 32
 for conv image models on CPU); cfg.depth is the number of hidden layers of an MLP.
-Spectral normalization: cfg.spectral_norm_d -> discriminator / encoder, cfg.spectral_norm_g -> generator /
-decoder.
+Spectral normalization: cfg.spectral_norm_<network> for each of generator, discriminator, encoder, decoder.
 """
 from __future__ import annotations
 
@@ -59,9 +58,9 @@ def build_gan(cfg: ModelConfig, data_shape: tuple) -> tuple[nn.Module, nn.Module
         G = MLPGenerator(cfg.latent_dim, shape, cfg.width, cfg.depth, tanh=is_image)
         D = MLPDiscriminator(shape, cfg.width, cfg.depth)
     # Spectral norm goes last: it must see the initialised weights.
-    if cfg.spectral_norm_g:
+    if cfg.spectral_norm_generator:
         apply_spectral_norm(G)
-    if cfg.spectral_norm_d:
+    if cfg.spectral_norm_discriminator:
         apply_spectral_norm(D)
     return G, D
 
@@ -75,8 +74,8 @@ def build_vae(cfg: ModelConfig, data_shape: tuple) -> VAE:
     else:
         encoder = MLPEncoder(shape, cfg.width, cfg.depth, out_features=2 * cfg.latent_dim)
         decoder = MLPDecoder(cfg.latent_dim, shape, cfg.width, cfg.depth)
-    if cfg.spectral_norm_d:
+    if cfg.spectral_norm_encoder:
         apply_spectral_norm(encoder)
-    if cfg.spectral_norm_g:
+    if cfg.spectral_norm_decoder:
         apply_spectral_norm(decoder)
     return VAE(encoder, decoder, cfg.latent_dim)

@@ -3,47 +3,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from genlab.config import RunConfig
+from genlab.config import KNOBS, RunConfig, get_dotted
 
 if TYPE_CHECKING:
     from genlab.runs.listing import RunInfo
 
-SETTING_LABELS = {
-    "latent_dim": "latent", "width": "width", "depth": "depth", "loss": "loss", "likelihood": "likelihood",
-    "beta": "β", "capacity": "C", "l1_g": "L1(G)", "l2_g": "L2(G)", "l1_d": "L1(D)", "l2_d": "L2(D)",
-    "weight_clip": "clip", "gp_lambda": "GP λ", "r1_gamma": "R1 γ", "r2_gamma": "R2 γ", "grad_clip": "grad clip",
-    "spectral_norm_d": "SN(D)", "spectral_norm_g": "SN(G)", "batch_size": "batch", "lr_g": "lr G", "lr_d": "lr D",
-}
-# Settings worth a column in the table (the rest show when comparing runs).
-KEY_SETTINGS = ("latent_dim", "loss", "beta", "capacity", "spectral_norm_d", "spectral_norm_g", "gp_lambda",
-                "r1_gamma", "r2_gamma", "weight_clip", "l2_d", "l2_g", "grad_clip")
+# the label of each setting (a knob's short name -> its Runs-table label), from the config's declarations
+SETTING_LABELS = {k.key: k.short for k in KNOBS if k.short}
+# settings worth a column in the table (the rest show when comparing runs)
+KEY_SETTINGS = tuple(k.key for k in KNOBS if k.short and k.column)
 HEADLINE_METRICS = ("loss/total", "loss/recon", "loss/kl", "loss/d", "loss/g", "d/real", "d/fake")
 CURVE_PREFIXES = ("loss/", "penalty/", "d/", "value/", "grad_norm/", "beta/", "kl/", "quality/", "modes/", "eval/")
 
 
 def run_settings(config: RunConfig) -> dict[str, Any]:
-    """The settings that tell runs apart (a regularizer only when it is on), in table order."""
-    m, o, opt = config.model, config.objective, config.optim
-    settings: dict[str, Any] = {"latent_dim": m.latent_dim, "width": m.width}
-    if m.arch == "mlp":
-        settings["depth"] = m.depth
-    if m.family == "gan":
-        settings["loss"] = o.gan_loss
-        if getattr(opt, "ema_decay", 0):
-            settings["ema_decay"] = opt.ema_decay
-        regularizers = ("l1_g", "l2_g", "l1_d", "l2_d", "weight_clip", "gp_lambda", "r1_gamma", "r2_gamma", "grad_clip")
-    else:
-        settings.update(likelihood=o.likelihood, beta=o.beta)
-        if o.capacity:
-            settings["capacity"] = o.capacity
-        regularizers = ("l1_g", "l2_g", "l1_d", "l2_d", "grad_clip")
-    settings.update({r: getattr(o, r) for r in regularizers if getattr(o, r)})
-    if m.spectral_norm_d:
-        settings["spectral_norm_d"] = True
-    if m.spectral_norm_g:
-        settings["spectral_norm_g"] = True
-    settings.update(batch_size=opt.batch_size, lr_g=opt.lr_g, lr_d=opt.lr_d)
-    return settings
+    """The settings that tell runs apart, by knob key in declaration order: those of the run's model
+    family that matter for it (e.g. depth only for an MLP), a regularizer only when it is on."""
+    def value_of(path: str) -> Any:
+        return get_dotted(config, path)
+
+    return {k.key: value_of(k.path) for k in KNOBS
+            if k.short and k.applies(value_of) and (k.off is None or value_of(k.path) != k.off)}
 
 
 def _fmt(value) -> str:

@@ -5,11 +5,12 @@ import torch
 
 from genlab.config import RunConfig
 from genlab.data import DataSource
-from genlab.trainers.base import DivergenceError, Trainer, pick_device
+from genlab.trainers.base import DivergenceError, Trainer, available_devices, pick_device
 from genlab.trainers.gan import GANTrainer
 from genlab.trainers.vae import VAETrainer
 
-__all__ = ["DivergenceError", "GANTrainer", "Trainer", "VAETrainer", "make_trainer", "pick_device"]
+__all__ = ["DivergenceError", "GANTrainer", "Trainer", "VAETrainer", "available_devices", "make_trainer",
+           "pick_device"]
 
 
 def make_trainer(

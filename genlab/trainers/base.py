@@ -7,9 +7,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from genlab.config import LIVE_FIELDS, ConfigError, RunConfig
+from genlab.config import DEVICES, LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
 from genlab.metrics.layers import LayerNormTracker
+from genlab.regularizers import clip_gradient_norm_, gradient_norm
 
 PREVIEW_COUNT = 64
 
@@ -24,26 +25,24 @@ class DivergenceError(RuntimeError):
         super().__init__(f"training diverged at step {step}: {term} is {value} (the update was not applied)")
 
 
+def available_devices() -> list[str]:
+    """The device choices this machine can run ("auto" and "cpu" always)."""
+    present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    return ["auto", "cpu"] + [name for name, ok in present.items() if ok]
+
+
 def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
     """cuda, then mps, then cpu for "auto"; an explicit device that is not available is a ConfigError."""
     if isinstance(requested, torch.device):
         return requested
     requested = requested or "auto"
-    if requested == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }
+    if requested not in DEVICES:
+        raise ConfigError("device", requested, f"must be one of {', '.join(DEVICES)}")
+    available = available_devices()
     if requested not in available:
-        raise ConfigError("device", requested, "must be one of auto, cpu, cuda, mps")
-    if not available[requested]:
         raise ConfigError("device", requested, "is not available on this machine; use auto or cpu")
+    if requested == "auto":
+        return torch.device(available[2] if len(available) > 2 else "cpu")
     return torch.device(requested)
 
 
@@ -85,6 +84,11 @@ class Trainer:
 
     def _real_batch(self) -> Tensor:
         return self.data.sample(self.config.optim.batch_size, generator=self.rng)
+
+    def _gradient_norm(self, net: nn.Module) -> Tensor:
+        """The global norm of `net`'s gradients, first clipped to grad_clip when that is on."""
+        clip = self.config.objective.grad_clip
+        return clip_gradient_norm_(net.parameters(), clip) if clip > 0 else gradient_norm(net.parameters())
 
     def _check_finite(self, values: dict[str, Tensor]) -> None:
         """Raise DivergenceError naming the first non-finite term (one device sync for all terms)."""

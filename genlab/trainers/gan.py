@@ -8,18 +8,9 @@ from genlab import losses
 from genlab.config import RunConfig
 from genlab.data import DataSource
 from genlab.models import build_gan
-from genlab.regularizers import (
-    clip_gradient_norm_,
-    clip_weights_,
-    gradient_norm,
-    l1_penalty,
-    l2_penalty,
-    penalized_weights,
-    r1_penalty,
-    r2_penalty,
-    wgan_gradient_penalty,
-)
+from genlab.regularizers import clip_weights_
 from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
+from genlab.trainers.penalties import add_penalties
 from genlab.nn_utils import eval_mode
 
 
@@ -36,17 +27,19 @@ class GANTrainer(Trainer):
         self._watch_layers()
         optim = self.config.optim
         self.optimizers = {
-            "generator": make_optimizer(self.config, [{"params": self.generator.parameters(), "lr": optim.lr_g}]),
-            "discriminator": make_optimizer(self.config, [{"params": self.discriminator.parameters(), "lr": optim.lr_d}]),
+            "generator": make_optimizer(self.config, [{"params": self.generator.parameters(),
+                                                       "lr": optim.lr_generator}]),
+            "discriminator": make_optimizer(self.config, [{"params": self.discriminator.parameters(),
+                                                           "lr": optim.lr_discriminator}]),
         }
         self.images = self.data.kind == "images"
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
         for group in self.optimizers["generator"].param_groups:
-            group["lr"] = self.config.optim.lr_g
+            group["lr"] = self.config.optim.lr_generator
         for group in self.optimizers["discriminator"].param_groups:
-            group["lr"] = self.config.optim.lr_d
+            group["lr"] = self.config.optim.lr_discriminator
 
     # --- data space <-> model space -----------------------------------------------------------
     def _to_model_space(self, x: Tensor) -> Tensor:
@@ -91,31 +84,14 @@ class GANTrainer(Trainer):
         real_logits, fake_logits = D(real), D(fake)
         adv = losses.discriminator_loss(obj.gan_loss, real_logits, fake_logits)
         terms = {"loss/d_adv": adv}
-        if obj.gp_lambda > 0:
-            terms["penalty/gp"] = wgan_gradient_penalty(D, real, fake, generator=self.rng)
-        if obj.r1_gamma > 0:
-            terms["penalty/r1"] = r1_penalty(D, real)
-        if obj.r2_gamma > 0:
-            terms["penalty/r2"] = r2_penalty(D, fake)
-        if obj.l1_d > 0:
-            terms["penalty/l1_d"] = l1_penalty(penalized_weights(D))
-        if obj.l2_d > 0:
-            terms["penalty/l2_d"] = l2_penalty(penalized_weights(D))
-        strengths = {
-            "penalty/gp": obj.gp_lambda,
-            "penalty/r1": obj.r1_gamma,
-            "penalty/r2": obj.r2_gamma,
-            "penalty/l1_d": obj.l1_d,
-            "penalty/l2_d": obj.l2_d,
-        }
-        loss = adv + sum(strengths[name] * value for name, value in terms.items() if name in strengths)
+        loss = add_penalties(adv, "discriminator", self, terms, real=real, fake=fake)
         terms["loss/d"] = loss
         self._check_finite(terms)
 
         optimizer = self.optimizers["discriminator"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad = self._gradient_norm(D, obj.grad_clip)
+        grad = self._gradient_norm(D)
         self._check_finite({"grad_norm/d": grad})
         optimizer.step()
         if obj.weight_clip > 0:
@@ -139,20 +115,14 @@ class GANTrainer(Trainer):
         finally:
             D.requires_grad_(True)
         terms = {"loss/g_adv": adv}
-        loss = adv
-        if obj.l1_g > 0:
-            terms["penalty/l1_g"] = l1_penalty(penalized_weights(G))
-            loss = loss + obj.l1_g * terms["penalty/l1_g"]
-        if obj.l2_g > 0:
-            terms["penalty/l2_g"] = l2_penalty(penalized_weights(G))
-            loss = loss + obj.l2_g * terms["penalty/l2_g"]
+        loss = add_penalties(adv, "generator", self, terms)
         terms["loss/g"] = loss
         self._check_finite(terms)
 
         optimizer = self.optimizers["generator"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grad = self._gradient_norm(G, obj.grad_clip)
+        grad = self._gradient_norm(G)
         self._check_finite({"grad_norm/g": grad})
         optimizer.step()
         self._update_ema()
@@ -175,12 +145,6 @@ class GANTrainer(Trainer):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.generator_ema.load_state_dict(state["networks"].get("generator_ema", self.generator.state_dict()))
-
-    @staticmethod
-    def _gradient_norm(net: torch.nn.Module, clip: float) -> Tensor:
-        if clip > 0:
-            return clip_gradient_norm_(net.parameters(), clip)
-        return gradient_norm(net.parameters())
 
     # --- inspection --------------------------------------------------------------------------------
     @torch.no_grad()

@@ -8,8 +8,8 @@ from genlab import losses
 from genlab.config import RunConfig
 from genlab.data import DataSource
 from genlab.models import build_vae
-from genlab.regularizers import clip_gradient_norm_, gradient_norm, l1_penalty, l2_penalty, penalized_weights
 from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
+from genlab.trainers.penalties import add_penalties
 from genlab.nn_utils import eval_mode
 
 
@@ -24,15 +24,15 @@ class VAETrainer(Trainer):
             "vae": make_optimizer(
                 self.config,
                 [
-                    {"params": self.vae.encoder.parameters(), "lr": optim.lr_d, "name": "encoder"},
-                    {"params": self.vae.decoder.parameters(), "lr": optim.lr_g, "name": "decoder"},
+                    {"params": self.vae.encoder.parameters(), "lr": optim.lr_encoder, "name": "encoder"},
+                    {"params": self.vae.decoder.parameters(), "lr": optim.lr_decoder, "name": "decoder"},
                 ],
             )
         }
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
-        lr = {"encoder": self.config.optim.lr_d, "decoder": self.config.optim.lr_g}
+        lr = {"encoder": self.config.optim.lr_encoder, "decoder": self.config.optim.lr_decoder}
         for group in self.optimizers["vae"].param_groups:
             group["lr"] = lr[group["name"]]
 
@@ -54,26 +54,15 @@ class VAETrainer(Trainer):
         beta = obj.beta * losses.kl_warmup_factor(self.step_count, obj.kl_warmup_steps)
         loss = recon + losses.kl_weight_term(kl, beta, obj.capacity)
         terms: dict[str, Tensor] = {"loss/recon": recon, "loss/kl": kl}
-        for weights_of, l1, l2 in (("encoder", obj.l1_d, obj.l2_d), ("decoder", obj.l1_g, obj.l2_g)):
-            weights = penalized_weights(self.networks[weights_of])
-            if l1 > 0:
-                terms[f"penalty/l1_{weights_of}"] = l1_penalty(weights)
-                loss = loss + l1 * terms[f"penalty/l1_{weights_of}"]
-            if l2 > 0:
-                terms[f"penalty/l2_{weights_of}"] = l2_penalty(weights)
-                loss = loss + l2 * terms[f"penalty/l2_{weights_of}"]
+        for network in ("encoder", "decoder"):
+            loss = add_penalties(loss, network, self, terms)
         terms["loss/total"] = loss
         self._check_finite(terms)
 
         optimizer = self.optimizers["vae"]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        grads = {}
-        for name in ("encoder", "decoder"):
-            params = self.networks[name].parameters()
-            grads[f"grad_norm/{name}"] = (
-                clip_gradient_norm_(params, obj.grad_clip) if obj.grad_clip > 0 else gradient_norm(params)
-            )
+        grads = {f"grad_norm/{name}": self._gradient_norm(self.networks[name]) for name in ("encoder", "decoder")}
         self._check_finite(grads)
         optimizer.step()
 

@@ -106,14 +106,18 @@ def loss_names(history: History) -> list[str]:
     """The loss terms worth a curve: every loss and penalty, without duplicates of each other
     (a GAN's "loss/total" = d + g means nothing; "loss/d_adv" equals "loss/d" while D has no penalty)."""
     names = pick(history, ("loss/", "penalty/"))
-    gan = "loss/d" in history
-    if gan:
+    if "loss/d" in history:
         names = [n for n in names if n != "loss/total"]
-        d_terms = ("penalty/gp", "penalty/r1", "penalty/r2", "penalty/l1_d", "penalty/l2_d")
-        d_penalties = any(n in history for n in d_terms)
-        g_penalties = any(n in history for n in ("penalty/l1_g", "penalty/l2_g"))
-        names = [n for n in names if (n != "loss/d_adv" or d_penalties) and (n != "loss/g_adv" or g_penalties)]
+        names = [n for n in names if n not in ("loss/d_adv", "loss/g_adv") or _differs(history, n, n[:-len("_adv")])]
     return names
+
+
+def _differs(history: History, a: str, b: str) -> bool:
+    """Whether two metrics ever differ (a network's loss without and with its penalties)."""
+    if b not in history:
+        return True
+    first, second = np.asarray(history[a][1]), np.asarray(history[b][1])
+    return first.shape != second.shape or not np.array_equal(first, second, equal_nan=True)
 
 
 def loss_figure(history: History, *, log_y: bool = False, uirevision: str = "loss") -> LightFigure:

@@ -1,0 +1,90 @@
+"""Every penalty a trainer adds to a network's loss: one table, one helper.
+
+An entry names the config field holding its strength (λ, γ), the metric its unweighted value is
+recorded under, the pure function of genlab.regularizers that computes it, and what that function
+needs. The network it joins is the one its strength's knob `acts_on`. A penalty whose strength is 0
+is not computed at all, so it costs nothing and records nothing.
+
+A new penalty: its function in genlab/regularizers.py, its strength as a knob in
+genlab/config/sections.py (acts_on, live, ui_values, short), and one line below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+from torch import Tensor
+
+from genlab.config import get_dotted, knob_for
+from genlab.regularizers import (
+    l1_penalty,
+    l2_penalty,
+    orthogonal_penalty,
+    penalized_weights,
+    r1_penalty,
+    r2_penalty,
+    wgan_gradient_penalty,
+)
+
+if TYPE_CHECKING:
+    from genlab.trainers.base import Trainer
+
+# what a penalty's function is called with
+WEIGHTS = "weights"  # the network's weight matrices and kernels: f(weights)
+REAL = "real"  # the critic and a real batch: f(D, real)
+FAKE = "fake"  # the critic and a generated batch: f(D, fake)
+REAL_AND_FAKE = "real and fake"  # the critic, both batches and the trainer's RNG: f(D, real, fake, generator=rng)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    strength: str  # dotted config field of its weight
+    metric: str  # recorded (unweighted) under this name
+    compute: Callable[..., Tensor]
+    needs: str  # WEIGHTS, REAL, FAKE or REAL_AND_FAKE
+
+    @property
+    def network(self) -> str:
+        return knob_for(self.strength).acts_on
+
+
+def _weight_norms(network: str, suffix: str) -> tuple[Penalty, Penalty]:
+    """The L1 and L2 penalties on one network's weights ("penalty/l2_d" for a GAN's discriminator)."""
+    return (Penalty(f"objective.l1_{network}", f"penalty/l1_{suffix}", l1_penalty, WEIGHTS),
+            Penalty(f"objective.l2_{network}", f"penalty/l2_{suffix}", l2_penalty, WEIGHTS))
+
+
+PENALTIES: tuple[Penalty, ...] = (
+    Penalty("objective.gp_lambda", "penalty/gp", wgan_gradient_penalty, REAL_AND_FAKE),
+    Penalty("objective.r1_gamma", "penalty/r1", r1_penalty, REAL),
+    Penalty("objective.r2_gamma", "penalty/r2", r2_penalty, FAKE),
+    *_weight_norms("discriminator", "d"),
+    *_weight_norms("generator", "g"),
+    Penalty("objective.ortho_generator", "penalty/ortho_g", orthogonal_penalty, WEIGHTS),
+    *_weight_norms("encoder", "encoder"),
+    *_weight_norms("decoder", "decoder"),
+)
+
+
+def add_penalties(loss: Tensor, network: str, trainer: Trainer, terms: dict[str, Tensor],
+                  real: Tensor | None = None, fake: Tensor | None = None) -> Tensor:
+    """loss + Σ strength · penalty over the table's penalties on `network` whose strength is not 0;
+    each penalty's unweighted value goes into `terms` under its metric name."""
+    module = trainer.networks[network]
+    for penalty in PENALTIES:
+        if penalty.network != network:
+            continue
+        strength = get_dotted(trainer.config, penalty.strength)
+        if strength == 0:
+            continue
+        if penalty.needs == WEIGHTS:
+            value = penalty.compute(penalized_weights(module))
+        elif penalty.needs == REAL:
+            value = penalty.compute(module, real)
+        elif penalty.needs == FAKE:
+            value = penalty.compute(module, fake)
+        else:
+            value = penalty.compute(module, real, fake, generator=trainer.rng)
+        terms[penalty.metric] = value
+        loss = loss + strength * value
+    return loss

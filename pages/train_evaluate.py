@@ -1,0 +1,52 @@
+"""The Train page's "Evaluate now" panel: the slower quality numbers, measured between two steps."""
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.shared import session_runner
+from pages.train_form import flash
+
+ss = st.session_state
+EVAL_KEY = "train.eval"
+EVAL_LABELS = {"eval/kid_mean": "KID (mean)", "eval/kid_std": "KID (std)", "eval/elbo": "ELBO (test)",
+               "eval/recon_nll": "Reconstruction NLL", "eval/kl": "KL (test)", "eval/active_units": "Active units",
+               "eval/mig": "MIG", "eval/modes_covered": "Modes covered", "eval/modes_total": "Modes total",
+               "eval/high_quality_fraction": "High-quality fraction", "eval/reverse_kl": "Reverse KL"}
+
+
+def eval_label(key: str, dataset: str) -> str:
+    from genlab.metrics.fid import fid_label
+
+    if key == "eval/fid":
+        return fid_label(dataset)
+    if key.startswith("eval/nll_k"):
+        return f"NLL (importance sampling, k = {key[len('eval/nll_k'):]})"
+    return EVAL_LABELS.get(key, key.removeprefix("eval/"))
+
+
+def evaluate_now() -> None:
+    runner = session_runner()
+    try:
+        evaluation = runner.evaluate_now()
+        ss[EVAL_KEY] = (runner.run_id, runner.step_count, evaluation.history_row, evaluation.skipped)
+    except Exception as exc:  # noqa: BLE001 - show the failure, keep the page
+        flash("error", f"Evaluation failed: {type(exc).__name__}: {exc}")
+
+
+def evaluate_panel(runner) -> None:
+    has_trainer = getattr(runner, "trainer", None) is not None
+    st.button("Evaluate now", key="btn.evaluate", disabled=not has_trainer, on_click=evaluate_now,
+              help="Measure the slower quality numbers now (between two steps) and add them to the curves.")
+    done = ss.get(EVAL_KEY)
+    if done is None or done[0] != runner.run_id:
+        return
+    _, at_step, results, skipped = done
+    if results:
+        st.caption(f"At step {at_step:,}:")
+        cols = st.columns(min(4, len(results)))
+        for i, (key, value) in enumerate(results.items()):
+            cols[i % len(cols)].metric(eval_label(key, runner.config.data.name), f"{value:.4g}")
+    else:
+        st.info("No on-demand metric applies to this run's data.")
+    for name, reason in skipped.items():
+        st.caption(f"Not measured ({name}): {reason}")
