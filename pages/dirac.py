@@ -5,12 +5,14 @@ import math
 
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
 from genlab.theory.cache import TrajectoryCache
 from genlab.theory.dynamics import SCHEMES, Setting, Stability, Trajectories, stability, step_verdict
 from genlab.viz.dirac import click_point, click_targets, dirac_figure
 from pages.shared import use_app_navigation
+from pages.train_from_dirac import DIRAC_GAME_KEY
 
 use_app_navigation()
 
@@ -20,6 +22,7 @@ FIELD_CELLS = 21
 STRENGTH_STEP = 0.05
 STEP_SIZES = [round(0.01 * i, 2) for i in range(1, 101)]  # every position of the h slider
 DEFAULT_STRENGTH = {"weight_clip": 1.0, "gradient_penalty": 1.0, "r1": 1.0, "r2": 1.0, "instance_noise": 0.5}
+SWITCH_KEY = "dirac.switch"  # set by a "Try it on the ring" click: go to Train on this run
 SIDES = {"A": ("minimax", "none"), "B": ("minimax", "r1")}  # side -> its first game
 
 
@@ -129,6 +132,23 @@ def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box,
     chart_box.plotly_chart(figure, key=f"dirac.{name}.chart", on_select=lambda: use_clicked_start(name),
                            selection_mode="points")
     show_numbers(paths, cached_stability(game, h), h, steps, numbers_box)
+    numbers_box.button("Try it on the ring →", key=f"dirac.{name}.to_train", icon=":material/model_training:",
+                       on_click=hand_over, args=(game,),
+                       help="Open Train with this loss and regularizer on a real GAN (MLPs, 8-Gaussian ring).")
+
+
+def hand_over(game: DiracGame) -> None:
+    """Button callback: the game goes to the Train page (pages/train_from_dirac.py), which opens it as a
+    ring run; the switch itself happens in the script (a callback cannot switch pages)."""
+    ss[DIRAC_GAME_KEY] = game
+    ss[SWITCH_KEY] = True
+
+
+def switch_to_train() -> None:
+    try:
+        st.switch_page("pages/train.py")
+    except StreamlitAPIException:  # this page run on its own (tests): there is no Train page to switch to
+        st.info("Open **Train** from the menu: the ring run is set up there.")
 
 
 def explain(container) -> None:
@@ -148,6 +168,8 @@ def explain(container) -> None:
                       "quantiles. WGAN-GP's penalty (|ψ| − 1)² has a kink at ψ = 0, so its field has no Jacobian there.")
 
 
+if ss.pop(SWITCH_KEY, False):
+    switch_to_train()
 st.title("Dirac-GAN lab")
 st.markdown(
     "The smallest GAN (Mescheder et al., 2018): the generator is one number, $G(z) = \\theta$; the critic is "

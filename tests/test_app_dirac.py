@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO_ROOT
+from pages.shared import RUNNER_STATE_KEY
 
 TIMEOUT = 60  # the first run imports torch
 
@@ -83,3 +84,29 @@ def test_side_by_side_compares_two_games_and_says_where_there_is_no_jacobian(pag
     assert list(schemes(page, 1).columns) == ["‖(θ, ψ)‖ after 500 steps"]  # the runs still show
     page.number_input(key="dirac.theta0").set_value(-2.0).run()  # a new start moves both sides' paths
     assert not page.exception and len(page.get("plotly_chart")) == 2
+
+
+def test_try_it_on_the_ring_opens_train_with_the_same_loss_and_regularizer(repo_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT).run()
+    at.switch_page("pages/dirac.py").run()
+    at.selectbox(key="dirac.A.loss").set_value("nonsaturating")
+    at.selectbox(key="dirac.A.regularizer").set_value("r1").run()
+    at.slider(key="dirac.A.r1").set_value(0.35).run()
+    at.button(key="dirac.A.to_train").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Train"
+    runner = at.session_state[RUNNER_STATE_KEY]
+    try:
+        objective = runner.config.objective
+        assert (runner.config.data.name, objective.gan_loss, objective.r1_gamma) == ("ring", "nonsaturating", 0.35)
+        assert at.session_state["live.r1"] == 0.35  # the sidebar's R1 slider shows the game's γ
+        assert any("From the Dirac-GAN lab" in s.value for s in at.success)
+    finally:
+        runner.close(timeout=10)
+
+
+def test_the_lab_alone_says_where_the_ring_run_waits(page):
+    page.button(key="dirac.A.to_train").click().run()
+    assert not page.exception
+    assert any("Open **Train**" in i.value for i in page.info)
