@@ -5,14 +5,13 @@ import math
 
 import pandas as pd
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame, field_on_grid
 from genlab.theory.cache import TrajectoryCache
 from genlab.theory.dynamics import SCHEMES, Setting, Stability, Trajectories, stability, step_verdict
 from genlab.viz.dirac import click_point, click_targets, dirac_figure
 from pages.shared import use_app_navigation
-from pages.train_from_dirac import DIRAC_GAME_KEY
+from pages.train_handoff import DIRAC_GAME_KEY, switch_to_train
 
 use_app_navigation()
 
@@ -138,17 +137,10 @@ def side(name: str, start: tuple[float, float], h: float, steps: int, chart_box,
 
 
 def hand_over(game: DiracGame) -> None:
-    """Button callback: the game goes to the Train page (pages/train_from_dirac.py), which opens it as a
+    """Button callback: the game goes to the Train page (pages/train_handoff.py), which opens it as a
     ring run; the switch itself happens in the script (a callback cannot switch pages)."""
     ss[DIRAC_GAME_KEY] = game
     ss[SWITCH_KEY] = True
-
-
-def switch_to_train() -> None:
-    try:
-        st.switch_page("pages/train.py")
-    except StreamlitAPIException:  # this page run on its own (tests): there is no Train page to switch to
-        st.info("Open **Train** from the menu: the ring run is set up there.")
 
 
 def explain(container) -> None:

@@ -18,7 +18,7 @@ from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, Capacit
 from pages.shared import checkpoint_root, session_runner, use_app_navigation
 from pages.train_controls import live_controls
 from pages.train_evaluate import evaluate_panel
-from pages.train_from_dirac import open_dirac_game
+from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_setup import setup_panel
 from pages.train_view import live_view
@@ -108,7 +108,7 @@ def transport(runner: TrainingRunner) -> None:
 runner = session_runner()
 opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else None
 ss.pop(OPEN_RUN_KEY, None)
-open_dirac_game(runner)  # "Try it on the ring" from the Dirac-GAN lab
+open_handoff(runner)  # a run set up by the Dirac-GAN lab or Draw your data
 sync_widgets(runner)
 if opened is not None:
     ss[SAVE_NAME_KEY] = opened  # Save overwrites the run it continues

@@ -11,6 +11,7 @@ import numpy as np
 
 from genlab.viz.figures import SQUARE_HEIGHT, LightFigure, figure, heading
 from genlab.viz.scene import FIELD_COLOUR, arrow_segments
+from genlab.viz.targets import selected_points, target_trace
 
 PATH_COLOURS = {"simultaneous": "#ff7f0e", "alternating": "#2ca02c"}
 CLICK_TARGETS = 21  # per axis: a start point is picked to within extent / 10 (the inputs take any value)
@@ -23,15 +24,6 @@ def click_targets(extent: float) -> list[tuple[float, float]]:
     return [(theta, psi) for psi in axis for theta in axis]
 
 
-def _click_trace(extent: float) -> dict:
-    targets = np.array(click_targets(extent), dtype=np.float32)
-    return {"type": "scatter", "mode": "markers", "x": targets[:, 0], "y": targets[:, 1], "name": CLICK_TRACE_NAME,
-            # nearly invisible squares that tile the plane, so that a click anywhere lands on one
-            "marker": {"size": 20, "symbol": "square", "color": "rgba(0, 0, 0, 0.01)"}, "showlegend": False,
-            "unselected": {"marker": {"opacity": 1}}, "selected": {"marker": {"opacity": 1}},
-            "hovertemplate": "start at θ=%{x:.2f}, ψ=%{y:.2f}<extra></extra>"}
-
-
 def dirac_figure(field: Sequence[np.ndarray], paths: dict[str, np.ndarray], start: tuple[float, float],
                  extent: float, title: str, clip: float = 0.0, uirevision: str = "dirac") -> LightFigure:
     """The field (θ, ψ, v_θ, v_ψ) as arrows, each scheme's path of (θ, ψ) points, the start and the
@@ -40,7 +32,7 @@ def dirac_figure(field: Sequence[np.ndarray], paths: dict[str, np.ndarray], star
     cells = max(1, int(round(np.sqrt(len(theta)))))
     ax, ay = arrow_segments(np.stack([theta, psi], 1), np.stack([v_theta, v_psi], 1), 0.9 * 2 * extent / cells)
     data: list[dict[str, Any]] = [
-        _click_trace(extent),
+        target_trace(click_targets(extent), CLICK_TRACE_NAME, 20, "start at θ=%{x:.2f}, ψ=%{y:.2f}"),
         {"type": "scatter", "mode": "lines", "x": ax, "y": ay, "name": "vector field v(θ, ψ)",
          "line": {"width": 1, "color": FIELD_COLOUR}, "hoverinfo": "skip"},
     ]
@@ -80,8 +72,5 @@ def dirac_figure(field: Sequence[np.ndarray], paths: dict[str, np.ndarray], star
 
 def click_point(points: Sequence[dict]) -> tuple[float, float] | None:
     """(θ, ψ) of the first clicked point in a chart's selection event, or None."""
-    for point in points:
-        x, y = point.get("x"), point.get("y")
-        if isinstance(x, (int, float)) and isinstance(y, (int, float)):
-            return float(x), float(y)
-    return None
+    found = selected_points(points)
+    return found[0] if found else None
