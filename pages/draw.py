@@ -70,9 +70,10 @@ if ss.pop(SWITCH_KEY, False):
     switch_to_train()
 restore_from_link()
 st.title("Draw your data")
-st.markdown("**Click** the plane to add a point, or **drag a lasso** (or a box, from the chart's tools) to fill a "
-            "region. Each point spreads into a small Gaussian blob of width σ; the grey dots are the data set a GAN "
-            "will learn. The address bar holds your drawing: copy it to share it.")
+st.markdown("**Click** the plane to add a point. To fill a region, pick **Lasso Select** (or Box Select) in the "
+            "chart's toolbar and drag around it; pick **Pan** again to go back to clicking. Each point spreads into a "
+            "small Gaussian blob of width σ; the grey dots are the data set a GAN will learn. The address bar holds "
+            "your drawing: copy it to share it.")
 anchors = ss[ANCHORS_KEY]
 controls = st.columns([2, 1, 1, 1, 2])
 spread = controls[0].slider("Blob width σ", 0.02, 0.5, DEFAULT_SPREAD, 0.01, key="draw.spread")

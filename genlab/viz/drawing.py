@@ -30,6 +30,6 @@ def drawing_figure(nodes: np.ndarray, anchors, samples: np.ndarray | None, exten
         "height": SQUARE_HEIGHT + 60,
         "legend": {"orientation": "h", "y": -0.1},
         "clickmode": "event+select",
-        "dragmode": "lasso",
+        "dragmode": "pan",  # clicks add points only outside lasso mode (Streamlit drops click selection there)
     }
     return figure(data, layout)
