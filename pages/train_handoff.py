@@ -10,16 +10,13 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from genlab.config import ConfigError
-from genlab.data import upload_path
-from genlab.data.drawn import drawn_source
+from genlab.data.drawn import drawing_path
 from genlab.presets import config_for
 from genlab.theory.bridge import ring_setup
-from genlab.trainers import pick_device
 from pages.train_form import flash
 
 DIRAC_GAME_KEY = "handoff.dirac_game"  # a genlab.theory.dirac.DiracGame
 DRAWING_KEY = "handoff.drawing"  # (anchors, spread) of a drawing
-DRAWING_NAME = "your drawing"  # the run's data.path names it, like an upload
 
 
 def switch_to_train() -> None:
@@ -44,9 +41,9 @@ def open_handoff(runner) -> None:
             if setup.note:
                 flash("info", setup.note)
         if drawing is not None:
-            config = config_for("gan", "points", dotted={"data.path": upload_path(DRAWING_NAME)})
+            config = config_for("gan", "points", dotted={"data.path": drawing_path(*drawing), "name": "drawing-gan"})
             with st.spinner("Building a GAN for your drawing…"):
-                runner.reset(config, data=drawn_source(*drawing, device=pick_device(config.device)))
+                runner.reset(config)  # the path holds the drawing: a saved run reopens with its data
             flash("success", f"A GAN for your drawing ({len(drawing[0])} points). Press **Start**. To change the "
                              "drawing, go back to **Draw your data**; the Setup's CSV upload is for files.")
     except (ConfigError, ValueError) as exc:  # ConfigError is a ValueError; so is a model over budget

@@ -6,7 +6,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genlab.data.drawn import EXTENT, encode_anchors, snap
+from genlab.data.drawn import EXTENT, encode_anchors, parse_drawing_path, snap
 from pages.shared import RUNNER_STATE_KEY
 
 TIMEOUT = 60
@@ -62,6 +62,7 @@ def test_training_on_the_drawing_moves_the_generated_points_onto_it(draw, wait_u
     assert draw.title[0].value == "Train"
     runner = draw.session_state[RUNNER_STATE_KEY]
     assert runner.config.data.name == "points" and runner.trainer.data.x.shape == (4096, 2)
+    assert parse_drawing_path(runner.config.data.path) == (SQUARE, 0.05)  # saved with the run
     assert runner.trainer.data.x.abs().max() <= EXTENT
     torch.manual_seed(0)
     before = distance_to_drawing(runner.trainer.preview(512))

@@ -1,13 +1,16 @@
 """A drawn 2D data set: grid anchors, their link text, and the Gaussian mixture a GAN trains on."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
+import torch
 
 from genlab.config import ConfigError
 from genlab.data.drawn import (
-    CELLS, EXTENT, MAX_ANCHORS, add_anchors, decode_anchors, drawn_samples, drawn_source, encode_anchors, grid_axis,
-    grid_nodes, remove_anchors, snap,
+    CELLS, EXTENT, MAX_ANCHORS, add_anchors, decode_anchors, drawing_path, drawn_samples, drawn_source, encode_anchors,
+    grid_axis, grid_nodes, is_drawing, parse_drawing_path, remove_anchors, snap,
 )
 from genlab.viz.targets import selected_points
 
@@ -82,3 +85,32 @@ def test_selected_points_keep_one_trace_when_asked():
     assert selected_points(event) == [(1.0, 2.0), (3.0, 4.0)]
     assert selected_points(event, curve=0) == [(1.0, 2.0)]
     assert grid_axis()[1] - grid_axis()[0] == pytest.approx(STEP)
+
+
+def test_a_drawing_lives_in_data_path_so_load_data_and_a_saved_run_rebuild_it(tmp_path):
+    from genlab.data import load_data
+    from genlab.presets import config_for
+    from genlab.runs import load_run, save_run
+    from genlab.trainers import make_trainer
+
+    anchors, spread = [(0.0, 0.0), (1.2, -2.4), (4.0, 4.0)], 0.15
+    path = drawing_path(anchors, spread)
+    assert is_drawing(path) and parse_drawing_path(path) == (anchors, spread)
+    config = config_for("gan", "points", dotted={"data.path": path, "name": "drawing-gan", "model.width": 16})
+    data = load_data(config.data)
+    assert np.allclose(data.x.numpy(), drawn_samples(anchors, spread), atol=1e-6)  # float32 of the same mixture
+    trainer = make_trainer(config)
+    trainer.step()
+    loaded = load_run(save_run(trainer, root=tmp_path), root=tmp_path)
+    assert loaded.data_available and loaded.config.data.path == path
+    assert torch.equal(loaded.trainer.data.x, data.x)
+
+
+@pytest.mark.parametrize("path, says", [("drawn:0.1", "drawn:<σ>:<points>"), ("drawn:wide:AA", "'wide'"),
+                                        ("drawn:nan:AA", "spread"), ("drawn:0.1:A", "two characters")])
+def test_a_malformed_drawing_path_is_named(path, says):
+    from genlab.data import load_data
+    from genlab.config import DataConfig
+
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        load_data(DataConfig(name="points", path=path))

@@ -7,7 +7,9 @@ or a lasso on the page picks nodes). The data set is a Gaussian mixture over the
 
 sampled once with a fixed seed (so a drawing always gives the same data set), as many points as a
 toy 2D set. Its anchors travel in a link as text: two URL-safe characters per anchor (its column and
-row on the grid), e.g. "Ug" is the node in column 20, row 32.
+row on the grid), e.g. "Ug" is the node in column 20, row 32. A run on a drawing keeps the whole data
+set in its config, as data.path = "drawn:<σ>:<that text>" (dataset "points"): a saved run reopens with
+its data, and the CLI trains on the same path.
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ MAX_ANCHORS = 2000
 SAMPLES = 4096
 DEFAULT_SPREAD = 0.1  # σ of each anchor's Gaussian
 FIELD = "drawing"
+PATH_FIELD = "data.path"
+DRAWN_PREFIX = "drawn:"
 
 assert CELLS <= len(ALPHABET)
 
@@ -97,6 +101,27 @@ def drawn_samples(anchors, spread: float = DEFAULT_SPREAD, n: int = SAMPLES, see
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(centres), size=n)
     return centres[picks] + spread * rng.standard_normal((n, 2))
+
+
+def drawing_path(anchors, spread: float = DEFAULT_SPREAD) -> str:
+    """The data.path that holds a drawing: "drawn:<σ>:<anchors as link text>"."""
+    return f"{DRAWN_PREFIX}{float(spread)!r}:{encode_anchors(anchors)}"
+
+
+def is_drawing(path: str) -> bool:
+    return isinstance(path, str) and path.startswith(DRAWN_PREFIX)
+
+
+def parse_drawing_path(path: str) -> tuple[list[tuple[float, float]], float]:
+    """(anchors, σ) of a drawing's data.path; ConfigError naming what is malformed."""
+    spread_text, colon, text = path[len(DRAWN_PREFIX):].partition(":")
+    if not colon:
+        raise ConfigError(PATH_FIELD, path[:40], "a drawing's path reads drawn:<σ>:<points>")
+    try:
+        spread = float(spread_text)
+    except ValueError:
+        raise ConfigError(PATH_FIELD, path[:40], f"the drawing's σ ({spread_text!r}) is not a number") from None
+    return decode_anchors(text), spread
 
 
 def drawn_source(anchors, spread: float = DEFAULT_SPREAD, device: torch.device | str = "cpu") -> DataSource:
