@@ -41,10 +41,10 @@ def open_handoff(runner) -> None:
             if setup.note:
                 flash("info", setup.note)
         if drawing is not None:
-            config = config_for("gan", "points", dotted={"data.path": drawing_path(*drawing), "name": "drawing-gan"})
+            config = config_for("gan", "points", dotted={"data.path": drawing_path(*drawing)})
             with st.spinner("Building a GAN for your drawing…"):
                 runner.reset(config)  # the path holds the drawing: a saved run reopens with its data
             flash("success", f"A GAN for your drawing ({len(drawing[0])} points). Press **Start**. To change the "
-                             "drawing, go back to **Draw your data**; the Setup's CSV upload is for files.")
+                             "drawing, go back to **Draw your data**; an uploaded CSV replaces it at the next Reset.")
     except (ConfigError, ValueError) as exc:  # ConfigError is a ValueError; so is a model over budget
         flash("error", f"Could not set up the run: {exc}")

@@ -76,3 +76,15 @@ def test_training_on_the_drawing_moves_the_generated_points_onto_it(draw, wait_u
     draw.run()  # the live readout has the 2D quality numbers for drawn data
     labels = [m.label for m in draw.metric]
     assert "Precision (k = 3)" in labels and "Recall (k = 3)" in labels
+
+
+def test_the_train_page_keeps_the_drawing_through_a_reset(draw):
+    draw.button(key="draw.train").click().run()
+    draw.switch_page("pages/train.py").run()
+    runner = draw.session_state[RUNNER_STATE_KEY]
+    first = runner.run_id
+    assert not [w.value for w in draw.warning if "not valid" in w.value]  # the Setup needs no CSV upload
+    draw.button(key="btn.reset").click().run()
+    assert not draw.exception and runner.run_id != first
+    assert any(s.value.startswith("Reset: a fresh run") for s in draw.success), [e.value for e in draw.error]
+    assert parse_drawing_path(runner.config.data.path)[0] == SQUARE
