@@ -37,6 +37,7 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
     ("quality/grid_js", "JS, grid (nats, ≤ 0.693)", "{:.3f}"),
     ("quality/precision", "Precision (k = 3)", "{:.0%}"),
     ("quality/recall", "Recall (k = 3)", "{:.0%}"),
+    ("quality/nearest_real", "Median distance to the nearest real point", "{:.3f}"),
     ("quality/diversity", "Sample diversity", "{:.2f}"),
     ("quality/active_units", "Active latent units", "{:.0f}"),
     ("quality/kl_total", "KL (nats)", "{:.2f}"),

@@ -103,7 +103,7 @@ def test_a_registered_evaluator_measures_where_it_applies_and_says_why_elsewhere
 @pytest.mark.parametrize("spec, keys", [
     (TINY_RING, {"quality/modes_covered", "quality/modes_total", "quality/high_quality_fraction",
                  "quality/reverse_kl", "quality/modes_with_any_high_quality_sample", "quality/grid_kl",
-                 "quality/grid_js", "quality/precision", "quality/recall"}),
+                 "quality/grid_js", "quality/precision", "quality/recall", "quality/nearest_real"}),
     (TINY_SHAPES_GAN, {"quality/diversity"}),
     (TINY_SHAPES_VAE, {"quality/active_units", "quality/kl_total"}),
 ])

@@ -14,7 +14,7 @@ from genlab.metrics.density2d import grid_divergences
 from genlab.metrics.precision_recall import precision_recall
 from genlab.trainers import make_trainer
 
-LIVE_KEYS = {"quality/grid_kl", "quality/grid_js", "quality/precision", "quality/recall"}
+LIVE_KEYS = {"quality/grid_kl", "quality/grid_js", "quality/precision", "quality/recall", "quality/nearest_real"}
 
 
 def gan_on(dataset: str, steps: int = 3):
@@ -61,6 +61,9 @@ def test_the_live_numbers_tell_a_good_generator_from_a_collapsed_one():
     assert good["quality/recall"] > 0.9 and good["quality/precision"] > 0.9 and good["quality/grid_js"] < 0.1
     assert collapsed["quality/recall"] < 0.05 and collapsed["quality/grid_js"] > 0.6
     assert collapsed["quality/grid_kl"] > good["quality/grid_kl"] + 3
+    assert good["quality/nearest_real"] < 0.1  # samples are data points, the real set a subset of them
+    far = cheap_metrics(with_generator(gan_on("moons", steps=0), trainer.data.x + torch.tensor([0.0, 20.0])))
+    assert far["quality/nearest_real"] > 15  # moons span about 3.4 in y: 20 up is over 16 from all of them
 
 
 def test_on_demand_matches_the_metric_functions_on_the_same_draws():
@@ -68,12 +71,14 @@ def test_on_demand_matches_the_metric_functions_on_the_same_draws():
     evaluation = evaluate(trainer, n_samples=800, seed=3, only=["points"])
     result = evaluation.results["points"]
     assert result["n_real"] == 800 and result["k"] == 3 and result["bins"] == 40
-    assert set(evaluation.history_row) == {"eval/grid_kl", "eval/grid_js", "eval/precision", "eval/recall"}
+    assert set(evaluation.history_row) == {"eval/grid_kl", "eval/grid_js", "eval/precision", "eval/recall",
+                                           "eval/nearest_real"}
     # the same draws by hand: a real subset, then the generated samples, from one seeded generator
     generator = torch.Generator().manual_seed(3)
     real = trainer.data.x[torch.randperm(len(trainer.data), generator=generator)[:800]]
     fake = sample(trainer, 800, generator)
-    expected = {**grid_divergences(real, fake), **precision_recall(real, fake)}
+    expected = {**grid_divergences(real, fake), **precision_recall(real, fake),
+                "nearest_real": float(torch.cdist(fake, real).min(1).values.median())}
     for key, value in expected.items():
         assert result[key] == pytest.approx(value)
 

@@ -10,7 +10,7 @@ import torch
 from genlab.data.toy2d import GENERATORS, ring_modes
 from genlab.metrics.density2d import (BINS, UNIFORM_SHARE, grid_box, grid_divergences, histogram, js_divergence,
                                       kl_divergence, smoothed)
-from genlab.metrics.precision_recall import K_NEAREST, knn_radii, precision_recall, share_inside
+from genlab.metrics.precision_recall import K_NEAREST, knn_radii, median_nearest_distance, precision_recall, share_inside
 
 
 def draw(name: str, n: int, seed: int) -> torch.Tensor:
@@ -127,3 +127,13 @@ def test_given_real_radii_are_used():
     real, generated = draw("moons", 500, 0), draw("moons", 500, 1)
     assert precision_recall(real, generated, real_radii=knn_radii(real)) == precision_recall(real, generated)
     assert precision_recall(real, generated, real_radii=torch.zeros(500))["precision"] == 0.0
+
+
+def test_median_nearest_distance_by_hand_and_by_brute_force():
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0]])
+    points = torch.tensor([[3.0, 4.0], [10.0, 1.0], [0.0, -2.0]])  # nearest distances 5, 1, 2
+    assert median_nearest_distance(points, centres) == 2.0
+    torch.manual_seed(0)
+    many, others = torch.randn(5001, 2), torch.randn(3000, 2) * 2  # more rows than one chunk
+    brute = (many[:, None, :] - others[None]).norm(dim=-1).min(1).values.sort().values[2500].item()
+    assert median_nearest_distance(many, others) == pytest.approx(brute, rel=1e-5)

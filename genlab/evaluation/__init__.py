@@ -2,7 +2,7 @@
 module of what it measures. Importing this package registers them, in this order:
 
     modes      mode coverage of 2D mixtures                    on demand + live
-    points     grid KL/JS, precision/recall of any 2D points   on demand + live
+    points     grid KL/JS, precision/recall, nearest distance  on demand + live
     fid        FID / KID on genlab classifier features          on demand
     diversity  sample diversity of image GANs                   live
     vae        test ELBO, NLL, active units (+ live posterior)  on demand + live

@@ -1,6 +1,7 @@
-"""Quality of any 2D point set, mode labels or not (moons, spirals, uploaded points): grid KL and JS
-between the real and generated histograms, and precision / recall of the generated points
-(genlab.metrics.density2d, genlab.metrics.precision_recall); live and on demand."""
+"""Quality of any 2D point set, mode labels or not (moons, spirals, uploaded or drawn points): grid KL
+and JS between the real and generated histograms, precision / recall of the generated points and their
+median distance to the nearest real point (genlab.metrics.density2d, genlab.metrics.precision_recall);
+live and on demand."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,12 +11,12 @@ import torch
 from genlab.evaluation.noise import fixed_data_batch, fixed_noise, live_state, sample
 from genlab.evaluation.registry import EvalSettings, Evaluator, register
 from genlab.metrics.density2d import BINS, grid_divergences
-from genlab.metrics.precision_recall import K_NEAREST, knn_radii, precision_recall
+from genlab.metrics.precision_recall import K_NEAREST, knn_radii, median_nearest_distance, precision_recall
 
 LIVE_SAMPLES = 2500  # for the grid divergences, real and generated alike (the modes protocol's count)
 LIVE_PR_SAMPLES = 1000  # precision / recall compare all pairs: 1,000 keeps a live reading near 10 ms
 MAX_PR_SAMPLES = 10_000  # on demand
-RECORDED = ("grid_kl", "grid_js", "precision", "recall")
+RECORDED = ("grid_kl", "grid_js", "precision", "recall", "nearest_real")
 
 
 def why_not(trainer) -> str | None:
@@ -28,10 +29,12 @@ def why_not(trainer) -> str | None:
 
 
 def scores(real, generated, pr_samples: int, real_radii=None) -> dict[str, float]:
-    """The four numbers, precision / recall on the first `pr_samples` points of each set."""
+    """The five numbers; precision / recall and the nearest-real distance on the first `pr_samples`
+    points of each set."""
     real, generated = real.cpu(), generated.cpu()
     return {**grid_divergences(real, generated),
-            **precision_recall(real[:pr_samples], generated[:pr_samples], real_radii=real_radii)}
+            **precision_recall(real[:pr_samples], generated[:pr_samples], real_radii=real_radii),
+            "nearest_real": median_nearest_distance(generated[:pr_samples].float(), real[:pr_samples].float())}
 
 
 def measure(trainer, settings: EvalSettings) -> dict[str, Any]:
