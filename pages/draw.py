@@ -7,7 +7,7 @@ from genlab.config import ConfigError
 from genlab.data.drawn import (
     DEFAULT_SPREAD, EXTENT, add_anchors, decode_anchors, drawn_samples, encode_anchors, grid_nodes, remove_anchors,
 )
-from genlab.viz.drawing import TARGET_CURVE, drawing_figure
+from genlab.viz.drawing import drawing_figure
 from genlab.viz.targets import selected_points
 from pages.shared import use_app_navigation
 from pages.train_handoff import DRAWING_KEY, switch_to_train
@@ -31,7 +31,7 @@ def change_drawing(anchors: list[tuple[float, float]]) -> None:
 def on_select() -> None:
     """A click or lasso on the plane: its grid nodes join the drawing (or leave it, when erasing)."""
     try:
-        picked = selected_points(ss["draw.chart"]["selection"]["points"] or [], TARGET_CURVE)
+        picked = selected_points(ss["draw.chart"]["selection"]["points"] or [])
     except (KeyError, TypeError):
         return
     if not picked:

@@ -80,10 +80,10 @@ def test_drawn_source_is_a_points_data_set_and_refuses_an_empty_drawing():
         drawn_samples([(0.0, 0.0)], spread=-1.0)
 
 
-def test_selected_points_keep_one_trace_when_asked():
-    event = [{"x": 1.0, "y": 2.0, "curve_number": 0}, {"x": 3.0, "y": 4.0, "curve_number": 2}, {"x": None, "y": 1}]
-    assert selected_points(event) == [(1.0, 2.0), (3.0, 4.0)]
-    assert selected_points(event, curve=0) == [(1.0, 2.0)]
+def test_selected_points_are_read_from_any_trace_and_snap_to_the_grid():
+    event = [{"x": 1.0, "y": 2.0, "curve_number": 0}, {"x": 3.07, "y": 4.0, "curve_number": 2}, {"x": None, "y": 1}]
+    assert selected_points(event) == [(1.0, 2.0), (3.07, 4.0)]
+    assert add_anchors([], selected_points(event)) == [(1.0, 2.0), (3.0, 4.0)]
     assert grid_axis()[1] - grid_axis()[0] == pytest.approx(STEP)
 
 

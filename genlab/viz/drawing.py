@@ -1,4 +1,7 @@
-"""The "Draw your data" chart: a plane to click or lasso on, the drawn points and the data set they make."""
+"""The "Draw your data" chart: a plane to click or lasso on, the drawn points and the data set they make.
+
+A click may land on a grid target, a drawn point or a data point: the page snaps whatever it gets to the
+nearest grid node (genlab.data.drawn.snap), so a click on a drawn point picks that point (to erase it)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,7 +9,6 @@ import numpy as np
 from genlab.viz.figures import DATA_COLOUR, REAL_COLOUR, SQUARE_HEIGHT, LightFigure, figure, heading
 from genlab.viz.targets import target_trace
 
-TARGET_CURVE = 0  # the grid of targets is the first trace: the page keeps the selected points of this one
 TARGET_SIZE = 9  # px: squares that about tile a 41 × 41 grid at the chart's size
 
 

@@ -17,13 +17,10 @@ def target_trace(targets, name: str, size: float, hover: str) -> dict:
             "hovertemplate": hover + "<extra></extra>"}
 
 
-def selected_points(points: Sequence[dict], curve: int | None = None) -> list[tuple[float, float]]:
-    """(x, y) of every point in a chart's selection event (Streamlit's "points" list), in order; only
-    those of trace number `curve` when given."""
+def selected_points(points: Sequence[dict]) -> list[tuple[float, float]]:
+    """(x, y) of every point in a chart's selection event (Streamlit's "points" list), in order."""
     found = []
     for point in points:
-        if curve is not None and point.get("curve_number") != curve:
-            continue
         x, y = point.get("x"), point.get("y")
         if isinstance(x, (int, float)) and isinstance(y, (int, float)):
             found.append((float(x), float(y)))
