@@ -5,6 +5,8 @@ import threading
 
 import streamlit as st
 
+from pages.shared import tab_token
+
 
 @st.cache_resource(show_spinner=False)
 def _warm_imports() -> threading.Thread:
@@ -27,11 +29,15 @@ def _warm_imports() -> threading.Thread:
 
 
 st.set_page_config(page_title="genlab", page_icon=":material/science:", layout="wide")
+tab_token()  # on every page, so a reload anywhere keeps this tab's run
+
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/dirac.py", title="Dirac-GAN lab", icon=":material/insights:"),
+    st.Page("pages/draw.py", title="Draw your data", icon=":material/draw:"),
 ]
 try:
     st.navigation(pages).run()
