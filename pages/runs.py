@@ -167,7 +167,7 @@ if ok:
     info = by_name[name]
     st.caption(f"`{info.path}` · {info.family.upper()} on {info.dataset} · {info.steps:,} steps"
                + (f" · made by `{info.command}`" if info.command else ""))
-    cols = st.columns(3)
+    cols = st.columns(4)
     if cols[0].button("Continue training", key="runs.open", icon=":material/model_training:",
                       help="Open this run on the Train page, to train it further."):
         ss[OPEN_RUN_KEY] = str(info.path)
@@ -175,6 +175,10 @@ if ok:
     if cols[1].button("Explore latent space", key="runs.explore", icon=":material/explore:"):
         ss[EXPLORE_RUN_KEY] = info.name
         switch_to("pages/latent.py")
+    if cols[3].button("Fine-tune on…", key="runs.finetune", icon=":material/tune:",
+                      help="Start a new run from this run's weights on the data chosen on the Train page."):
+        ss["transfer.parent"], ss["transfer.open"] = info.name, True
+        switch_to("pages/train.py")
     cols[2].download_button("Download zip", data=lambda n=name: runs.export_zip(n, checkpoint_root()),
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",
                             icon=":material/download:", on_click="ignore")

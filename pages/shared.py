@@ -5,6 +5,7 @@ Not a page itself (app.py's st.navigation lists the pages). Import it from a pag
 """
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -63,8 +64,10 @@ def _release(runner: TrainingRunner) -> None:
 def _runner_for_this_tab() -> TrainingRunner:
     # scope="session": one runner per browser tab; on_release stops its thread when the tab goes away
     from genlab.live import TrainingRunner  # torch: imported only by pages that train
+    from genlab.trainers import make_trainer
 
-    return TrainingRunner(default_config())
+    # runs_root: a run started from a saved run's weights (transfer) finds its parent there
+    return TrainingRunner(default_config(), trainer_factory=functools.partial(make_trainer, runs_root=checkpoint_root()))
 
 
 def session_runner() -> TrainingRunner:

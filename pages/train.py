@@ -20,6 +20,7 @@ from pages.train_controls import live_controls
 from pages.train_evaluate import evaluate_panel
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_setup import setup_panel
+from pages.train_transfer import transfer_panel
 from pages.train_view import live_view
 
 use_app_navigation()
@@ -115,6 +116,7 @@ st.title("Train")
 fresh = runner.state == IDLE and runner.step_count == 0
 with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh):
     setup_panel(runner)
+transfer_panel(runner)
 with st.sidebar:
     live_controls(runner)
 transport(runner)

@@ -115,7 +115,14 @@ def test_widgets_cover_every_declared_knob(app):
     seen = widget_keys(app)  # a GAN on the ring: GAN setup and live knobs, an MLP's depth
     assert "live.r1" in seen and "live.beta" not in seen and "setup.image-size" not in seen
     app.selectbox(key="setup.dataset").set_value("mnist").run()
-    seen |= widget_keys(app)  # Download
+    seen |= widget_keys(app)  # Download, training-set size
+    app.selectbox(key="setup.dataset").set_value("shapes").run()
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    app.selectbox(key="live.augment").set_value("translation").run()
+    seen |= widget_keys(app)  # a GAN on images: its augmentation and DiffAugment's strength
+    app.selectbox(key="live.augment").set_value("ada").run()
+    seen |= widget_keys(app)  # ADA's target and speed
     app.radio(key="setup.family").set_value("vae").run()
     app.selectbox(key="setup.dataset").set_value("shapes").run()
     seen |= widget_keys(app)  # image size, likelihood, the encoder's and decoder's spectral norms
