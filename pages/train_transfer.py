@@ -1,13 +1,15 @@
 """The Train page's transfer panel: a fresh run that starts from a saved run's weights (its model,
-the Setup's data and settings), with FreezeD and a lower fine-tuning learning rate. The Runs page's
-"Fine-tune on…" button opens it with that run chosen. Not a page (app.py lists the pages)."""
+the Setup's data and settings), with FreezeD and a lower fine-tuning learning rate, and above it the
+offer to start from the run shipped for the Setup's image data set (recognisable samples at step 0).
+The Runs page's "Fine-tune on…" button opens the panel with that run chosen. Not a page."""
 from __future__ import annotations
 
 import streamlit as st
 
-from genlab.config import ConfigError, knob_for
+from genlab.config import IMAGE_DATASETS, ConfigError, knob_for
 from genlab.data import DataUnavailableError
-from genlab.runs import CheckpointError, list_runs
+from genlab.runs import CheckpointError, RunInfo, list_runs
+from genlab.transfer import SHIPPED_ROOT, trained_starts
 from pages.knob_widgets import knob_widget
 from pages.shared import checkpoint_root, session_runner
 from pages.train_form import flash, form_value, setup_config, uploaded_data
@@ -19,22 +21,54 @@ FREEZE_KEY = "transfer.freeze-d"
 SCALE_KEY = "transfer.lr-scale"
 
 
-def start_from_parent() -> None:
+@st.cache_data(ttl=60, show_spinner=False)
+def shipped_starts(dataset: str, family: str) -> list[RunInfo]:
+    return trained_starts(dataset, family)
+
+
+def parent_choices() -> dict[str, RunInfo]:
+    """The runs a transfer can start from: the shipped ones and the user's (theirs win on a name clash)."""
+    runs = [*list_runs(SHIPPED_ROOT), *list_runs(checkpoint_root())]
+    return {info.name: info for info in runs if info.ok}
+
+
+def start_from(name: str, freeze_d: int, lr_scale: float) -> None:
     """Reset to a run with the Setup's settings, the parent's model and the parent's fitting weights."""
     from genlab.transfer import parent_config, transfer_config
 
-    runner, name = session_runner(), ss[PARENT_KEY]
+    runner = session_runner()
     try:
         base = setup_config(runner)
-        freeze = ss[FREEZE_KEY] if base.model.family == "gan" else 0
+        freeze = freeze_d if base.model.family == "gan" else 0
         config = transfer_config(base, parent_config(name, checkpoint_root()), name, freeze_d=freeze,
-                                 lr_scale=ss[SCALE_KEY])
+                                 lr_scale=lr_scale)
         with st.spinner(f"Loading {name}'s weights…"):
             runner.reset(config, data=uploaded_data(config))
     except (ConfigError, CheckpointError, DataUnavailableError, ValueError) as exc:
         flash("error", f"Not started from {name}: {exc}")
         return
     flash("success", f"A fresh run from **{name}**: {runner.trainer.transfer.summary()}. Press Start to fine-tune.")
+
+
+def start_from_chosen_parent() -> None:
+    start_from(ss[PARENT_KEY], ss[FREEZE_KEY], ss[SCALE_KEY])
+
+
+def trained_start_offer(runner) -> None:
+    """For an image data set with a shipped run of the Setup's family: a button to start from it."""
+    config = runner.config
+    dataset, family = form_value("data.name", config), form_value("model.family", config)
+    if dataset not in IMAGE_DATASETS:
+        return
+    starts = shipped_starts(dataset, family)
+    if not starts or config.transfer.from_run == starts[0].name:
+        return
+    best = starts[0]
+    left, right = st.columns([3, 1])
+    left.info(f"Start from a trained run: **{best.name}** ({family.upper()} on {dataset}, {best.steps:,} steps) "
+              "shows recognisable samples at step 0; then move the regularizers and watch what they do.")
+    right.button(f"Start from {best.name}", key="transfer.trained", type="primary", on_click=start_from,
+                 args=(best.name, 0, 1.0), help="A fresh run with the Setup's settings and this run's model and weights.")
 
 
 def drop_parent() -> None:
@@ -50,6 +84,7 @@ def drop_parent() -> None:
 
 
 def transfer_panel(runner) -> None:
+    trained_start_offer(runner)
     config = runner.config
     with st.expander("Start from a saved run (transfer, fine-tuning)", expanded=bool(ss.pop(OPEN_KEY, False))):
         if config.transfer.from_run:
@@ -57,7 +92,7 @@ def transfer_panel(runner) -> None:
             st.caption(f"This run started from **{config.transfer.from_run}**"
                        + (f": {report.summary()}." if report is not None else "."))
             st.button("Reset without a parent", key="transfer.drop", on_click=drop_parent)
-        runs = {info.name: info for info in list_runs(checkpoint_root()) if info.ok}
+        runs = parent_choices()
         if not runs:
             st.caption("No saved runs yet: train one and press Save.")
             return
@@ -76,6 +111,6 @@ def transfer_panel(runner) -> None:
         parent = runs[ss[PARENT_KEY]]
         if parent.family != family:
             st.warning(f"{parent.name} is a {parent.family.upper()}; the Setup trains a {family.upper()}.")
-        st.button(f"Reset from {parent.name}", key="transfer.start", type="primary", on_click=start_from_parent,
+        st.button(f"Reset from {parent.name}", key="transfer.start", type="primary", on_click=start_from_chosen_parent,
                   disabled=parent.family != family,
                   help="A fresh run with the Setup's data and settings and the parent's model and weights.")

@@ -24,8 +24,9 @@ def transfer_config(config: RunConfig, parent: RunConfig, parent_name: str, free
 
 
 def parent_config(name: str, root: str | os.PathLike) -> RunConfig:
-    """The saved config of the run `name` under `root` (CheckpointError if it cannot be read)."""
+    """The saved config of the run `name` under `root`, or of the shipped run of that name (CheckpointError
+    if it cannot be read)."""
     from genlab.runs.format import read_config
-    from genlab.runs.listing import resolve_run
+    from genlab.transfer.shipped import parent_folder
 
-    return read_config(resolve_run(name, root))
+    return read_config(parent_folder(name, root))

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from genlab.runs.format import WEIGHTS_FILE, check_required, flatten_networks, load_tensors, read_config, read_meta
-from genlab.runs.listing import resolve_run
+from genlab.transfer.shipped import parent_folder
 
 SN_SUFFIX = ".parametrizations.weight.original"
 PLAIN_SUFFIX = ".weight"
@@ -75,13 +75,13 @@ def fitting_tensors(wanted: dict[str, torch.Tensor], offered: dict[str, torch.Te
     return fits, skipped
 
 
-def load_parent_weights(trainer, parent: str | os.PathLike, root: str | os.PathLike) -> TransferReport:
-    """Copy the parent run's fitting weights into `trainer` (its networks, e.g. a GAN's generator,
+def load_parent_weights(trainer, parent: str, root: str | os.PathLike) -> TransferReport:
+    """Copy the fitting weights of the parent run (under `root`, else shipped with genlab) into `trainer` (its networks, e.g. a GAN's generator,
     discriminator and the generator's moving average); its optimizers, step and noise stay fresh.
     CheckpointError when the parent cannot be read; ConfigError when it is of another model family."""
     from genlab.config import ConfigError
 
-    path = resolve_run(parent, root)
+    path = parent_folder(str(parent), root)
     check_required(path)
     meta = read_meta(path)
     parent_config = read_config(path)
