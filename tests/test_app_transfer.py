@@ -47,3 +47,32 @@ def test_a_random_start_does_not_show_the_shipped_samples(app, shipped):
     assert runner.config.transfer.from_run == ""
     assert runner.trainer.preview().shape == shipped.preview().shape
     assert not torch.allclose(runner.trainer.preview(), shipped.preview(), atol=1e-2)
+
+
+def metric_value(at, label: str) -> str | None:
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+@pytest.mark.slow
+def test_500_images_with_adaptive_augmentation_show_p_and_r_t_moving(app, wait_until):
+    app.selectbox(key="setup.dataset").set_value("fashion_mnist").run()
+    app.selectbox(key="setup.train-size").set_value(500).run()
+    app.button(key="btn.reset").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    runner = runner_of(app)
+    assert len(runner.trainer.data) == 500
+    app.selectbox(key="live.augment").set_value("ada").run()
+    app.select_slider(key="live.ada-speed").set_value(10_000).run()
+    assert runner.config.augment.policy == "ada"
+    app.button(key="btn.start").click().run()
+
+    def p_moved(at):
+        at.run()
+        assert not at.exception, at.exception
+        value = metric_value(at, "ADA p")
+        return value is not None and metric_value(at, "r_t (ADA)") is not None and float(value) > 0
+
+    wait_until(lambda: p_moved(app), timeout=120, interval=0.5, what="ADA p above 0 with r_t shown")
+    app.button(key="btn.pause").click().run()
+    history = runner.snapshot().history
+    assert "d/r_t" in history and "d/augment_p" in history
