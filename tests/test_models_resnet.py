@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from genlab.models.resnet import DownBlock, ResDiscriminator, ResGenerator, UpBlock
+from genlab.models.resnet import DownBlock, ResDecoder, ResDiscriminator, UpBlock
 
 
 def test_first_down_block_is_pooled_shortcut_plus_residual():
@@ -36,7 +36,8 @@ def test_up_block_without_batchnorm_is_upsampled_shortcut_plus_residual():
 
 def test_resnet_gan_has_residual_blocks_and_its_initialisation():
     torch.manual_seed(0)
-    G, D = ResGenerator(8, (1, 28, 28), 32), ResDiscriminator((1, 28, 28), 32)
+    G = ResDecoder(8, (1, 28, 28), 32, batchnorm=True, tanh=True)
+    D = ResDiscriminator((1, 28, 28), 32)
     assert sum(isinstance(m, UpBlock) for m in G.modules()) == 2  # 7 -> 14 -> 28
     assert sum(isinstance(m, DownBlock) for m in D.modules()) == 2
     conv3 = torch.cat([m.weight.flatten() for m in D.modules() if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3)

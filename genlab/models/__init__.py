@@ -22,7 +22,7 @@ from genlab.models.conv import (
     dcgan_init_,
 )
 from genlab.models.mlp import MLPDecoder, MLPDiscriminator, MLPEncoder, MLPGenerator
-from genlab.models.resnet import ResDecoder, ResDiscriminator, ResEncoder, ResGenerator
+from genlab.models.resnet import ResDecoder, ResDiscriminator, ResEncoder
 from genlab.models.spectral import apply_spectral_norm, weight_layers
 from genlab.models.vae import VAE
 
@@ -56,7 +56,8 @@ def build_gan(cfg: ModelConfig, data_shape: tuple) -> tuple[nn.Module, nn.Module
         dcgan_init_(G)
         dcgan_init_(D)
     elif cfg.arch == "resnet":
-        G, D = ResGenerator(cfg.latent_dim, shape, cfg.width), ResDiscriminator(shape, cfg.width)
+        G = ResDecoder(cfg.latent_dim, shape, cfg.width, batchnorm=True, tanh=True)
+        D = ResDiscriminator(shape, cfg.width)
     else:
         is_image = len(shape) == 3
         G = MLPGenerator(cfg.latent_dim, shape, cfg.width, cfg.depth, tanh=is_image)

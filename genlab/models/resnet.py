@@ -1,7 +1,7 @@
 """Residual networks for square images of 28, 32 or 64 pixels, after SNGAN (Miyato et al. 2018) and
 BigGAN (Brock et al. 2019), without their conditional batch norm.
 
-Generator (and VAE decoder): z -> Linear -> (w, s, s) -> UpBlock x steps -> [BN] ReLU conv3x3 -> (C, S, S)
+Generator (and VAE decoder): z -> Linear -> (w, s, s) -> UpBlock x steps -> [BN] ReLU conv3x3 [tanh] -> (C, S, S)
 
     UpBlock:   x -> [BN] ReLU -> upsample x2 -> conv3x3 -> [BN] ReLU -> conv3x3  (+ upsample x2 -> conv1x1 of x)
 
@@ -69,8 +69,7 @@ def resnet_init_(module: nn.Module) -> None:
         if isinstance(m, (nn.Conv2d, nn.Linear)):
             gain = math.sqrt(2.0) if isinstance(m, nn.Conv2d) and m.kernel_size == (3, 3) else 1.0
             nn.init.xavier_uniform_(m.weight, gain=gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
+            nn.init.zeros_(m.bias)  # every layer here has one
 
 
 class ResEncoder(nn.Module):
@@ -78,8 +77,7 @@ class ResEncoder(nn.Module):
 
     def __init__(self, image_shape: tuple[int, int, int], width: int, out_features: int):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape)
-        c, side, _ = self.image_shape
+        c, side, _ = self.image_shape = check_image_shape(image_shape)
         steps, _ = resampling_plan(side)
         blocks = [DownBlock(c if i == 0 else width, width, first=i == 0) for i in range(steps)]
         self.blocks = nn.Sequential(*blocks)  # (B, w, small, small)
@@ -92,7 +90,7 @@ class ResEncoder(nn.Module):
 
 
 class ResDiscriminator(ResEncoder):
-    """x (B, C, S, S) -> (B,) raw logits / critic values (no sigmoid, no BatchNorm)."""
+    """The encoder with one output per image: (B,) raw logits or critic values, no sigmoid."""
 
     def __init__(self, image_shape: tuple[int, int, int], width: int):
         super().__init__(image_shape, width, out_features=1)
@@ -102,12 +100,13 @@ class ResDiscriminator(ResEncoder):
 
 
 class ResDecoder(nn.Module):
-    """z (B, latent_dim) -> (B, C, S, S), unbounded. With batchnorm=True it is the generator body."""
+    """z (B, latent_dim) -> (B, C, S, S). The VAE decoder: unbounded, no BatchNorm. The generator:
+    batchnorm=True (BatchNorm2d + ReLU in its blocks) and tanh=True (images in [-1, 1])."""
 
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, batchnorm: bool = False):
+    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int, batchnorm: bool = False,
+                 tanh: bool = False):
         super().__init__()
-        self.image_shape = check_image_shape(image_shape)
-        c, side, _ = self.image_shape
+        c, side, _ = self.image_shape = check_image_shape(image_shape)
         self.latent_dim = latent_dim
         steps, small = resampling_plan(side)
         self.net = nn.Sequential(
@@ -116,16 +115,9 @@ class ResDecoder(nn.Module):
             *[UpBlock(width, width, batchnorm) for _ in range(steps)],  # (B, w, S, S)
             _norm(width, batchnorm), nn.ReLU(),
             nn.Conv2d(width, c, 3, 1, 1),  # (B, C, S, S)
+            *([nn.Tanh()] if tanh else []),
         )
         resnet_init_(self)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z)
-
-
-class ResGenerator(ResDecoder):
-    """z (B, latent_dim) -> images (B, C, S, S) in [-1, 1]: BatchNorm2d + ReLU blocks, tanh output."""
-
-    def __init__(self, latent_dim: int, image_shape: tuple[int, int, int], width: int):
-        super().__init__(latent_dim, image_shape, width, batchnorm=True)
-        self.net.append(nn.Tanh())
