@@ -53,10 +53,10 @@ def run_variant(name: str, args: argparse.Namespace) -> dict[str, float | str]:
     import torch
 
     from genlab.metrics.fid import trainer_fid
-    from genlab.trainers import make_trainer
+    from genlab.transfer import new_trainer
 
     config = variant_config(name, args)
-    trainer = make_trainer(config, runs_root=args.root)
+    trainer = new_trainer(config, runs_root=args.root)
     started = time.perf_counter()
     last: dict[str, float] = {}
     for _ in range(args.steps):

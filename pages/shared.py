@@ -64,10 +64,10 @@ def _release(runner: TrainingRunner) -> None:
 def _runner_for_this_tab() -> TrainingRunner:
     # scope="session": one runner per browser tab; on_release stops its thread when the tab goes away
     from genlab.live import TrainingRunner  # torch: imported only by pages that train
-    from genlab.trainers import make_trainer
+    from genlab.transfer import new_trainer
 
     # runs_root: a run started from a saved run's weights (transfer) finds its parent there
-    return TrainingRunner(default_config(), trainer_factory=functools.partial(make_trainer, runs_root=checkpoint_root()))
+    return TrainingRunner(default_config(), trainer_factory=functools.partial(new_trainer, runs_root=checkpoint_root()))
 
 
 def session_runner() -> TrainingRunner:

@@ -352,7 +352,9 @@ def test_uploaded_zip_of_images(app):
     app.file_uploader(key="setup.upload.folder").upload("pics.zip", _zip_of_images(), "application/zip").run()
     app.button(key="btn.reset").click().run()
     assert not app.error, [e.value for e in app.error]
-    assert runner.trainer.data.x.shape == (20, 3, 28, 28)
+    # 20 images: a seeded 10 % is held out (genlab.data.split), the rest is trained on
+    assert runner.trainer.data.x.shape == (18, 3, 28, 28)
+    assert runner.trainer.heldout_data().x.shape == (2, 3, 28, 28)
     app.button(key="btn.step").click().run()
     assert app.image
 

@@ -14,8 +14,7 @@ from genlab.config import ConfigError, RunConfig
 from genlab.data import DataSource
 from genlab.models import weight_layers
 from genlab.runs import load_run
-from genlab.trainers import make_trainer
-from genlab.transfer import fitting_tensors, parent_config, transfer_config
+from genlab.transfer import fitting_tensors, new_trainer, parent_config, transfer_config
 from test_cli import TINY_RING
 
 PARENT = "fashion-gan"
@@ -47,7 +46,7 @@ def parent_tensors(root) -> dict[str, torch.Tensor]:
 
 
 def test_a_transfer_run_starts_from_the_parents_weights(shipped_root):
-    trainer = make_trainer(child_config(shipped_root), data=small_image_set(), runs_root=shipped_root)
+    trainer = new_trainer(child_config(shipped_root), shipped_root, data=small_image_set())
     saved = parent_tensors(shipped_root)
     for network in ("generator", "discriminator", "generator_ema"):
         for name, value in trainer.state_dict()["networks"][network].items():
@@ -60,7 +59,7 @@ def test_a_transfer_run_starts_from_the_parents_weights(shipped_root):
 
 
 def test_the_first_preview_is_the_parents_samples(shipped_root):
-    trainer = make_trainer(child_config(shipped_root), data=small_image_set(), runs_root=shipped_root)
+    trainer = new_trainer(child_config(shipped_root), shipped_root, data=small_image_set())
     parent = load_run(shipped_root / PARENT, device="cpu", load_data=False).trainer
     assert torch.equal(trainer.fixed_noise, parent.fixed_noise)
     assert torch.allclose(trainer.preview(), parent.preview(), atol=1e-6)
@@ -68,7 +67,7 @@ def test_the_first_preview_is_the_parents_samples(shipped_root):
 
 def test_weights_that_do_not_fit_are_skipped_and_named(shipped_root):
     config = child_config(shipped_root, **{"model.latent_dim": 16})  # G's first layer takes 16 inputs, not 32
-    trainer = make_trainer(config, data=small_image_set(), runs_root=shipped_root)
+    trainer = new_trainer(config, shipped_root, data=small_image_set())
     skipped = trainer.transfer.skipped
     assert set(skipped) == {"generator.net.0.weight", "generator_ema.net.0.weight"}
     rows = trainer.generator.state_dict()["net.0.weight"].shape[0]
@@ -90,7 +89,7 @@ def test_fitting_tensors_maps_spectral_norm_names_both_ways():
 @pytest.mark.parametrize("k", [1, 2])
 def test_freezed_keeps_the_first_k_discriminator_layers_fixed(shipped_root, k):
     config = child_config(shipped_root, **{"transfer.freeze_d": k, "optim.lr_discriminator": 1e-2})
-    trainer = make_trainer(config, data=small_image_set(), runs_root=shipped_root)
+    trainer = new_trainer(config, shipped_root, data=small_image_set())
     before = {name: layer.weight.detach().clone() for name, layer in weight_layers(trainer.discriminator)}
     biases = {name: layer.bias.detach().clone() for name, layer in weight_layers(trainer.discriminator)}
     for _ in range(3):
@@ -105,12 +104,12 @@ def test_freezed_keeps_the_first_k_discriminator_layers_fixed(shipped_root, k):
 def test_freezing_more_layers_than_d_has_is_a_config_error(shipped_root):
     config = child_config(shipped_root, **{"transfer.freeze_d": 40})
     with pytest.raises(ConfigError, match="transfer.freeze_d"):
-        make_trainer(config, data=small_image_set(), runs_root=shipped_root)
+        new_trainer(config, shipped_root, data=small_image_set())
 
 
 def test_fine_tuning_scales_every_learning_rate(shipped_root):
     config = child_config(shipped_root, **{"transfer.lr_scale": 0.1})
-    trainer = make_trainer(config, data=small_image_set(), runs_root=shipped_root)
+    trainer = new_trainer(config, shipped_root, data=small_image_set())
     assert trainer.optimizers["generator"].param_groups[0]["lr"] == pytest.approx(config.optim.lr_generator * 0.1)
     assert trainer.optimizers["discriminator"].param_groups[0]["lr"] == pytest.approx(
         config.optim.lr_discriminator * 0.1)

@@ -96,13 +96,13 @@ def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
 def _new(args: argparse.Namespace, root: Path):
     """(trainer, no table, run name, target step, no earlier command) of a run built from the flags."""
     from genlab.runs import check_name
-    from genlab.trainers import make_trainer
+    from genlab.transfer import new_trainer
 
     config = config_from_args(args)
     name = check_name(config.name)
     if (root / name).exists() and not args.overwrite:
         raise UsageError(f"run {name!r} already exists in {root}; use --overwrite, --resume {name} or another --name")
-    trainer = make_trainer(config, runs_root=root)
+    trainer = new_trainer(config, runs_root=root)
     if trainer.transfer is not None:
         print(f"transfer: {trainer.transfer.summary()}", file=sys.stderr)
     return trainer, None, name, config.steps, ""

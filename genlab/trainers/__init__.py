@@ -1,8 +1,6 @@
 """Trainers: one object per run, `step()` advances it and returns that step's metrics."""
 from __future__ import annotations
 
-import os
-
 import torch
 
 from genlab.config import RunConfig
@@ -16,20 +14,8 @@ __all__ = ["DivergenceError", "GANTrainer", "Trainer", "VAETrainer", "available_
 
 
 def make_trainer(
-    config: RunConfig, device: str | torch.device | None = None, data: DataSource | None = None,
-    runs_root: str | os.PathLike | None = None,
+    config: RunConfig, device: str | torch.device | None = None, data: DataSource | None = None
 ) -> GANTrainer | VAETrainer:
-    """The trainer for config.model.family; `data` overrides loading (e.g. uploaded points).
-
-    A new run of a config with transfer.from_run starts from that parent's fitting weights, found under
-    `runs_root` (`trainer.transfer` says what was loaded and skipped). Without `runs_root` the parent is
-    not read: for a saved run, whose own weights are restored next (genlab.runs.load_run).
-    """
+    """The trainer for config.model.family; `data` overrides loading (e.g. uploaded points)."""
     trainer_class = GANTrainer if config.model.family == "gan" else VAETrainer
-    trainer = trainer_class(config, device=device, data=data)
-    if runs_root is not None and trainer.config.transfer.from_run:
-        from genlab.transfer import load_parent_weights
-
-        trainer.transfer = load_parent_weights(trainer, trainer.config.transfer.from_run, runs_root)
-        trainer.transfer.frozen = list(getattr(trainer, "frozen_layers", []))
-    return trainer
+    return trainer_class(config, device=device, data=data)

@@ -16,11 +16,11 @@ from genlab.augment import AdaptiveProbability, discriminator_view
 from genlab.config import RunConfig
 from genlab.data import DataSource
 from genlab.models import build_gan
+from genlab.models.freeze import freeze_first_layers
 from genlab.regularizers import clip_weights_
 from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
 from genlab.trainers.penalties import add_penalties
 from genlab.nn_utils import eval_mode
-from genlab.transfer.freeze import freeze_first_layers
 
 OVERFIT_BATCH = 128  # images in each fixed batch D's accuracy is measured on
 

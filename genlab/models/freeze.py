@@ -6,7 +6,7 @@ from __future__ import annotations
 from torch import nn
 
 from genlab.config import ConfigError
-from genlab.models import weight_layers
+from genlab.models.spectral import weight_layers
 
 
 def freeze_first_layers(module: nn.Module, k: int) -> list[str]:
