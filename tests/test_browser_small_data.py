@@ -41,5 +41,7 @@ def test_start_from_the_shipped_run_shows_its_samples_at_step_0(server, new_tab)
     expect(page.get_by_text(re.compile("A fresh run from fashion-gan"))).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text(re.compile("Samples from fixed noise, step 0"))).to_be_visible()
     expect(page.get_by_test_id("stImage").first).to_be_visible()
+    page.wait_for_function(  # the samples picture itself arrived and decoded, not only its frame
+        "() => [...document.querySelectorAll('[data-testid=stImage] img')].some(i => i.complete && i.naturalWidth > 0)")
     assert step_count(page) == 0
     screenshot(page, "train_start_from_fashion_gan")
