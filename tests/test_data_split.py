@@ -105,3 +105,17 @@ def test_gan_records_d_accuracy_on_training_and_heldout_images():
     assert "d/acc_train" not in rows[0]  # measured every stats_every steps only
     heldout = trainer.heldout_data()
     assert heldout is not None and len(heldout) == 300
+
+
+def test_test_elbo_of_a_copy_without_test_files_uses_and_names_its_heldout_split(tmp_path):
+    from genlab.metrics.vae_metrics import vae_test_metrics
+
+    write_mnist_split(tmp_path / "mnist", "train", 100, seed=0, gz=False)
+    config = RunConfig().replace(**{
+        "model.family": "vae", "data.name": "mnist", "data.path": str(tmp_path / "mnist"), "model.width": 16,
+        "model.depth": 1, "model.latent_dim": 2, "optim.batch_size": 8}).validate()
+    trainer = make_trainer(config)
+    assert len(trainer.data) == 90
+    result = vae_test_metrics(trainer, n_test=50, ks=(1,), nll_examples=5)
+    assert result["n_test"] == 10  # all of the held-out part, none of the 90 training images
+    assert "seeded held-out split" in result["split"] and "seed 0" in result["split"]
