@@ -177,7 +177,7 @@ if ok:
         switch_to("pages/latent.py")
     if cols[3].button("Fine-tune on…", key="runs.finetune", icon=":material/tune:",
                       help="Start a new run from this run's weights on the data chosen on the Train page."):
-        ss["transfer.parent"], ss["transfer.open"] = info.name, True
+        ss["transfer.fine_tune"] = info.name  # read (and popped) by the Train page's transfer panel
         switch_to("pages/train.py")
     cols[2].download_button("Download zip", data=lambda n=name: runs.export_zip(n, checkpoint_root()),
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",

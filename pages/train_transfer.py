@@ -15,8 +15,10 @@ from pages.shared import checkpoint_root, session_runner
 from pages.train_form import flash, form_value, setup_config, uploaded_data
 
 ss = st.session_state
-PARENT_KEY = "transfer.parent"  # the Runs page's "Fine-tune on…" sets it, with OPEN_KEY
-OPEN_KEY = "transfer.open"
+PARENT_KEY = "transfer.parent"
+# The Runs page's "Fine-tune on…" leaves the run's name here (not in PARENT_KEY: Streamlit drops the
+# state of a widget that the page just run did not draw); the panel opens with that run chosen.
+REQUEST_KEY = "transfer.fine_tune"
 FREEZE_KEY = "transfer.freeze-d"
 SCALE_KEY = "transfer.lr-scale"
 
@@ -86,7 +88,10 @@ def drop_parent() -> None:
 def transfer_panel(runner) -> None:
     trained_start_offer(runner)
     config = runner.config
-    with st.expander("Start from a saved run (transfer, fine-tuning)", expanded=bool(ss.pop(OPEN_KEY, False))):
+    requested = ss.pop(REQUEST_KEY, None)
+    if requested is not None:
+        ss[PARENT_KEY] = requested
+    with st.expander("Start from a saved run (transfer, fine-tuning)", expanded=requested is not None):
         if config.transfer.from_run:
             report = getattr(runner.trainer, "transfer", None)
             st.caption(f"This run started from **{config.transfer.from_run}**"

@@ -1,8 +1,11 @@
 """The Train page's "start from a trained run" and transfer panel (AppTest)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from genlab.runs import load_run
 from genlab.transfer import SHIPPED_ROOT
@@ -76,3 +79,32 @@ def test_500_images_with_adaptive_augmentation_show_p_and_r_t_moving(app, wait_u
     app.button(key="btn.pause").click().run()
     history = runner.snapshot().history
     assert "d/r_t" in history and "d/augment_p" in history
+
+
+def test_runs_page_fine_tune_asks_the_train_page_for_that_run(repo_root, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path))
+    shutil.copytree(SHIPPED_ROOT / "ring-gan", tmp_path / "my-ring")
+    at = AppTest.from_file(str(repo_root / "pages" / "runs.py"), default_timeout=60).run()
+    at.selectbox(key="runs.manage").set_value("my-ring").run()
+    at.button(key="runs.finetune").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["transfer.fine_tune"] == "my-ring"  # what the Train page's panel reads
+
+
+def test_the_train_page_fine_tunes_the_requested_run_with_freezed(app, tmp_path):
+    shutil.copytree(SHIPPED_ROOT / "ring-gan", tmp_path / "checkpoints" / "my-ring")
+    app.session_state["transfer.fine_tune"] = "my-ring"  # as the Runs page's "Fine-tune on…" leaves it
+    app.run()
+    assert not app.exception, app.exception
+    assert app.selectbox(key="transfer.parent").value == "my-ring"
+    app.number_input(key="transfer.freeze-d").set_value(1).run()
+    app.button(key="transfer.start").click().run()
+    assert not app.exception and not app.error, [e.value for e in app.error]
+    runner = runner_of(app)
+    assert runner.config.transfer.from_run == "my-ring" and runner.config.transfer.freeze_d == 1
+    saved = load_file(str(tmp_path / "checkpoints" / "my-ring" / "weights.safetensors"))
+    for name, value in runner.trainer.discriminator.state_dict().items():
+        torch.testing.assert_close(value, saved[f"networks.discriminator.{name}"], rtol=0, atol=0)
+    assert runner.trainer.transfer.frozen == runner.trainer.frozen_layers and len(runner.trainer.frozen_layers) == 1
