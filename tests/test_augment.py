@@ -208,3 +208,13 @@ def test_ada_in_the_trainer_records_p_and_r_t_and_p_rises_on_a_memorized_set():
     assert max(r_t) > 0.6 and p[-1] > 0  # D is sure of its 8 real images: p moves up
     state = trainer.state_dict()["ada"]
     assert float(state[0]) == pytest.approx(p[-1])
+
+
+def test_ada_state_round_trips_with_finite_values_before_and_after_the_first_r_t():
+    fresh, measured = AdaptiveProbability(p=0.25), AdaptiveProbability(p=0.5, r_t=0.75)
+    for ada in (fresh, measured):
+        state = ada.state()
+        assert torch.isfinite(state).all()  # checkpoints refuse NaN
+        again = AdaptiveProbability()
+        again.load(state)
+        assert again.p == ada.p and (again.r_t == ada.r_t or (math.isnan(again.r_t) and math.isnan(ada.r_t)))

@@ -73,8 +73,10 @@ class AdaptiveProbability:
             self._sign_sum, self._images, self._batches = 0.0, 0, 0
 
     def state(self) -> Tensor:
-        """(p, r_t) as a tensor, for a checkpoint."""
-        return torch.tensor([self.p, self.r_t], dtype=torch.float64)
+        """(p, r_t, whether r_t was measured yet) as a tensor of finite values, for a checkpoint."""
+        measured = not math.isnan(self.r_t)
+        return torch.tensor([self.p, self.r_t if measured else 0.0, float(measured)], dtype=torch.float64)
 
     def load(self, state: Tensor) -> None:
-        self.p, self.r_t = float(state[0]), float(state[1])
+        self.p = float(state[0])
+        self.r_t = float(state[1]) if len(state) > 2 and float(state[2]) else math.nan

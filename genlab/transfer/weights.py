@@ -17,7 +17,9 @@ from typing import Any
 
 import torch
 
-from genlab.runs.format import WEIGHTS_FILE, check_required, flatten_networks, load_tensors, read_config, read_meta
+from genlab.runs.format import WEIGHTS_FILE, flatten_networks
+from genlab.runs.load import read_run
+from genlab.runs.tensors import load_checked
 from genlab.transfer.shipped import parent_folder
 
 SN_SUFFIX = ".parametrizations.weight.original"
@@ -81,14 +83,12 @@ def load_parent_weights(trainer, parent: str, root: str | os.PathLike) -> Transf
     CheckpointError when the parent cannot be read; ConfigError when it is of another model family."""
     from genlab.config import ConfigError
 
-    path = parent_folder(str(parent), root)
-    check_required(path)
-    meta = read_meta(path)
-    parent_config = read_config(path)
+    files = read_run(parent_folder(str(parent), root))  # checked for size and form, as load_run does
+    path, meta, parent_config = files.path, files.meta, files.config
     if parent_config.model.family != trainer.config.model.family:
         raise ConfigError("transfer.from_run", str(parent), f"is a {parent_config.model.family.upper()}; this run is a "
                           f"{trainer.config.model.family.upper()}")
-    offered = load_tensors(path / WEIGHTS_FILE, meta)
+    offered = load_checked(files.weights, path / WEIGHTS_FILE, meta["files"].get(WEIGHTS_FILE))
     state = trainer.state_dict()
     fits, skipped = fitting_tensors(flatten_networks(state["networks"]), offered)
     for network, tensors in state["networks"].items():
