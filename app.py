@@ -35,5 +35,7 @@ pages = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
+    st.Page("pages/dirac.py", title="Dirac-GAN lab", icon=":material/insights:"),
+    st.Page("pages/draw.py", title="Draw your data", icon=":material/draw:"),
 ]
 st.navigation(pages).run()

@@ -50,20 +50,35 @@ def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
 
 
 @torch.no_grad()
-def clip_weights_(weights: Iterable[Tensor], bound: float) -> None:
-    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c)."""
+def clip_weights_(weights: Iterable[Tensor], bound: float | Tensor) -> None:
+    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c); a tensor c
+    (broadcast against W) gives each entry its own bound."""
     for w in weights:
         w.clamp_(-bound, bound)
 
 
-def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
-    """‖∇_x D(x)‖₂ for each sample separately, shape (B,); differentiable (create_graph) so a penalty
-    on it trains D. Summing D over the batch gives each sample's own gradient, since samples do not
-    interact (hence no BatchNorm in D)."""
+def per_sample_input_gradients(critic: Critic, x: Tensor) -> Tensor:
+    """∇_x D(x) for each sample separately, flattened to shape (B, features); differentiable
+    (create_graph) so a penalty on it trains D. Summing D over the batch gives each sample's own
+    gradient, since samples do not interact (hence no BatchNorm in D)."""
     x = x.detach().requires_grad_(True)
     scores = critic(x)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return grad.flatten(1).norm(dim=1)
+    return grad.flatten(1)
+
+
+def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """‖∇_x D(x)‖₂ for each sample separately, shape (B,); differentiable."""
+    return per_sample_input_gradients(critic, x).norm(dim=1)
+
+
+def per_sample_squared_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """‖∇_x D(x)‖₂² = Σ_i (∂D/∂x_i)² for each sample, shape (B,); differentiable.
+
+    Summed from the squares rather than squaring the norm: ‖g‖ has no derivative at g = 0 (autograd
+    takes 0 there), so ‖g‖² built from it would lose its curvature exactly where a zero-centred
+    penalty has its minimum (the Dirac-GAN's equilibrium)."""
+    return per_sample_input_gradients(critic, x).pow(2).sum(dim=1)
 
 
 def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -79,12 +94,12 @@ def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator:
 
 def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018), zero-centred on real data: ½ E_x[‖∇_x D(x)‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_gradient_norms(critic, real).pow(2).mean()
+    return 0.5 * per_sample_squared_gradient_norms(critic, real).mean()
 
 
 def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
     """R2, zero-centred on generated data: ½ E_z[‖∇_x D(G(z))‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_gradient_norms(critic, fake).pow(2).mean()
+    return 0.5 * per_sample_squared_gradient_norms(critic, fake).mean()
 
 
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:

@@ -20,6 +20,7 @@ from pages.recovery import offer_recovery
 from pages.shared import session_runner, use_app_navigation
 from pages.train_controls import live_controls
 from pages.train_evaluate import evaluate_panel
+from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
@@ -110,6 +111,7 @@ def transport(runner: TrainingRunner) -> None:
 runner = session_runner()
 opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else None
 ss.pop(OPEN_RUN_KEY, None)
+open_handoff(runner)  # a run set up by the Dirac-GAN lab or Draw your data
 sync_widgets(runner)
 if opened is not None:
     ss[SAVE_NAME_KEY] = name_after_opening(opened)

@@ -89,6 +89,18 @@ def test_spectral_norm_layer_has_unit_largest_singular_value():
     assert abs(float(sigma) - 1.0) < 1e-3
 
 
+def test_r1_and_r2_keep_their_curvature_where_the_critic_is_flat():
+    """½‖∇D‖² for D(x) = w·x is ½‖w‖², whose Hessian in w is I everywhere, also at w = 0: the penalty
+    is built from squared gradients, not from a norm (which autograd cannot differentiate at 0)."""
+    x = torch.randn(5, 3, dtype=torch.float64)
+    for penalty in (reg.r1_penalty, reg.r2_penalty):
+        hessian = torch.autograd.functional.hessian(lambda w: penalty(lambda v: v @ w, x),
+                                                    torch.zeros(3, dtype=torch.float64))
+        assert torch.allclose(hessian, torch.eye(3, dtype=torch.float64))
+    norms = reg.per_sample_squared_gradient_norms(lambda v: (v**2).sum(1), x)
+    assert torch.allclose(norms, (2 * x).pow(2).sum(1))
+
+
 def singular_value_form(weights) -> float:
     """Σ_W Σ_i (σ_i² − 1)², from numpy's SVD of each weight read as (shape[0], rest), in float64."""
     import numpy as np
