@@ -68,6 +68,13 @@ def discriminator_output(kind: str, logits: Tensor) -> Tensor:
     return logits
 
 
+def decision_margin(kind: str, logits: Tensor) -> Tensor:
+    """How far D's raw output lies on the "real" side of its decision boundary (> 0: judged real):
+    the logit itself, except for least squares, whose targets 1 (real) and 0 (fake) meet at 0.5.
+    For the Wasserstein critic 0 is only a convention: it has no boundary."""
+    return logits - 0.5 if kind == "least_squares" else logits
+
+
 def kl_standard_normal(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(mu, sigma²) || N(0, 1)) per latent dimension, shape (B, latent):
 

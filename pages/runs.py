@@ -181,7 +181,7 @@ if ok:
         st.code(info.command, language=None, wrap_lines=True)
     if info.data_note:
         st.info(plain(info.data_note), icon=":material/dataset:")
-    cols = st.columns(3)
+    cols = st.columns(4)
     if cols[0].button("Continue training", key="runs.open", icon=":material/model_training:",
                       help="Open this run on the Train page, to train it further."):
         ss[OPEN_RUN_KEY] = str(info.path)
@@ -189,6 +189,10 @@ if ok:
     if cols[1].button("Explore latent space", key="runs.explore", icon=":material/explore:"):
         ss[EXPLORE_RUN_KEY] = info.name
         switch_to("pages/latent.py")
+    if cols[3].button("Fine-tune on…", key="runs.finetune", icon=":material/tune:",
+                      help="Start a new run from this run's weights on the data chosen on the Train page."):
+        ss["transfer.fine_tune"] = info.name  # read (and popped) by the Train page's transfer panel
+        switch_to("pages/train.py")
     cols[2].download_button("Download zip", data=lambda n=name: runs.export_zip(n, checkpoint_root()),
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",
                             icon=":material/download:", on_click="ignore")

@@ -5,6 +5,7 @@ Not a page itself (app.py's st.navigation lists the pages). Import it from a pag
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
@@ -92,7 +93,11 @@ def _attach(token: str) -> Attachment:
     from genlab.live import REGISTRY, Autosave, TrainingRunner, autosave_name, autosave_root  # torch: lazily
 
     def make_runner() -> TrainingRunner:
-        runner = TrainingRunner(default_config())
+        from genlab.transfer import new_trainer
+
+        # runs_root: a run started from a saved run's weights (transfer) finds its parent there
+        runner = TrainingRunner(default_config(), trainer_factory=functools.partial(new_trainer,
+                                                                                    runs_root=checkpoint_root()))
         runner.enable_autosave(Autosave(autosave_root(checkpoint_root()), autosave_name(token)))
         return runner
 

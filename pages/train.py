@@ -24,6 +24,7 @@ from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
+from pages.train_transfer import transfer_panel
 from pages.train_view import live_view
 
 use_app_navigation()
@@ -120,6 +121,7 @@ offer_recovery(runner)
 fresh = runner.state == IDLE and runner.step_count == 0
 with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh):
     setup_panel(runner)
+transfer_panel(runner)
 with st.sidebar:
     live_controls(runner)
 transport(runner)

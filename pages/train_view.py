@@ -51,6 +51,10 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
     ("quality/diversity", "Sample diversity", "{:.2f}"),
     ("quality/active_units", "Active latent units", "{:.0f}"),
     ("quality/kl_total", "KL (nats)", "{:.2f}"),
+    ("d/augment_p", "ADA p", "{:.3f}"),
+    ("d/r_t", "r_t (ADA)", "{:.2f}"),
+    ("d/acc_train", "D acc. train", "{:.0%}"),
+    ("d/acc_heldout", "D acc. held-out", "{:.0%}"),
 )
 
 
@@ -159,6 +163,8 @@ def live_view() -> None:
     with left:
         if snap.family == "gan":
             chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), "chart.d", live)
+            if "d/acc_train" in snap.history or "d/augment_p" in snap.history:
+                chart(viz.overfitting_figure(snap.history, uirevision=f"o-{tag}-{window}"), "chart.overfit", live)
         else:
             chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), "chart.kl", live)
     with right:

@@ -124,7 +124,14 @@ def test_widgets_cover_every_declared_knob(app):
     seen = widget_keys(app)  # a GAN on the ring: GAN setup and live knobs, an MLP's depth
     assert "live.r1" in seen and "live.beta" not in seen and "setup.image-size" not in seen
     app.selectbox(key="setup.dataset").set_value("mnist").run()
-    seen |= widget_keys(app)  # Download
+    seen |= widget_keys(app)  # Download, training-set size
+    app.selectbox(key="setup.dataset").set_value("shapes").run()
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    app.selectbox(key="live.augment").set_value("translation").run()
+    seen |= widget_keys(app)  # a GAN on images: its augmentation and DiffAugment's strength
+    app.selectbox(key="live.augment").set_value("ada").run()
+    seen |= widget_keys(app)  # ADA's target and speed
     app.radio(key="setup.family").set_value("vae").run()
     app.selectbox(key="setup.dataset").set_value("shapes").run()
     seen |= widget_keys(app)  # image size, likelihood, the encoder's and decoder's spectral norms
@@ -393,7 +400,9 @@ def test_uploaded_zip_of_images(app):
     app.file_uploader(key="setup.upload.folder").upload("pics.zip", _zip_of_images(), "application/zip").run()
     app.button(key="btn.reset").click().run()
     assert not app.error, [e.value for e in app.error]
-    assert runner.trainer.data.x.shape == (20, 3, 28, 28)
+    # 20 images: a seeded 10 % is held out (genlab.data.split), the rest is trained on
+    assert runner.trainer.data.x.shape == (18, 3, 28, 28)
+    assert runner.trainer.heldout_data().x.shape == (2, 3, 28, 28)
     app.button(key="btn.step").click().run()
     assert app.image
 

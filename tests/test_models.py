@@ -14,13 +14,14 @@ from genlab.models import VAE, apply_spectral_norm, build_gan, build_vae, weight
 POINTS = (2,)
 IMAGES = [(1, 28, 28), (3, 32, 32), (3, 64, 64)]
 # (arch, data_shape) pairs the builders accept; conv is image-only.
-VALID = [("mlp", POINTS)] + [("mlp", s) for s in IMAGES] + [("conv", s) for s in IMAGES]
+VALID = [("mlp", POINTS)] + [(arch, s) for arch in ("mlp", "conv", "resnet") for s in IMAGES]
+IMAGE_ARCHS = ("conv", "resnet")
 BATCH = 3
 
 
 def small_cfg(family: str, arch: str, **kw) -> ModelConfig:
     # Small widths keep the 64 px conv nets fast; the shapes do not depend on width.
-    defaults = dict(family=family, arch=arch, latent_dim=5, width=16 if arch == "conv" else 32, depth=2)
+    defaults = dict(family=family, arch=arch, latent_dim=5, width=16 if arch in IMAGE_ARCHS else 32, depth=2)
     return ModelConfig(**{**defaults, **kw})
 
 
@@ -131,7 +132,7 @@ def test_discriminator_has_no_batchnorm_and_is_per_sample(arch, shape):
     vae = build_vae(small_cfg("vae", arch), shape)
     assert not has_batchnorm(D)
     assert not has_batchnorm(vae)
-    assert has_batchnorm(G) == (arch == "conv")  # DCGAN keeps BatchNorm in G only
+    assert has_batchnorm(G) == (arch in IMAGE_ARCHS)  # DCGAN and SNGAN keep BatchNorm in G only
     # Train mode: D's output for sample 0 must not change when the rest of the batch changes.
     D.train()
     x = torch.randn(4, *shape)
@@ -164,7 +165,8 @@ def parametrized_layers(module: nn.Module) -> list[bool]:
     return [parametrize.is_parametrized(layer, "weight") for _, layer in weight_layers(module)]
 
 
-@pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("conv", (1, 28, 28)), ("conv", (3, 64, 64))])
+@pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("conv", (1, 28, 28)), ("conv", (3, 64, 64)),
+                                        ("resnet", (1, 28, 28))])
 @pytest.mark.parametrize("sn_d,sn_g", [(True, False), (False, True)])
 def test_spectral_norm_flags_pick_networks(arch, shape, sn_d, sn_g):
     G, D = build_gan(small_cfg("gan", arch, spectral_norm_discriminator=sn_d, spectral_norm_generator=sn_g), shape)
@@ -174,7 +176,8 @@ def test_spectral_norm_flags_pick_networks(arch, shape, sn_d, sn_g):
         assert len(marks) >= 3 and all(m == flag for m in marks)
 
 
-@pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("mlp", (1, 28, 28)), ("conv", (1, 28, 28)), ("conv", (3, 32, 32))])
+@pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("mlp", (1, 28, 28)), ("conv", (1, 28, 28)), ("conv", (3, 32, 32)),
+                                        ("resnet", (3, 32, 32))])
 def test_spectral_norm_makes_largest_singular_value_one(arch, shape):
     torch.manual_seed(0)
     cfg = small_cfg("gan", arch, spectral_norm_discriminator=True, spectral_norm_generator=True)

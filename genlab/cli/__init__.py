@@ -3,6 +3,8 @@
     python -m genlab train --dataset ring --family gan --steps 3000 --name ring-gan
     python -m genlab train --config run.json --steps 500          # flags override the file
     python -m genlab train --resume ring-gan --steps 6000         # continue to step 6000
+    python -m genlab train --from-run fashion-gan --dataset fashion_mnist --train-size 500 --freeze-d 1 \
+        --lr-scale 0.5 --steps 500 --name fashion500-ft   # transfer: start from a saved run's weights
     python -m genlab sample ring-gan -n 64 --out grid.png --seed 0
     python -m genlab list
     python -m genlab eval ring-gan

@@ -32,15 +32,30 @@ def _read_config_file(path: str) -> dict:
     return raw
 
 
+def _with_parent_model(raw: dict, flags: dict[str, Any], root: str) -> dict:
+    """`raw` with the model section of the parent run (--from-run NAME, under --root) beneath its own:
+    a transfer run keeps the parent's architecture unless the flags or --config say otherwise."""
+    from genlab.transfer import parent_config
+
+    transfer = raw.get("transfer") if isinstance(raw.get("transfer"), dict) else {}
+    name = flags.get("transfer.from_run", transfer.get("from_run", ""))
+    if not name:
+        return raw
+    parent_model = parent_config(name, root).to_dict()["model"]
+    own_model = raw.get("model") if isinstance(raw.get("model"), dict) else {}
+    return {**raw, "model": {**parent_model, **own_model}}
+
+
 def config_from_args(args: argparse.Namespace):
     """RunConfig from, lowest priority first: the preset of (family, dataset) that the app uses too,
-    --config (if any), then the flags. ConfigError for any invalid value; UsageError for a flag of the
-    other model family."""
+    the parent run's model (--from-run), --config (if any), then the flags. ConfigError for any invalid
+    value; UsageError for a flag of the other model family."""
     from genlab.config import FAMILIES, DataConfig, ModelConfig
     from genlab.presets import config_for
 
-    from_file = _read_config_file(args.config) if args.config else {}
     flags = flag_values(args)
+    from_file = _with_parent_model(_read_config_file(args.config) if args.config else {}, flags,
+                                   getattr(args, "root", "checkpoints"))
     model = from_file.get("model") if isinstance(from_file.get("model"), dict) else {}
     data = from_file.get("data") if isinstance(from_file.get("data"), dict) else {}
     family = flags.get("model.family", model.get("family", ModelConfig.family))
@@ -99,13 +114,16 @@ def _new(args: argparse.Namespace, root: Path):
     """(trainer, no table, run name, target step, the command that makes its config) of a run built from
     the flags (and --config): every value that differs from the preset is recorded as a flag."""
     from genlab.runs import check_name
-    from genlab.trainers import make_trainer
+    from genlab.transfer import new_trainer
 
     config = config_from_args(args)
     name = check_name(config.name)
     if (root / name).exists() and not args.overwrite:
         raise UsageError(f"run {name!r} already exists in {root}; use --overwrite, --resume {name} or another --name")
-    return make_trainer(config), None, name, config.steps, _command(command_flags(config) + _run_options(args))
+    trainer = new_trainer(config, runs_root=root)
+    if trainer.transfer is not None:
+        print(f"transfer: {trainer.transfer.summary()}", file=sys.stderr)
+    return trainer, None, name, config.steps, _command(command_flags(config) + _run_options(args))
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:

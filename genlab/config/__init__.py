@@ -17,6 +17,12 @@ from genlab.config.legacy import upgrade_legacy_keys
 from genlab.config.registry import KNOBS, LIVE_FIELDS, counterpart, knob_by_key, knob_for
 from genlab.config.sections import (
     ARCHS,
+    AUGMENT_POLICIES,
+    DIFFAUGMENT_POLICIES,
+    TRAIN_SIZES,
+    VAE_AUGMENT_POLICIES,
+    AugmentConfig,
+    TransferConfig,
     DATASETS,
     DEVICES,
     FAMILIES,
@@ -34,7 +40,8 @@ from genlab.config.sections import (
 )
 
 __all__ = [
-    "ARCHS", "DATASETS", "DEVICES", "FAMILIES", "GAN_LOSSES", "IMAGE_DATASETS", "IMAGE_SIZES", "KNOBS",
+    "ARCHS", "AUGMENT_POLICIES", "DIFFAUGMENT_POLICIES", "TRAIN_SIZES", "VAE_AUGMENT_POLICIES", "AugmentConfig",
+    "TransferConfig", "DATASETS", "DEVICES", "FAMILIES", "GAN_LOSSES", "IMAGE_DATASETS", "IMAGE_SIZES", "KNOBS",
     "LEGACY_FIELDS", "LIKELIHOODS", "LIVE_FIELDS", "OPTIMIZERS", "RUN_NAME_PATTERN", "TOY2D_DATASETS",
     "ConfigError", "DataConfig", "Knob", "ModelConfig", "ObjectiveConfig", "OptimConfig", "RunConfig",
     "check_run_name", "counterpart", "get_dotted", "knob", "knob_by_key", "knob_for", "set_dotted",

@@ -20,7 +20,7 @@ TOY2D_DATASETS = ("ring", "grid", "spiral", "moons", "circles", "checkerboard", 
 IMAGE_DATASETS = ("shapes", "mnist", "fashion_mnist", "cifar10", "folder")
 DATASETS = TOY2D_DATASETS + IMAGE_DATASETS
 FAMILIES = ("gan", "vae")
-ARCHS = ("mlp", "conv")
+ARCHS = ("mlp", "conv", "resnet")
 GAN_LOSSES = ("nonsaturating", "minimax", "hinge", "wasserstein", "least_squares")
 LIKELIHOODS = ("bernoulli", "gaussian")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
@@ -34,6 +34,16 @@ DATASET_LABELS = {
     "swissroll": "Swiss roll (2D)", "points": "Your 2D points (CSV upload)", "shapes": "Shapes (dSprites-like images)",
     "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "cifar10": "CIFAR-10", "folder": "Your images (zip upload)",
 }
+ARCH_LABELS = {"mlp": "MLP", "conv": "conv (DCGAN-style)", "resnet": "ResNet (SNGAN-style residual blocks)"}
+TRAIN_SIZES = (0, 50, 100, 200, 500, 1000, 2000, 5000, 10_000)
+TRAIN_SIZE_LABELS = {n: "all images" if n == 0 else f"{n:,} images" for n in TRAIN_SIZES}
+# D's input augmentation: off, a DiffAugment policy (Zhao et al. 2020: its operations, always applied
+# with probability `strength`), or ADA (Karras et al. 2020: its own operations, p adapted from r_t)
+DIFFAUGMENT_POLICIES = ("color,translation,cutout", "translation,cutout", "translation")
+AUGMENT_POLICIES = ("off", *DIFFAUGMENT_POLICIES, "ada")
+AUGMENT_LABELS = {"off": "off", "ada": "adaptive (ADA: p follows D's overfitting r_t)",
+                  **{p: "DiffAugment: " + p.replace(",", " + ") for p in DIFFAUGMENT_POLICIES}}
+VAE_AUGMENT_POLICIES = ("off", "xflip", "translation", "xflip,translation")
 GAN_LOSS_LABELS = {
     "nonsaturating": "non-saturating (−log D(G(z)))", "minimax": "minimax (log(1 − D(G(z))))",
     "hinge": "hinge", "wasserstein": "Wasserstein (use WGAN-GP or clipping)", "least_squares": "least squares",
@@ -73,6 +83,15 @@ def _learning_rate(network: str) -> Any:
                 low_open=True, family=family, acts_on=network, live=True, ui_values=LEARNING_RATES, short=f"lr {short}")
 
 
+def _parent_name(name: Any) -> None:
+    """The parent of a transfer run is named like any run (a folder under the runs root), or "" for none."""
+    if name != "":
+        try:
+            check_run_name(name)
+        except ConfigError as exc:
+            raise ConfigError("transfer.from_run", name, exc.allowed) from None
+
+
 class Section:
     """A group of declared fields; `validate` checks each against its declaration."""
 
@@ -96,6 +115,14 @@ class DataConfig(Section):
                           only_if=("data.name", ("mnist", "fashion_mnist", "cifar10")),
                           help="MNIST, Fashion-MNIST, CIFAR-10: download when not found offline (needs the internet).")
 
+    train_size: int = knob(0, key="train-size", label="Training set size", choices=TRAIN_SIZES,
+                           choice_labels=TRAIN_SIZE_LABELS, only_if=("data.name", IMAGE_DATASETS), short="train n",
+                           column=True, off=0,
+                           help="Train on a fixed seeded subset of the training images (too little data makes D "
+                                "overfit; augmentation and transfer are the cures). Held-out images never enter it.")
+    subset_seed: int = knob(0, key="subset-seed", label="Seed of the training subset and of a carved held-out split",
+                           bounds=(0, 2**31 - 1), ui=False)
+
     def validate(self, prefix: str = "data") -> None:
         super().validate(prefix)
         if self.name in ("points", "folder") and not self.path:
@@ -109,8 +136,9 @@ class DataConfig(Section):
 @dataclass
 class ModelConfig(Section):
     family: str = knob("gan", key="family", label="Model family", choices=FAMILIES, choice_labels={"gan": "GAN", "vae": "VAE"})
-    arch: str = knob("mlp", key="arch", label="Architecture", choices=ARCHS,
-                     help="MLP for 2D data (and small images); conv (DCGAN-style) for images.")
+    arch: str = knob("mlp", key="arch", label="Architecture", choices=ARCHS, choice_labels=ARCH_LABELS,
+                     help="MLP for 2D data (and small images); conv (DCGAN-style) or ResNet (residual blocks, "
+                          "as in SNGAN) for images.")
     spectral_norm_discriminator: bool = _spectral_norm("discriminator")
     spectral_norm_generator: bool = _spectral_norm("generator")
     spectral_norm_encoder: bool = _spectral_norm("encoder")
@@ -177,6 +205,51 @@ class ObjectiveConfig(Section):
 
 
 @dataclass
+class AugmentConfig(Section):
+    """Augmentation of the images a GAN's discriminator sees (real and generated alike), or of a VAE's input."""
+
+    policy: str = knob("off", key="augment", label="Augment D's inputs", choices=AUGMENT_POLICIES,
+                       choice_labels=AUGMENT_LABELS, family="gan", live=True, off="off", short="aug", column=True,
+                       only_if=("data.name", IMAGE_DATASETS),
+                       help="Real and generated images both pass through the same random, differentiable "
+                            "transformations before D, so D cannot memorize the few real ones and G still learns.")
+    strength: float = knob(1.0, key="augment-p", label="DiffAugment strength p", formula="each operation applied "
+                           "with probability p", bounds=(0.0, 1.0), family="gan", live=True,
+                           only_if=("augment.policy", DIFFAUGMENT_POLICIES), ui_values=(0.1, 0.25, 0.5, 0.75, 1.0),
+                           short="aug p", help="1 = always (the DiffAugment paper's setting).")
+    ada_target: float = knob(0.6, key="ada-target", label="ADA target r_t", formula="r_t = E[sign(D(x_real))]",
+                             bounds=(0.0, 1.0), family="gan", live=True, only_if=("augment.policy", ("ada",)),
+                             ui_values=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9), short="ADA target",
+                             help="p rises while r_t is above the target (D too sure of the real images), falls below.")
+    ada_speed: int = knob(500_000, key="ada-speed", label="ADA speed: images for p to move by 1",
+                          bounds=(1_000, 100_000_000), family="gan", live=True, only_if=("augment.policy", ("ada",)),
+                          ui_values=(10_000, 20_000, 50_000, 100_000, 500_000), short="ADA speed",
+                          help="Karras et al. 2020 adjust p every 4 batches so that it can go from 0 to 1 in "
+                               "500k images; smaller moves faster (short runs on a CPU).")
+    vae_input: str = knob("off", key="augment-input", label="Augment the VAE's training images",
+                          choices=VAE_AUGMENT_POLICIES, family="vae", live=True, off="off", short="aug",
+                          only_if=("data.name", IMAGE_DATASETS),
+                          help="Ordinary augmentation: each operation on half the images (flips left-right, "
+                               "shifts by up to 1/8 of the side); the ELBO is taken on the augmented image.")
+
+
+@dataclass
+class TransferConfig(Section):
+    """Start from a saved run's weights (those that fit) instead of a fresh initialisation."""
+
+    from_run: str = knob("", key="from-run", label="Start from the weights of this saved run",
+                         check_with=_parent_name, ui=False, off="", short="from", column=True,
+                         help="Its weights that fit this model are loaded; the rest are skipped, and the run "
+                              "records its parent.")
+    freeze_d: int = knob(0, key="freeze-d", label="Freeze D's first k weight layers (FreezeD)", bounds=(0, 64),
+                         family="gan", acts_on="discriminator", off=0, ui=False, short="freeze D",
+                         help="Mo et al. 2020: keep the parent's low-level features of D fixed, fine-tune the rest.")
+    lr_scale: float = knob(1.0, key="lr-scale", label="Learning-rate factor for fine-tuning",
+                           formula="every learning rate × factor", bounds=(0.0, 1.0), low_open=True, off=1.0,
+                           ui=False, short="lr ×", ui_values=(0.01, 0.03, 0.1, 0.3, 1.0))
+
+
+@dataclass
 class OptimConfig(Section):
     optimizer: str = knob("adam", key="optimizer", label="Optimizer", choices=OPTIMIZERS)
     lr_generator: float = _learning_rate("generator")
@@ -209,13 +282,15 @@ class RunConfig:
     model: ModelConfig = section(ModelConfig)
     objective: ObjectiveConfig = section(ObjectiveConfig)
     optim: OptimConfig = section(OptimConfig)
+    augment: AugmentConfig = section(AugmentConfig)
+    transfer: TransferConfig = section(TransferConfig)
 
     def validate(self) -> "RunConfig":
         check_fields(self)
         for f in fields(self):
             if isinstance(getattr(self, f.name), Section):
                 getattr(self, f.name).validate(f.name)
-        if self.model.arch == "conv" and self.data.is_2d:
+        if self.model.arch in ("conv", "resnet") and self.data.is_2d:
             raise ConfigError("model.arch", self.model.arch, "2D data needs the mlp architecture")
         if self.model.family == "vae" and self.data.is_2d and self.objective.likelihood != "gaussian":
             raise ConfigError("objective.likelihood", self.objective.likelihood, "2D data needs the gaussian likelihood")

@@ -6,7 +6,9 @@
 
 Synthetic sets (2D, shapes) are drawn from the seed; the "test" split is an independent draw of the
 same distribution (another seed stream). MNIST, Fashion-MNIST and CIFAR-10 use their official test
-sets. User data (points, folder) has no held-out part: "test" returns the same data. A drawing
+sets; a copy without test files, and a user's images (folder or zip), get a seeded held-out split of
+their training files instead (genlab.data.split). User points have no held-out part: "test" returns
+the same data. `data.train_size` keeps a fixed seeded subset of the training split. A drawing
 (genlab.data.drawn) lives in data.path itself: "drawn:<σ>:<points>", for dataset points.
 
 User data is never trusted: `data.path` must lie inside the allowed data roots (genlab.data.roots),
@@ -28,6 +30,7 @@ from genlab.data.limits import MAX_IMAGE_DATA_BYTES
 from genlab.data.points import points_from_array, points_from_csv_bytes, points_from_file
 from genlab.data.shapes import FACTOR_NAMES, SHAPE_NAMES, make_shapes
 from genlab.data.source import DataSource, DataUnavailableError
+from genlab.data.split import carve_heldout, heldout_part, training_subset
 from genlab.data.untrusted_image import ImageRefused, open_untrusted_image
 from genlab.data.uploads import UPLOADS, missing_upload, offline_sets, source_from_upload, upload_path
 
@@ -36,6 +39,9 @@ __all__ = [
     "DataUnavailableError",
     "load_data",
     "split_seed",
+    "carve_heldout",
+    "heldout_part",
+    "training_subset",
     "points_from_array",
     "points_from_csv_bytes",
     "points_from_file",
@@ -68,7 +74,17 @@ def load_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0
     cfg.validate()
     if split not in SPLITS:
         raise ConfigError("split", split, f"must be one of {', '.join(SPLITS)}")
-    device = torch.device(device)
+    source = _load(cfg, torch.device(device), seed, split)
+    return training_subset(source, cfg.train_size, cfg.subset_seed) if split == "train" else source
+
+
+def folder_split(source: DataSource, cfg: DataConfig, split: str) -> DataSource:
+    """A user's images, which have no test split: the training part, or the seeded held-out part."""
+    train = carve_heldout(source, cfg.subset_seed, "a user's images have no test split")
+    return train if split == "train" else heldout_part(train)
+
+
+def _load(cfg: DataConfig, device: torch.device, seed: int, split: str) -> DataSource:
     name = cfg.name
 
     if name == "points":
@@ -93,9 +109,9 @@ def load_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0
                           factor_names=FACTOR_NAMES, class_names=SHAPE_NAMES,
                           origin=f"{cfg.n_samples} shapes of {size}x{size} px ({split}, seed {seed})")
     if name in MNIST_LIKE:
-        return load_mnist_like(name, cfg.path, cfg.download, split, device)
+        return load_mnist_like(name, cfg.path, cfg.download, split, device, cfg.subset_seed)
     if name == "cifar10":
         return load_cifar10(cfg.path, cfg.download, split, device)
     if name == "folder":
-        return images_from_folder(cfg.path, cfg.image_size, device=device)
+        return folder_split(images_from_folder(cfg.path, cfg.image_size, device=device), cfg, split)
     raise ConfigError("data.name", name, "has no loader")  # unreachable while config and data agree

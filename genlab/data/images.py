@@ -4,6 +4,8 @@ MNIST-like sets are read with genlab's own IDX reader from, in order: `cfg.path`
 under it (`<path>/MNIST/raw`, `<path>/FashionMNIST/raw`), `./data/<name>`, torchvision's layout under
 `./data`, and for Fashion-MNIST Debian's `/usr/share/datasets/fashion-mnist` (package
 dataset-fashion-mnist). Only when nothing is found and `cfg.download` is set does torchvision download.
+Both splits come from the first folder with the training files; a copy there without the t10k test
+files gets a seeded held-out split of its training files (genlab.data.split), labelled as such.
 `cfg.path` must lie inside the allowed data roots, and downloads go only into the writable ones
 (genlab.data.roots): a config cannot make genlab read or create folders elsewhere.
 
@@ -25,6 +27,7 @@ from genlab.config import ConfigError
 from genlab.data.idx import read_idx
 from genlab.data.roots import check_in_roots, data_area
 from genlab.data.source import DataSource, DataUnavailableError
+from genlab.data.split import carve_heldout, heldout_part
 
 SYSTEM_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
 
@@ -104,24 +107,38 @@ def _images_source(name: str, images: np.ndarray | torch.Tensor, labels, class_n
     )
 
 
-def load_mnist_like(name: str, path: str, download: bool, split: str, device: torch.device) -> DataSource:
+def _read_mnist_like(name: str, folder: Path, split: str, device: torch.device) -> DataSource:
+    title, _, classes = MNIST_LIKE[name]
+    images_file, labels_file = find_idx_files(folder, split)
+    images, labels = read_idx(images_file), read_idx(labels_file)
+    if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataUnavailableError(
+            f"{images_file} and {labels_file} do not hold matching {title} images (N, 28, 28) uint8 and labels (N,):"
+            f" got {images.dtype} {images.shape} and {labels.dtype} {labels.shape}. Replace them with good copies."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
+        raise DataUnavailableError(f"{labels_file} holds labels outside 0..{len(classes) - 1}.")
+    origin = f"{title} {split} ({len(images)} images) from {folder}"
+    return _images_source(name, images, labels, classes, origin, device)
+
+
+def load_mnist_like(name: str, path: str, download: bool, split: str, device: torch.device,
+                    subset_seed: int = 0) -> DataSource:
+    """The split of the first folder holding the set's training files. A copy without the t10k test
+    files gets a seeded held-out split of its training files instead (genlab.data.split): the
+    training split is the rest, with the held-out part attached."""
     title, tv_class, classes = MNIST_LIKE[name]
     _user_root(path, title, split)
     dirs = candidate_dirs(name, path)
-    for folder in dirs:
-        found = find_idx_files(folder, split)
-        if found is None:
-            continue
-        images, labels = read_idx(found[0]), read_idx(found[1])
-        if images.ndim != 3 or images.dtype != np.uint8 or labels.ndim != 1 or len(images) != len(labels):
-            raise DataUnavailableError(
-                f"{found[0]} and {found[1]} do not hold matching {title} images (N, 28, 28) uint8 and labels (N,):"
-                f" got {images.dtype} {images.shape} and {labels.dtype} {labels.shape}. Replace them with good copies."
-            )
-        if labels.size and (labels.min() < 0 or labels.max() >= len(classes)):
-            raise DataUnavailableError(f"{found[1]} holds labels outside 0..{len(classes) - 1}.")
-        origin = f"{title} {split} ({len(images)} images) from {folder}"
-        return _images_source(name, images, labels, classes, origin, device)
+    train_dir = next((folder for folder in dirs if find_idx_files(folder, "train")), None)
+    if train_dir is not None and find_idx_files(train_dir, "test") is None:
+        whole = _read_mnist_like(name, train_dir, "train", device)
+        train = carve_heldout(whole, subset_seed, f"no t10k test files in {train_dir}")
+        return train if split == "train" else heldout_part(train)
+    found = train_dir if train_dir is not None else next(
+        (folder for folder in dirs if find_idx_files(folder, split)), None)
+    if found is not None:
+        return _read_mnist_like(name, found, split, device)
 
     prefix = IDX_PREFIX[split]
     where = ", ".join(str(d) for d in dirs)

@@ -28,6 +28,9 @@ class DataSource:
     class_names: tuple[str, ...] = ()
     origin: str = ""  # where the data came from, in words (shown to the user)
     skipped: int = 0  # files that could not be read and were left out (folder / zip of images)
+    # a set without official test files keeps a seeded part of its training files apart (genlab.data.split):
+    heldout: DataSource | None = None  # that part, attached to the training part
+    split_note: str = ""  # what the held-out part is, in words, e.g. "seeded held-out split of the training files"
 
     def __post_init__(self) -> None:
         # Catch a malformed source where it is built, not deep inside a training step.
@@ -47,6 +50,18 @@ class DataSource:
                 raise ValueError(f"{name} has {len(value)} rows but x has {len(self.x)}")
         if self.factors is not None and self.factors.shape[1] != len(self.factor_names):
             raise ValueError("factor_names must name every factor column")
+
+    def take(self, index: torch.Tensor, origin: str, split_note: str = "") -> DataSource:
+        """The samples at `index` (1-D, on any device) as a new source described by `origin`."""
+        index = index.to(self.x.device)
+
+        def rows(values: torch.Tensor | None) -> torch.Tensor | None:
+            return None if values is None else values[index]
+
+        return DataSource(name=self.name, kind=self.kind, x=self.x[index], labels=rows(self.labels),
+                          factors=rows(self.factors), factor_names=self.factor_names, modes=self.modes,
+                          mode_std=self.mode_std, class_names=self.class_names, origin=origin,
+                          skipped=self.skipped, split_note=split_note)
 
     def __len__(self) -> int:
         return self.x.shape[0]

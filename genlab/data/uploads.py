@@ -38,11 +38,15 @@ def missing_upload(dataset: str) -> ConfigError:
 
 def source_from_upload(data: DataConfig, filename: str, payload: bytes,
                        device: torch.device | str = "cpu") -> DataSource:
-    """The DataSource of an uploaded file for `data` (points: a CSV; folder: a zip of images)."""
+    """The DataSource of an uploaded file for `data` (points: a CSV; folder: a zip of images, whose
+    training part it is, the seeded held-out part attached, cut to `data.train_size`)."""
     if data.name == "points":
         return points_from_csv_bytes(payload, device=device, origin=filename)
     if data.name == "folder":
-        return images_from_zip_bytes(payload, data.image_size, device=device)
+        from genlab.data import folder_split, training_subset
+
+        train = folder_split(images_from_zip_bytes(payload, data.image_size, device=device), data, "train")
+        return training_subset(train, data.train_size, data.subset_seed)
     raise ConfigError("data.name", data.name, f"takes no upload; uploads are for {', '.join(UPLOADS)}")
 
 

@@ -113,13 +113,14 @@ def generated_images(trainer, n: int, generator: torch.Generator, batch_size: in
 
 
 def reference_images(trainer, n: int, generator: torch.Generator, split: str = "test") -> Tensor:
-    """n distinct real images (uint8, CPU) of the trainer's data set, from `split` (without replacement)."""
+    """(n distinct real images (uint8, CPU) of the trainer's data set from `split`, without replacement;
+    what they are in words: "test split", or a set's seeded held-out split)."""
     from genlab.data import load_data
 
     data = trainer.data if split == "train" else load_data(trainer.config.data, "cpu", seed=trainer.config.seed,
                                                            split=split)
     index = torch.randperm(len(data), generator=generator)[: min(n, len(data))]
-    return data.x[index.to(data.x.device)].cpu()
+    return data.x[index.to(data.x.device)].cpu(), data.split_note or f"{split} split"
 
 
 def trainer_fid(trainer, n_samples: int = DEFAULT_SAMPLES, generator: torch.Generator | None = None,
@@ -131,9 +132,9 @@ def trainer_fid(trainer, n_samples: int = DEFAULT_SAMPLES, generator: torch.Gene
     """
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     dataset = trainer.data.name
-    real = reference_images(trainer, n_samples, generator, split)
+    real, reference = reference_images(trainer, n_samples, generator, split)
     fake = generated_images(trainer, n_samples, generator)
     seed = int(torch.randint(2**31 - 1, (1,), generator=generator))
     result = sample_fid(real, fake, dataset, root=root, seed=seed)
-    result["reference"] = f"{split} split"
+    result["reference"] = reference
     return result

@@ -152,7 +152,9 @@ def vae_test_metrics(trainer, n_test: int = 1000, ks: tuple[int, ...] = DEFAULT_
     data = load_data(trainer.config.data, "cpu", seed=trainer.config.seed, split=split)
     index = torch.randperm(len(data), generator=generator)[: min(n_test, len(data))]
     x = data.batch(index)
-    result: dict[str, Any] = {"n_test": len(x), "split": split, "likelihood": trainer.config.objective.likelihood}
+    # a set without test files is measured on its seeded held-out split, and says so (genlab.data.split)
+    result: dict[str, Any] = {"n_test": len(x), "split": data.split_note or split,
+                              "likelihood": trainer.config.objective.likelihood}
     result.update(elbo(trainer, x, generator))
     nll_x = x if nll_examples is None else x[:nll_examples]
     result.update(importance_sampled_nll(trainer, nll_x, ks, generator))

@@ -252,9 +252,10 @@ def _restore_state(trainer, files: RunFiles, fresh: dict[str, Any], weights: dic
         state["step"] = saved["step"]
     else:
         state["step"] = files.meta["step"]
-    for key in ("rng", "fixed_noise"):
+    for key in ("rng", "fixed_noise", "ada"):  # ada: a GAN's adaptive augmentation (p, r_t)
         value = saved.get(key)
-        if isinstance(value, torch.Tensor) and value.shape == fresh[key].shape and value.dtype == fresh[key].dtype:
+        if key in fresh and isinstance(value, torch.Tensor) and value.shape == fresh[key].shape \
+                and value.dtype == fresh[key].dtype:
             state[key] = value
         # else: another device's RNG (CUDA states differ from CPU ones) or none saved: keep the fresh one
     if "optimizers" in saved:

@@ -107,6 +107,8 @@ def save_run(
         "command": command,
         "family": config.model.family,
         "data_kind": trainer.data.kind,
+        "data_origin": trainer.data.origin,
+        **({"parent": trainer.transfer.as_meta()} if getattr(trainer, "transfer", None) else {}),
         "data_shape": list(trainer.data_shape),
         "device": str(trainer.device),
         "include_optimizer": bool(include_optimizer),

@@ -83,6 +83,9 @@ class Trainer:
         self.data_shape = tuple(self.data.shape)
         self._layer_norms = LayerNormTracker()
         self._watched: list[tuple[str, Tensor]] = []  # terms this step checks for NaN/Inf (_check_finite)
+        self._loaded_own_data = data is None
+        self._heldout: DataSource | None | bool = False  # False: not looked for yet
+        self.transfer = None  # genlab.transfer.TransferReport of a run started from a parent's weights
 
     # --- live hyper-parameters -------------------------------------------------------------------
     def update(self, **dotted: Any) -> None:
@@ -157,7 +160,7 @@ class Trainer:
         self.step_count += 1
         result = dict(zip(names, values))
         if self.step_count % self.config.stats_every == 0:
-            result.update(self.layer_stats())
+            result.update(self.periodic_stats())
         result["step"] = float(self.step_count)
         return result
 
@@ -166,6 +169,25 @@ class Trainer:
         statistics already include the convolutions' operator norms."""
         for net in self.networks.values():
             self._layer_norms.watch(net)
+
+    def periodic_stats(self) -> dict[str, float]:
+        """What is measured every stats_every steps: the layer statistics (a GAN adds D's accuracies)."""
+        return self.layer_stats()
+
+    def heldout_data(self) -> DataSource | None:
+        """Real data the run never trains on, looked up once: the held-out part carved from its training
+        files, else (data this trainer loaded itself) the data set's test split; None when there is
+        none (2D points, a user's images too few to split, data handed in without one, not found)."""
+        if self._heldout is False:
+            self._heldout = self.data.heldout
+            if self._heldout is None and self._loaded_own_data and self.data.name not in ("points", "folder"):
+                from genlab.data import DataUnavailableError
+
+                try:
+                    self._heldout = load_data(self.config.data, self.device, seed=self.config.seed, split="test")
+                except (DataUnavailableError, ConfigError, OSError, ValueError):
+                    self._heldout = None
+        return self._heldout
 
     def layer_stats(self) -> dict[str, float]:
         """Per-layer Frobenius and spectral norms of every network's effective weights."""

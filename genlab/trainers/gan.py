@@ -1,17 +1,28 @@
-"""GAN trainer: n_critic discriminator steps per generator step, every regularizer live."""
+"""GAN trainer: n_critic discriminator steps per generator step, every regularizer live.
+
+D sees real and generated images through the same augmentation (genlab.augment: off, DiffAugment or
+ADA, live), in its own update and in G's, so G learns through it. With transfer.freeze_d > 0 the first
+layers of D do not train (FreezeD). Every stats_every steps D's accuracy on a fixed batch of training
+images and one of held-out images is recorded ("d/acc_train", "d/acc_heldout"): when the first climbs
+and the second falls, D is memorizing the training set.
+"""
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 from genlab import losses
+from genlab.augment import AdaptiveProbability, discriminator_view
 from genlab.config import RunConfig
 from genlab.data import DataSource
 from genlab.models import build_gan
+from genlab.models.freeze import freeze_first_layers
 from genlab.regularizers import clip_weights_
 from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
 from genlab.trainers.penalties import add_penalties
 from genlab.nn_utils import eval_mode
+
+OVERFIT_BATCH = 128  # images in each fixed batch D's accuracy is measured on
 
 
 class GANTrainer(Trainer):
@@ -25,21 +36,27 @@ class GANTrainer(Trainer):
         self.generator_ema.load_state_dict(self.generator.state_dict())
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
         self._watch_layers()
+        self.frozen_layers = freeze_first_layers(self.discriminator, self.config.transfer.freeze_d)
+        self._d_trainable = [p for p in self.discriminator.parameters() if p.requires_grad]
         optim = self.config.optim
         self.optimizers = {
             "generator": make_optimizer(self.config, [{"params": self.generator.parameters(),
                                                        "lr": optim.lr_generator}]),
-            "discriminator": make_optimizer(self.config, [{"params": self.discriminator.parameters(),
+            "discriminator": make_optimizer(self.config, [{"params": self._d_trainable,
                                                            "lr": optim.lr_discriminator}]),
         }
+        self._apply_learning_rates()
         self.images = self.data.kind == "images"
+        self.ada = AdaptiveProbability()
+        self._overfit_batches: tuple[Tensor, Tensor] | None = None
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
+        scale = self.config.transfer.lr_scale
         for group in self.optimizers["generator"].param_groups:
-            group["lr"] = self.config.optim.lr_generator
+            group["lr"] = self.config.optim.lr_generator * scale
         for group in self.optimizers["discriminator"].param_groups:
-            group["lr"] = self.config.optim.lr_discriminator
+            group["lr"] = self.config.optim.lr_discriminator * scale
 
     # --- data space <-> model space -----------------------------------------------------------
     def _to_model_space(self, x: Tensor) -> Tensor:
@@ -47,6 +64,10 @@ class GANTrainer(Trainer):
 
     def _to_data_space(self, x: Tensor) -> Tensor:
         return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.images else x
+
+    def _seen_by_d(self, x: Tensor) -> Tensor:
+        """A batch (real or generated, in model space) as D sees it: through the augmentation."""
+        return discriminator_view(x, self.config.augment, self.rng, self.ada.p) if self.images else x
 
     # --- steps -----------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
@@ -81,6 +102,7 @@ class GANTrainer(Trainer):
         if fake is None:
             with torch.no_grad():
                 fake = G(self._noise(real.shape[0]))
+        real, fake = self._seen_by_d(real), self._seen_by_d(fake)
         real_logits, fake_logits = D(real), D(fake)
         adv = losses.discriminator_loss(obj.gan_loss, real_logits, fake_logits)
         terms = {"loss/d_adv": adv}
@@ -95,13 +117,19 @@ class GANTrainer(Trainer):
         self._check_finite({"grad_norm/d": grad})
         optimizer.step()
         if obj.weight_clip > 0:
-            clip_weights_(D.parameters(), obj.weight_clip)
+            clip_weights_(self._d_trainable, obj.weight_clip)
 
         with torch.no_grad():
             terms["d/real"] = losses.discriminator_output(obj.gan_loss, real_logits).mean()
             terms["d/fake"] = losses.discriminator_output(obj.gan_loss, fake_logits).mean()
             terms["value/V"] = losses.gan_value(real_logits, fake_logits)
         terms["grad_norm/d"] = grad
+        if self.config.augment.policy == "ada" and self.images:
+            augment = self.config.augment
+            self.ada.observe(losses.decision_margin(obj.gan_loss, real_logits), augment.ada_target, augment.ada_speed)
+            terms["d/augment_p"] = torch.tensor(self.ada.p)
+            if self.ada.r_t == self.ada.r_t:  # NaN until the first 4 batches are in
+                terms["d/r_t"] = torch.tensor(self.ada.r_t)
         return {name: value.detach() for name, value in terms.items()}
 
     def _generator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
@@ -111,9 +139,10 @@ class GANTrainer(Trainer):
             fake = G(self._noise(self.config.optim.batch_size))
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            adv = losses.generator_loss(obj.gan_loss, D(fake))
+            adv = losses.generator_loss(obj.gan_loss, D(self._seen_by_d(fake)))
         finally:
-            D.requires_grad_(True)
+            for parameter in self._d_trainable:
+                parameter.requires_grad_(True)
         terms = {"loss/g_adv": adv}
         loss = add_penalties(adv, "generator", self, terms)
         terms["loss/g"] = loss
@@ -140,11 +169,41 @@ class GANTrainer(Trainer):
     def state_dict(self) -> dict:
         state = super().state_dict()
         state["networks"]["generator_ema"] = self.generator_ema.state_dict()
+        state["ada"] = self.ada.state()
         return state
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         self.generator_ema.load_state_dict(state["networks"].get("generator_ema", self.generator.state_dict()))
+        if "ada" in state:
+            self.ada.load(state["ada"])
+
+    # --- overfitting: D's accuracy on training vs held-out images ----------------------------------
+    def periodic_stats(self) -> dict[str, float]:
+        stats = super().periodic_stats()
+        batches = self._fixed_real_batches() if self.images else None
+        if batches is not None:
+            kind = self.config.objective.gan_loss
+            with torch.no_grad(), eval_mode(self.discriminator):
+                for name, batch in zip(("d/acc_train", "d/acc_heldout"), batches):
+                    judged_real = losses.decision_margin(kind, self.discriminator(batch)) > 0
+                    stats[name] = float(judged_real.float().mean())
+        return stats
+
+    def _fixed_real_batches(self) -> tuple[Tensor, Tensor] | None:
+        """(training images, held-out images), OVERFIT_BATCH of each in model space, drawn once with a
+        generator of their own (training does not change); None while there is no held-out data."""
+        if self._overfit_batches is None:
+            heldout = self.heldout_data()
+            if heldout is None:
+                return None
+            draw = torch.Generator().manual_seed(self.config.seed + 104_729)
+            batches = []
+            for source in (self.data, heldout):
+                index = torch.randperm(len(source), generator=draw)[:OVERFIT_BATCH]
+                batches.append(self._to_model_space(source.batch(index.to(source.device)).to(self.device)))
+            self._overfit_batches = (batches[0], batches[1])
+        return self._overfit_batches
 
     # --- inspection --------------------------------------------------------------------------------
     @torch.no_grad()

@@ -1,10 +1,12 @@
-"""VAE trainer: negative ELBO with β, capacity C and KL warm-up, all live."""
+"""VAE trainer: negative ELBO with β, capacity C and KL warm-up, all live; optionally on augmented
+training images (augment.vae_input, genlab.augment.inputs)."""
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
 from genlab import losses
+from genlab.augment import augment_input
 from genlab.config import RunConfig
 from genlab.data import DataSource
 from genlab.models import build_vae
@@ -29,10 +31,12 @@ class VAETrainer(Trainer):
                 ],
             )
         }
+        self._apply_learning_rates()
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
-        lr = {"encoder": self.config.optim.lr_encoder, "decoder": self.config.optim.lr_decoder}
+        scale = self.config.transfer.lr_scale
+        lr = {"encoder": self.config.optim.lr_encoder * scale, "decoder": self.config.optim.lr_decoder * scale}
         for group in self.optimizers["vae"].param_groups:
             group["lr"] = lr[group["name"]]
 
@@ -46,6 +50,8 @@ class VAETrainer(Trainer):
     def step(self) -> dict[str, float]:
         obj = self.config.objective
         x = self._real_batch()
+        if self.config.augment.vae_input != "off" and self.data.kind == "images":
+            x = augment_input(x, self.config.augment.vae_input, self.rng)
         mu, logvar = self.vae.encode(x)
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device=self.device, generator=self.rng)
         recon = self.reconstruction_nll(self.vae.decode(z), x).mean()

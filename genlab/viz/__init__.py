@@ -21,6 +21,7 @@ from genlab.viz.curves import (
     layer_norms_figure,
     loss_figure,
     loss_names,
+    overfitting_figure,
 )
 from genlab.viz.figures import LightFigure
 from genlab.viz.latent import latent_map_figure, points_manifold_figure, points_traversal_figure, selected_indices
@@ -32,6 +33,7 @@ from genlab.viz.scene import arrow_segments, points_figure, scene_figure
 __all__ = [
     "MAX_TRACE_POINTS", "PICTURE_WIDTH", "FigurePictures", "LightFigure", "arrow_segments", "curves_figure",
     "d_outputs_figure", "downsample", "ema", "figure_digest", "figure_picture", "grad_norms_figure",
-    "kl_per_dim_figure", "latent_map_figure", "layer_norms_figure", "loss_figure", "loss_names", "points_figure",
+    "kl_per_dim_figure", "latent_map_figure", "layer_norms_figure", "loss_figure", "loss_names", "overfitting_figure",
+    "points_figure",
     "points_manifold_figure", "points_traversal_figure", "scene_figure", "selected_indices",
 ]

@@ -154,6 +154,17 @@ def d_outputs_figure(history: History, *, uirevision: str = "d_out") -> LightFig
                          uirevision=uirevision, labels={"d/real": "D(x)", "d/fake": "D(G(z))"})
 
 
+OVERFITTING_LABELS = {"d/acc_train": "D accuracy, training images", "d/acc_heldout": "D accuracy, held-out images",
+                      "d/r_t": "r_t = E[sign D(x_real)]", "d/augment_p": "ADA p"}
+
+
+def overfitting_figure(history: History, *, uirevision: str = "overfit") -> LightFigure:
+    """D's accuracy on a fixed batch of training and one of held-out real images (a growing gap: D
+    memorizes the training set), with ADA's r_t and augmentation probability p when ADA is on."""
+    return curves_figure(history, list(OVERFITTING_LABELS), "Overfitting: D on training vs held-out images",
+                         uirevision=uirevision, labels=OVERFITTING_LABELS)
+
+
 def grad_norms_figure(history: History, *, log_y: bool = True, uirevision: str = "grads") -> LightFigure:
     """Gradient norm of each network per step (before clipping, if clipping is on)."""
     return curves_figure(history, pick(history, ("grad_norm/",)), "Gradient norms", log_y=log_y, uirevision=uirevision)
