@@ -133,6 +133,19 @@ class Trainer:
         clip = self.config.objective.grad_clip
         return clip_gradient_norm_(net.parameters(), clip) if clip > 0 else gradient_norm(net.parameters())
 
+    def _descend(self, optimizer: str, loss: Tensor, terms: dict[str, Tensor],
+                 networks: dict[str, nn.Module]) -> dict[str, Tensor]:
+        """One step of `optimizer` down `loss`; the loss `terms` and the gradient norms of `networks`
+        (clipped first when grad_clip is on) are watched for NaN/Inf. Returns {"grad_norm/<name>": norm}."""
+        self._check_finite(terms)
+        chosen = self.optimizers[optimizer]
+        chosen.zero_grad(set_to_none=True)
+        loss.backward()
+        grads = {f"grad_norm/{name}": self._gradient_norm(net) for name, net in networks.items()}
+        self._check_finite(grads)
+        chosen.step()
+        return grads
+
     def _check_finite(self, values: dict[str, Tensor]) -> None:
         """Have these terms checked for NaN/Inf when the step's metrics are read (`_finish_step`),
         without a device sync here: a DivergenceError then names the first non-finite one."""

@@ -108,14 +108,7 @@ class GANTrainer(Trainer):
         terms = {"loss/d_adv": adv}
         loss = add_penalties(adv, "discriminator", self, terms, real=real, fake=fake)
         terms["loss/d"] = loss
-        self._check_finite(terms)
-
-        optimizer = self.optimizers["discriminator"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = self._gradient_norm(D)
-        self._check_finite({"grad_norm/d": grad})
-        optimizer.step()
+        grads = self._descend("discriminator", loss, terms, {"d": D})
         if obj.weight_clip > 0:
             clip_weights_(self._d_trainable, obj.weight_clip)
 
@@ -123,7 +116,7 @@ class GANTrainer(Trainer):
             terms["d/real"] = losses.discriminator_output(obj.gan_loss, real_logits).mean()
             terms["d/fake"] = losses.discriminator_output(obj.gan_loss, fake_logits).mean()
             terms["value/V"] = losses.gan_value(real_logits, fake_logits)
-        terms["grad_norm/d"] = grad
+        terms.update(grads)
         if self.config.augment.policy == "ada" and self.images:
             augment = self.config.augment
             self.ada.observe(losses.decision_margin(obj.gan_loss, real_logits), augment.ada_target, augment.ada_speed)
@@ -146,16 +139,8 @@ class GANTrainer(Trainer):
         terms = {"loss/g_adv": adv}
         loss = add_penalties(adv, "generator", self, terms)
         terms["loss/g"] = loss
-        self._check_finite(terms)
-
-        optimizer = self.optimizers["generator"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grad = self._gradient_norm(G)
-        self._check_finite({"grad_norm/g": grad})
-        optimizer.step()
+        terms.update(self._descend("generator", loss, terms, {"g": G}))
         self._update_ema()
-        terms["grad_norm/g"] = grad
         return {name: value.detach() for name, value in terms.items()}
 
     @torch.no_grad()

@@ -63,14 +63,7 @@ class VAETrainer(Trainer):
         for network in ("encoder", "decoder"):
             loss = add_penalties(loss, network, self, terms)
         terms["loss/total"] = loss
-        self._check_finite(terms)
-
-        optimizer = self.optimizers["vae"]
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        grads = {f"grad_norm/{name}": self._gradient_norm(self.networks[name]) for name in ("encoder", "decoder")}
-        self._check_finite(grads)
-        optimizer.step()
+        grads = self._descend("vae", loss, terms, {name: self.networks[name] for name in ("encoder", "decoder")})
 
         metrics = {name: value.detach() for name, value in terms.items()}
         metrics.update(grads)
