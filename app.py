@@ -5,6 +5,8 @@ import threading
 
 import streamlit as st
 
+from pages.presentation import presentation_toggle
+
 
 @st.cache_resource(show_spinner=False)
 def _warm_imports() -> threading.Thread:
@@ -30,7 +32,10 @@ _warm_imports()
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
 ]
-st.navigation(pages).run()
+navigation = st.navigation(pages)
+presentation_toggle()
+navigation.run()
