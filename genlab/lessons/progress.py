@@ -10,7 +10,6 @@ budget, failed once the budget is spent.
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
 
 from genlab.config import RunConfig
 from genlab.lessons.conditions import History
@@ -94,10 +93,3 @@ def challenge_status(challenge: Challenge, met_at: int | None, in_time: bool, st
     over_time = challenge.minutes is not None and elapsed_s > challenge.minutes * 60
     return FAILED if step > challenge.within or over_time else OPEN
 
-
-def step_settings(lesson: Lesson, upto: int) -> Mapping[str, str]:
-    """The settings the lesson's steps before `upto` asked for, merged in order (link vocabulary)."""
-    merged: dict[str, str] = {}
-    for step in lesson.steps[:upto]:
-        merged.update(step.do)
-    return merged

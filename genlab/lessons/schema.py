@@ -42,7 +42,7 @@ from typing import Any, Mapping
 
 from genlab.config import RunConfig, knob_by_key
 from genlab.lessons.conditions import Condition, ConditionError, parse_condition
-from genlab.share import DATASET_KEY, FAMILY_KEY, View, control_names, format_value, params_to_config
+from genlab.share import DATASET_KEY, FAMILY_KEY, control_names, format_value, params_to_config
 
 LESSON_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")
 STEPS_RANGE = (3, 6)
@@ -109,9 +109,6 @@ class Lesson:
         for change in changes:
             merged.update(change)
         return params_to_config(merged)[0]
-
-    def view(self) -> View:
-        return params_to_config(self.params())[1]
 
 
 def load_lesson(path: Path) -> Lesson:
