@@ -9,6 +9,13 @@ from pages.shared import use_app_navigation
 from pages.train_share import OPEN_LESSON_KEY, link_to, shipped_lessons
 
 use_app_navigation()
+if OPEN_LESSON_KEY in st.session_state:  # a lesson's button was pressed: the Train page opens it
+    st.switch_page("pages/train.py")
+
+
+def open_lesson(lesson_id: str) -> None:
+    st.session_state[OPEN_LESSON_KEY] = lesson_id
+
 
 st.title("Lessons")
 st.markdown("Short guided experiments. Each opens on the **Train** page with its setup loaded and a panel "
@@ -23,9 +30,8 @@ for lesson in lessons.values():
         steps = f"{len(lesson.steps)} steps" + (" and a challenge" if lesson.challenge else "")
         st.caption(f"{steps} · {lesson.setup['family'].upper()} on {lesson.setup['dataset']}")
         left, right = st.columns([1, 3])
-        if left.button("Open on the Train page", key=f"open.{lesson.id}", type="primary"):
-            st.session_state[OPEN_LESSON_KEY] = lesson.id
-            st.switch_page("pages/train.py")
+        left.button("Open on the Train page", key=f"open.{lesson.id}", type="primary", on_click=open_lesson,
+                    args=(lesson.id,))
         right.code(link_to({"lesson": lesson.id}), language=None)
 st.caption("Teachers: hand out a lesson's link above; on the Train page, \"Share · teach · hand in\" makes a link "
            "with controls locked or hidden. Writing a lesson: README, \"Teaching with genlab\".")
