@@ -12,6 +12,7 @@ import streamlit as st
 from genlab import pictures, viz
 from genlab.metrics.detectors import detect_for_config
 from genlab.live import DIVERGED, ERROR, RUNNING
+from pages.presentation import chart
 from pages.shared import session_runner
 
 ss = st.session_state
@@ -98,10 +99,10 @@ def live_view() -> None:
     with left:
         if snap.data_kind == "points":
             if snap.scene is not None:
-                st.plotly_chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True),
+                chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True),
                                                  uirevision=f"scene-{tag}"), key="chart.scene")
             elif snap.preview is not None:
-                st.plotly_chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), key="chart.scene")
+                chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), key="chart.scene")
             opt = st.columns(2)
             opt[0].toggle("2D view (heatmap + points)", value=True, key="view.scene")
             if snap.family == "gan":
@@ -119,18 +120,18 @@ def live_view() -> None:
                                   help="Show the whole run or only the latest steps (at full resolution). "
                                        "Kept across refreshes; Pause to zoom and hover freely.")
         figure = viz.loss_figure(snap.history, log_y=log_y, uirevision=f"loss-{tag}-{log_y}-{window}")
-        st.plotly_chart(figure, key="chart.loss")
+        chart(figure, key="chart.loss")
 
     left, right = st.columns(2)
     with left:
         if snap.family == "gan":
-            st.plotly_chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), key="chart.d")
+            chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), key="chart.d")
         else:
-            st.plotly_chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), key="chart.kl")
+            chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), key="chart.kl")
     with right:
         which = st.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
                                      default="Layer norms", label_visibility="collapsed")
         if which == "Gradient norms":
-            st.plotly_chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), key="chart.grads")
+            chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), key="chart.grads")
         else:
-            st.plotly_chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), key="chart.layers")
+            chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), key="chart.layers")
