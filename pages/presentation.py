@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from genlab.share import TRUE_WORDS
 from genlab.viz.figures import LightFigure
 from genlab.viz.presentation import presentation
 
 PRESENT_KEY = "present"
-TRUE_WORDS = ("true", "1", "yes", "on")
 # Scoped to the app's own elements; sizes chosen to stay legible at 1280×720 from ~10 m.
 CSS = """<style>
 html { font-size: 20px !important; }
