@@ -13,7 +13,7 @@ pytestmark = pytest.mark.browser
 
 sync_api, CHROMIUM = playwright_and_chromium()
 expect = sync_api.expect
-expect.set_options(timeout=60_000)
+expect.set_options(timeout=180_000)  # a loaded machine: the first Train visit imports torch
 LINK = "train?family=gan&dataset=ring&seed=5&r1=0.1&lock=r1&tab=someone-elses-token"
 
 
@@ -29,7 +29,8 @@ def first_step(browser, url: str) -> tuple[str, str]:
     context = browser.new_context(viewport={"width": 1400, "height": 1700})
     try:
         page = context.new_page()
-        page.set_default_navigation_timeout(90_000)
+        page.set_default_navigation_timeout(180_000)
+        page.set_default_timeout(120_000)
         page.goto(url)
         step = page.get_by_role("button", name="Step", exact=True)
         expect(step).to_be_enabled()
