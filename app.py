@@ -6,6 +6,7 @@ import threading
 import streamlit as st
 
 from pages.presentation import presentation_toggle
+from pages.shared import tab_token
 
 
 @st.cache_resource(show_spinner=False)
@@ -28,6 +29,7 @@ def _warm_imports() -> threading.Thread:
 
 st.set_page_config(page_title="genlab", page_icon=":material/science:", layout="wide")
 _warm_imports()
+tab_token()  # on every page, so a reload anywhere keeps this tab's run
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -7,6 +7,12 @@ Folders cannot be swapped in one atomic step with portable calls, so `replace_di
 aside first and moves the new one in second. If the process dies between the two renames, the target is
 briefly missing while the complete old folder sits next to it under a recognizable name;
 `recover_dir` puts it back. Readers call it before they give up on a missing folder.
+
+Several processes may write and read the same folder of runs at once (two `genlab train` runs saving one
+name, the app listing while the CLI saves). `folder_lock` coordinates them with an advisory lock on the
+parent folder itself (no lock files; the system drops it when a process dies): a swap holds it
+exclusively, a reader that reads several files of one run holds it shared, so it never mixes the files
+of two versions. Where the OS has no `fcntl` (Windows), there is no locking.
 """
 from __future__ import annotations
 
@@ -14,7 +20,14 @@ import os
 import re
 import secrets
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
 
 # Names of the scratch folders next to a target. Their first character ('_') can never start a run
 # name, so they never collide with real runs, and listings can skip them.
@@ -68,21 +81,40 @@ def scratch_dir(root: Path, name: str, prefix: str = TMP_PREFIX) -> Path:
     return root / f"{prefix}{name}-{os.getpid()}-{secrets.token_hex(4)}"
 
 
+@contextmanager
+def folder_lock(folder: Path, exclusive: bool) -> Iterator[None]:
+    """Hold the advisory lock of `folder`: exclusive for changing its entries, shared for reading them.
+    A folder that does not exist (yet) or cannot be opened has nothing to coordinate: no lock then."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        fd = None
+    try:
+        if fd is not None and fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the lock
+
+
 def replace_dir(new: Path, target: Path) -> None:
     """Move the complete folder `new` to `target`, replacing any folder already there.
 
     At every instant either `target` is a complete folder, or it is missing and its previous complete
-    version sits at `<root>/_old-<name>-<pid>-<hex>` (what `recover_dir` restores).
+    version sits at `<root>/_old-<name>-<pid>-<hex>` (what `recover_dir` restores). Concurrent
+    replacements of one target (other threads or processes) happen one after the other.
     """
     root = target.parent
     fsync_path(new)
     old = None
-    if target.exists():
-        old = scratch_dir(root, target.name, OLD_PREFIX)
-        os.rename(target, old)
+    with folder_lock(root, exclusive=True):
+        if target.exists():
+            old = scratch_dir(root, target.name, OLD_PREFIX)
+            os.rename(target, old)
+            fsync_path(root)
+        os.rename(new, target)
         fsync_path(root)
-    os.rename(new, target)
-    fsync_path(root)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 

@@ -1,6 +1,8 @@
-"""Runs: every saved run in a table; compare curves and samples; rename, delete, download, upload.
+"""Runs: every saved run in a table; compare curves and samples; rename, delete, download, upload;
+broken runs (with their error and a Delete button) and autosaved runs, each listed apart.
 
-Thin by design: widgets and calls into genlab.runs / genlab.viz.
+Thin by design: widgets and calls into genlab.runs / genlab.viz. Names, commands and messages that
+quote them come from users (uploaded runs above all): shown as plain text (pages/plain.py).
 Opening a run elsewhere goes through st.session_state:
     st.session_state["open_run"] = "<run folder path>"   -> the Train page loads it to continue training
     st.session_state["explore_run"] = "<run name>"        -> the Latent explorer selects it
@@ -15,7 +17,9 @@ from streamlit.errors import StreamlitAPIException
 
 from genlab import runs
 from genlab import viz
+from genlab.live.autosave import autosave_root
 from genlab.runs import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
+from pages.plain import plain
 from pages.shared import checkpoint_root, use_app_navigation
 
 use_app_navigation()
@@ -61,26 +65,26 @@ def on_rename(old: str) -> None:
     try:
         runs.rename_run(old, new, checkpoint_root())
     except CheckpointError as exc:
-        flash("error", f"Not renamed: {exc}")
+        flash("error", f"Not renamed: {plain(exc)}")
         return
     ss["runs.manage"] = new
     ss.pop("runs.new_name", None)
-    flash("success", f"Renamed **{old}** to **{new}**.")
+    flash("success", f"Renamed **{plain(old)}** to **{plain(new)}**.")
 
 
-def on_delete(name: str) -> None:
-    if not ss.get("runs.confirm_delete"):
+def on_delete(name: str, root: Path, confirm_key: str = "runs.confirm_delete") -> None:
+    if not ss.get(confirm_key):
         flash("warning", "Tick the confirmation box first.")
         return
     try:
-        runs.delete_run(name, checkpoint_root())
+        runs.delete_run(name, root)
     except CheckpointError as exc:
-        flash("error", f"Not deleted: {exc}")
+        flash("error", f"Not deleted: {plain(exc)}")
         return
-    ss["runs.confirm_delete"] = False
+    ss[confirm_key] = False
     ss.pop("runs.manage", None)
     ss["runs.compare"] = [n for n in ss.get("runs.compare", []) if n != name]
-    flash("success", f"Deleted **{name}**.")
+    flash("success", f"Deleted **{plain(name)}**.")
 
 
 def on_import() -> None:
@@ -92,16 +96,20 @@ def on_import() -> None:
     try:
         info = runs.import_zip(upload.getvalue(), checkpoint_root(), name=name)
     except CheckpointError as exc:
-        flash("error", f"Upload refused: {exc}")
+        flash("error", f"Upload refused: {plain(exc)}")
         return
     ss["runs.manage"] = info.name
-    flash("success", f"Imported **{info.name}** ({info.family.upper()} on {info.dataset}, {info.steps:,} steps).")
+    flash("success", f"Imported **{plain(info.name)}** ({info.family.upper()} on {info.dataset}, {info.steps:,} steps).")
 
 
 # --- page --------------------------------------------------------------------------------------
 st.title("Runs")
 root = checkpoint_root()
-infos = list_runs(root)
+try:
+    infos = list_runs(root)
+except CheckpointError as exc:  # the folder itself cannot be read
+    st.error(plain(exc))
+    infos = []
 for kind, text in ss.pop("runs.flash", []):
     getattr(st, kind)(text)
 if not infos:
@@ -118,7 +126,7 @@ if infos:
 if ok:
     st.subheader("Compare runs")
     if "runs.compare" not in ss:
-        ss["runs.compare"] = [info.name for info in ok[:2]]
+        ss["runs.compare"] = runs.default_comparison(ok)
     ss["runs.compare"] = [n for n in ss["runs.compare"] if n in by_name]
     chosen = st.multiselect("Runs to compare", list(by_name), key="runs.compare",
                             help="e.g. β = 1 against β = 4, or spectral norm on against off")
@@ -143,7 +151,7 @@ if ok:
                             key="runs.chart")
             missing = [name for name in histories if name not in names]
             if missing:
-                st.caption(f"No {metric} recorded for: {', '.join(missing)}.")
+                st.caption(f"No {plain(metric)} recorded for: {plain(', '.join(missing))}.")
         else:
             st.caption("These runs were saved without training curves.")
         st.caption("Samples (each run's preview, from its fixed noise):")
@@ -156,7 +164,7 @@ if ok:
                         st.image(preview.read_bytes(), caption=f"{info.name} · step {info.steps:,}",
                                  output_format="PNG")
                     else:
-                        st.caption(f"{info.name}: no preview saved")
+                        st.caption(f"{plain(info.name)}: no preview saved")
 
 # --- manage ------------------------------------------------------------------------------------
 if ok:
@@ -165,8 +173,14 @@ if ok:
         ss["runs.manage"] = ok[0].name
     name = st.selectbox("Run to manage", list(by_name), key="runs.manage")
     info = by_name[name]
-    st.caption(f"`{info.path}` · {info.family.upper()} on {info.dataset} · {info.steps:,} steps"
-               + (f" · made by `{info.command}`" if info.command else ""))
+    shipped = runs.is_shipped(info.path)
+    st.text(f"{info.name} · {info.family.upper()} on {info.dataset} · {info.steps:,} steps"
+            + (" · ships with genlab (read-only)" if shipped else ""))
+    if info.command:
+        st.caption("Made by:" if "\n" not in info.command else "Made by these commands, in order:")
+        st.code(info.command, language=None, wrap_lines=True)
+    if info.data_note:
+        st.info(plain(info.data_note), icon=":material/dataset:")
     cols = st.columns(3)
     if cols[0].button("Continue training", key="runs.open", icon=":material/model_training:",
                       help="Open this run on the Train page, to train it further."):
@@ -179,15 +193,51 @@ if ok:
                             file_name=f"{name}.zip", mime="application/zip", key="runs.download",
                             icon=":material/download:", on_click="ignore")
 
+    if shipped:
+        st.caption("Runs that ship with genlab cannot be renamed, deleted or overwritten, so that every tab "
+                   "keeps them. **Continue training** and save under another name to change a copy.")
     with st.expander("Rename"):
         ss.setdefault("runs.new_name", "")
         st.text_input("New name", key="runs.new_name", placeholder=name,
                       help="Letters, digits, '.', '_' and '-'; an existing run is never overwritten.")
-        st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,))
+        st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,), disabled=shipped)
     with st.expander("Delete"):
-        st.checkbox(f"Yes, delete **{name}** and its files permanently", key="runs.confirm_delete")
-        st.button("Delete", key="runs.delete", type="primary", on_click=on_delete, args=(name,),
-                  disabled=not ss.get("runs.confirm_delete"))
+        st.checkbox(f"Yes, delete **{plain(name)}** and its files permanently", key="runs.confirm_delete")
+        st.button("Delete", key="runs.delete", type="primary", on_click=on_delete, args=(name, root),
+                  disabled=shipped or not ss.get("runs.confirm_delete"))
+
+# --- broken runs: what is wrong with each, and a way to delete it ------------------------------------
+broken = [info for info in infos if not info.ok]
+if broken:
+    st.subheader("Broken runs")
+    st.caption("These folders are not runs genlab can open. Each says what is wrong; delete it, or fix it by hand.")
+    for info in broken:
+        with st.expander(plain(info.name)):
+            st.code(info.error, language=None, wrap_lines=True)
+            confirm = f"runs.broken.confirm.{info.name}"
+            st.checkbox("Yes, delete this folder and its files permanently", key=confirm)
+            st.button("Delete", key=f"runs.broken.delete.{info.name}", on_click=on_delete,
+                      args=(info.name, root, confirm), disabled=not ss.get(confirm))
+
+# --- autosaved runs: unsaved progress of tabs that went away ------------------------------------
+try:
+    autosaved = [info for info in list_runs(autosave_root(root)) if info.ok]
+except CheckpointError:
+    autosaved = []
+if autosaved:
+    st.subheader("Autosaved runs")
+    st.caption("Unsaved progress of runs whose tab went away (autosaved every few minutes of training and when "
+               "the server let the run go). Continue one to train it further and save it.")
+    for info in autosaved:
+        with st.expander(f"{info.family.upper()} on {info.dataset} · step {info.steps:,} · autosaved "
+                         f"{plain(info.created.replace('T', ' ').rstrip('Z'))}"):
+            if st.button("Continue training", key=f"runs.autosave.open.{info.name}", icon=":material/model_training:"):
+                ss[OPEN_RUN_KEY] = str(info.path)
+                switch_to("pages/train.py")
+            confirm = f"runs.autosave.confirm.{info.name}"
+            st.checkbox("Yes, delete this autosave permanently", key=confirm)
+            st.button("Delete", key=f"runs.autosave.delete.{info.name}", on_click=on_delete,
+                      args=(info.name, autosave_root(root), confirm), disabled=not ss.get(confirm))
 
 # --- upload ------------------------------------------------------------------------------------
 st.subheader("Upload a run")

@@ -1,4 +1,4 @@
-"""What the pages share: this browser tab's TrainingRunner and where runs are saved.
+"""What the pages share: this browser tab's token and TrainingRunner, and where runs are saved.
 
 Not a page itself (app.py's st.navigation lists the pages). Import it from a page as
 `from pages.shared import session_runner`.
@@ -6,8 +6,9 @@ Not a page itself (app.py's st.navigation lists the pages). Import it from a pag
 from __future__ import annotations
 
 import os
+import re
+import secrets
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -16,11 +17,14 @@ from genlab.config import RunConfig
 from genlab.presets import config_for
 
 if TYPE_CHECKING:
-    from genlab.live import TrainingRunner
+    from genlab.live import Attachment, TrainingRunner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_CHECKPOINT_DIR = "GENLAB_CHECKPOINT_DIR"
 RUNNER_STATE_KEY = "genlab_runner"  # st.session_state[...] = this tab's runner (tests and other pages read it)
+TAB_PARAM = "tab"  # the page URL's query parameter holding the tab token
+TAB_TOKEN_KEY = "genlab_tab"  # st.session_state[...] = this tab's token
+TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")  # what secrets.token_urlsafe(32) makes (43 characters)
 
 
 def checkpoint_root() -> Path:
@@ -53,22 +57,50 @@ def use_app_navigation() -> None:
         st.rerun()
 
 
-def _release(runner: TrainingRunner) -> None:
-    # Runs on the server's event loop when the tab's session ends: signal the thread and return
-    # (it stops after its current step; genlab.runner joins leftover threads at exit).
-    runner.close(timeout=0)
+def tab_token() -> str:
+    """This browser tab's token, kept in st.session_state and in the page URL (`?tab=...`).
+
+    It keys the tab's run in genlab.live.registry, so a reload or a reconnect of the same tab finds its
+    run again (Streamlit ends the session's own resources on every disconnect). A token from the URL
+    is taken as it is (a reload, or the tab coming back after the server restarted: its autosave is
+    found by the same token); otherwise a new one is made with secrets.token_urlsafe.
+
+    The token is private to this tab: whoever has it controls the tab's run. A link meant for sharing
+    (a "copy link" of the setup) must never carry it: leave TAB_PARAM out of its query parameters.
+    """
+    token = st.session_state.get(TAB_TOKEN_KEY)
+    if token is None:
+        from_url = st.query_params.get(TAB_PARAM, "")
+        token = from_url if TOKEN_PATTERN.match(from_url) else secrets.token_urlsafe(32)
+        st.session_state[TAB_TOKEN_KEY] = token
+    if st.query_params.get(TAB_PARAM) != token:  # page switches drop the query parameters
+        st.query_params[TAB_PARAM] = token
+    return token
 
 
-@st.cache_resource(scope="session", on_release=_release, show_spinner="Preparing a training run…")
-def _runner_for_this_tab() -> TrainingRunner:
-    # scope="session": one runner per browser tab; on_release stops its thread when the tab goes away
-    from genlab.live import TrainingRunner  # torch: imported only by pages that train
+def _detach(attachment: Attachment) -> None:
+    # Runs on the server's event loop whenever the session's caches are cleared (every websocket
+    # disconnect, even a blip): the run stays in the registry for its grace period, and this tab
+    # attaches to it again when it reconnects or reloads.
+    from genlab.live import REGISTRY
 
-    return TrainingRunner(default_config())
+    REGISTRY.detach(attachment)
+
+
+@st.cache_resource(scope="session", on_release=_detach, show_spinner="Preparing a training run…")
+def _attach(token: str) -> Attachment:
+    from genlab.live import REGISTRY, Autosave, TrainingRunner, autosave_name, autosave_root  # torch: lazily
+
+    def make_runner() -> TrainingRunner:
+        runner = TrainingRunner(default_config())
+        runner.enable_autosave(Autosave(autosave_root(checkpoint_root()), autosave_name(token)))
+        return runner
+
+    return REGISTRY.attach(token, make_runner)
 
 
 def session_runner() -> TrainingRunner:
-    """This tab's runner (created on first use, closed when the tab's session ends)."""
-    runner = _runner_for_this_tab()
+    """This tab's runner (made on first use; kept across reconnects and reloads of the tab, see tab_token)."""
+    runner = _attach(tab_token()).runner
     st.session_state[RUNNER_STATE_KEY] = runner
     return runner

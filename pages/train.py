@@ -15,13 +15,16 @@ import streamlit as st
 from genlab.config import ConfigError
 from genlab.data import DataUnavailableError
 from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
-from pages.shared import checkpoint_root, session_runner, use_app_navigation
+from pages.plain import plain
+from pages.recovery import offer_recovery
+from pages.shared import session_runner, use_app_navigation
 from pages.train_controls import live_controls
 from pages.lesson_panel import beside_lesson
 from pages.presentation import presenting
 from pages.share_panel import share_panel
 from pages.train_evaluate import evaluate_panel
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
+from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_share import sync_url
 from pages.train_view import live_view
@@ -42,15 +45,15 @@ def open_run(runner: TrainingRunner, path: str) -> str | None:
         with st.spinner("Opening the run…"):
             loaded = load_run(Path(path))
             if not loaded.data_available:
-                flash("warning", f"**{loaded.path.name}**: its data set ({loaded.config.data.name}) is not "
+                flash("warning", f"**{plain(loaded.path.name)}**: its data set ({loaded.config.data.name}) is not "
                                  "available here, so it can be sampled and explored (Latent explorer) but not "
                                  "trained. The current run is unchanged.")
                 return None
             runner.load(loaded.trainer, loaded.history)
     except (CheckpointError, ValueError) as exc:  # CheckpointError is a ValueError; so is a bad history
-        flash("error", f"Could not open the run: {exc}")
+        flash("error", f"Could not open the run: {plain(exc)}")
         return None
-    flash("success", f"Opened **{loaded.path.name}** at step {runner.step_count:,} — press Start to continue.")
+    flash("success", f"Opened **{plain(loaded.path.name)}** at step {runner.step_count:,} — press Start to continue.")
     return loaded.path.name
 
 
@@ -72,14 +75,13 @@ def command(name: str) -> None:
                 runner.reset(config, data=uploaded_data(config))
             flash("success", "Reset: a fresh run with the current Setup.")
         elif name == "save":
-            path = runner.save(name=ss[SAVE_NAME_KEY], root=str(checkpoint_root()))
-            flash("success", f"Saved step {runner.step_count:,} to `{path}`.")
+            save(runner)
     except CapacityError as exc:
         flash("error", str(exc))
     except (ConfigError, DataUnavailableError, ValueError) as exc:
-        flash("error", f"{exc}")
+        flash("error", plain(exc))
     except Exception as exc:  # noqa: BLE001 - show any other failure instead of a traceback page
-        flash("error", f"{name} failed: {type(exc).__name__}: {exc}")
+        flash("error", f"{name} failed: {type(exc).__name__}: {plain(exc)}")
 
 
 def transport(runner: TrainingRunner) -> None:
@@ -102,7 +104,7 @@ def transport(runner: TrainingRunner) -> None:
                       help="A fresh run with the Setup above (discards this one unless saved).")
     buttons[7].text_input("Run name", key=SAVE_NAME_KEY, label_visibility="collapsed", placeholder="run name")
     buttons[8].button("Save", key="btn.save", on_click=command, args=("save",), width="stretch",
-                      help=f"Save weights, config and curves under {checkpoint_root()}.")
+                      help="Save weights, config and curves as a run (listed on the Runs page).")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,15 +116,17 @@ ss.pop(OPEN_RUN_KEY, None)
 view = sync_url(runner)  # a link's or lesson's setup on a tab's first visit; the run's setup into the URL
 sync_widgets(runner)
 if opened is not None:
-    ss[SAVE_NAME_KEY] = opened  # Save overwrites the run it continues
+    ss[SAVE_NAME_KEY] = name_after_opening(opened)
 
 st.title("Train")
+offer_recovery(runner)
 fresh = runner.state == IDLE and runner.step_count == 0
 with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh and not presenting()):
     setup_panel(runner)
 with st.sidebar:
     live_controls(runner)
 transport(runner)
+overwrite_prompt(runner)
 for kind, text in ss.pop(FLASH_KEY, []):
     getattr(st, kind)(text)
 if not presenting():  # fewer panels on a projector

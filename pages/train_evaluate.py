@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.plain import plain
 from pages.shared import session_runner
 from pages.train_form import flash
 
@@ -30,7 +31,7 @@ def evaluate_now() -> None:
         evaluation = runner.evaluate_now()
         ss[EVAL_KEY] = (runner.run_id, runner.step_count, evaluation.history_row, evaluation.skipped)
     except Exception as exc:  # noqa: BLE001 - show the failure, keep the page
-        flash("error", f"Evaluation failed: {type(exc).__name__}: {exc}")
+        flash("error", f"Evaluation failed: {type(exc).__name__}: {plain(exc)}")
 
 
 def evaluate_panel(runner) -> None:

@@ -14,7 +14,9 @@ from genlab.config import KNOBS, ConfigError, Knob, RunConfig, get_dotted, knob_
 from genlab.data import UPLOADS, missing_upload, source_from_upload, upload_path
 from genlab.presets import config_for, default_run_name, preset
 from genlab.trainers import pick_device
+from pages.plain import plain
 from pages.shared import session_runner
+from pages.train_data import DATA_FOLDER_KEY, data_folder_value
 
 ss = st.session_state
 
@@ -63,6 +65,8 @@ def sync_widgets(runner) -> None:
         for knob in knobs:
             if replaced or key_of(knob) not in ss:
                 ss[key_of(knob)] = get_dotted(config, knob.path)
+    if replaced or DATA_FOLDER_KEY not in ss:
+        ss[DATA_FOLDER_KEY] = "" if config.data.name in UPLOADS else config.data.path
     if replaced or SAVE_NAME_KEY not in ss:
         ss[SAVE_NAME_KEY] = f"{default_run_name(config.model.family, config.data.name)}-seed{config.seed}"
     ss[RUN_ID_KEY] = (id(runner), runner.run_id)
@@ -73,7 +77,7 @@ def setup_config(runner) -> RunConfig:
     current = runner.config
     changes = {k.path: form_value(k.path, current) for k in SETUP_KNOBS}
     family, dataset = (changes[path] for path in KIND_FIELDS)
-    changes["data.path"] = upload_path(_upload(dataset).name) if dataset in UPLOADS else ""
+    changes["data.path"] = upload_path(_upload(dataset).name) if dataset in UPLOADS else data_folder_value(dataset)
     changes["name"] = default_run_name(family, dataset)
     if (family, dataset) != (current.model.family, current.data.name):
         # another kind of run: start from its preset (learning rates, Adam betas, ...), not from
@@ -116,4 +120,4 @@ def on_live_change(path: str) -> None:
     try:
         session_runner().set_live(**{path: ss[live_key(knob_for(path))]})
     except ConfigError as exc:
-        flash("error", f"Not applied: {exc}")
+        flash("error", f"Not applied: {plain(exc)}")

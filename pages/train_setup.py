@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.config import ConfigError, RunConfig, knob_for
-from genlab.data import UPLOADS, offline_sets
+from genlab.data import UPLOADS
 from genlab.trainers import available_devices
+from pages.plain import plain
 from pages.knob_widgets import knob_widget
+from pages.train_data import data_folder_field, sets_on_disk
 from pages.train_form import (
     KIND_FIELDS, SETUP_KNOBS, form_value, on_kind_change, setup_config, setup_differs, setup_key, shown_in_setup,
     upload_key,
@@ -15,11 +17,6 @@ from pages.train_form import (
 
 ss = st.session_state
 COLUMNS = {"data": 0, "model": 1, "objective": 2}  # by section; the optimizer and the run's own fields: 3
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def sets_on_disk() -> dict[str, bool]:
-    return offline_sets()
 
 
 def dataset_label(name: str) -> str:
@@ -46,6 +43,7 @@ def setup_panel(runner) -> None:
         if dataset in UPLOADS:
             upload = UPLOADS[dataset]
             st.file_uploader(upload.label, type=list(upload.extensions), key=upload_key(dataset))
+        data_folder_field(dataset)
     for knob in SETUP_KNOBS:
         if knob.path in KIND_FIELDS or not shown_in_setup(knob, config):
             continue
@@ -56,4 +54,4 @@ def setup_panel(runner) -> None:
         if setup_differs(runner, pending):
             st.info("The Setup differs from the current run: press **Reset** to start a fresh run with it.")
     except ConfigError as exc:
-        st.warning(f"This Setup is not valid yet: {exc}")
+        st.warning(f"This Setup is not valid yet: {plain(exc)}")

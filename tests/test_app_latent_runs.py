@@ -255,3 +255,23 @@ def test_map_selection_event_reaches_the_samples():
     ]))
     assert viz.selected_indices(explorer.selected_points(event), figure) == [1, 4]
     assert explorer.selected_points(None) == [] and explorer.selected_points(SimpleNamespace()) == []
+
+
+def test_runs_page_compares_one_family_and_keeps_shipped_runs(runs_root):
+    from genlab.runs import is_shipped
+
+    root, names = runs_root
+    at = AppTest.from_file(str(REPO_ROOT / "pages" / "runs.py"), default_timeout=TIMEOUT).run()
+    no_exceptions(at)
+    families = dict(zip(at.dataframe[0].value["name"], at.dataframe[0].value["model"]))
+    chosen = at.multiselect(key="runs.compare").value
+    assert len(chosen) == 2 and len({families[n].split()[0] for n in chosen}) == 1  # a GAN is not compared with a VAE
+    shipped = [n for n in names if is_shipped(root / n)]
+    if not shipped:
+        pytest.skip("no shipped runs in this checkout")
+    at.selectbox(key="runs.manage").set_value(shipped[0]).run()
+    assert any("read-only" in t.value for t in at.text) and str(root) not in " ".join(t.value for t in at.text)
+    assert at.button(key="runs.rename").disabled
+    at.checkbox(key="runs.confirm_delete").check().run()
+    assert at.button(key="runs.delete").disabled
+    assert (root / shipped[0]).is_dir()

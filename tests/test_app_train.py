@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -16,9 +17,11 @@ TIMEOUT = 60  # the first run imports torch and builds a trainer
 
 
 @pytest.fixture
-def app(repo_root, monkeypatch, tmp_path):
-    """The app on its Train page, with a small ring GAN so steps are fast; the tab's runner is closed after."""
+def app(repo_root, monkeypatch, tmp_path, wait_until):
+    """The app on its Train page, with a small ring GAN so steps are fast; the tab's runner is closed after
+    (no grace period here: a tab whose session ends is reaped at once)."""
     monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")
     at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
     at.run()
     assert not at.exception
@@ -26,9 +29,10 @@ def app(repo_root, monkeypatch, tmp_path):
     assert not at.exception, at.exception
     yield at
     runner = at.session_state[RUNNER_STATE_KEY]
-    st.cache_resource.clear()  # ends the session's runner (on_release -> close) like a closed tab
-    assert runner._closed and runner.state in ("idle", "stopped", "diverged", "error")
-    runner._join(10)  # on_release does not wait; the thread ends after its current step
+    st.cache_resource.clear()  # ends the session (on_release -> detach), like a closed tab
+    wait_until(lambda: runner._closed, timeout=30, what="the registry to close the detached runner")
+    assert runner.state in ("idle", "stopped", "diverged", "error")
+    runner._join(10)  # close() from the reaper may not wait; the thread ends after its current step
     assert not runner.thread_alive
 
 
@@ -38,6 +42,11 @@ def runner_of(at: AppTest) -> TrainingRunner:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
+
+
+def shown(markdown: str) -> str:
+    """What Markdown text reads as on screen: user strings in messages are escaped (pages/plain.py)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def step_count(at: AppTest) -> int:
@@ -237,7 +246,7 @@ def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
     app.session_state["open_run"] = str(path)  # what the Runs page's "Continue training" sets
     app.run()
     assert not app.exception and not app.error, [e.value for e in app.error]
-    assert any("Opened **my-saved-ring** at step 7" in s.value and "press Start" in s.value for s in app.success)
+    assert any("Opened **my-saved-ring** at step 7" in shown(s.value) and "press Start" in s.value for s in app.success)
     runner = runner_of(app)
     assert runner.trainer.step_count == 7 and step_count(app) == 7
     assert "open_run" not in app.session_state
@@ -247,9 +256,48 @@ def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
     assert not app.info, "the Setup widgets show the loaded run's config (no 'press Reset' hint)"
     app.button(key="btn.step").click().run()
     assert runner.step_count == 8 and len(runner.history_lists()["step"]) == 8
-    app.button(key="btn.save").click().run()  # overwrites the run it continues
+    app.button(key="btn.save").click().run()  # a saved run of that name: Save asks first
+    assert any("already exists" in w.value for w in app.warning) and not app.success
+    assert json.loads((path / "meta.json").read_text())["step"] == 7
+    app.button(key="btn.save_overwrite").click().run()
     assert any("Saved step 8" in s.value for s in app.success)
     assert json.loads((path / "meta.json").read_text())["step"] == 8
+    app.button(key="btn.step").click().run()
+    app.button(key="btn.save").click().run()  # saved by this tab already: replaced without asking again
+    assert any("Saved step 9" in s.value for s in app.success) and not app.warning
+
+
+def test_save_cancelled_leaves_the_other_run(app, tmp_path):
+    app.button(key="btn.step").click().run()
+    app.text_input(key="save.name").input("taken").run()
+    app.button(key="btn.save").click().run()
+    saved_id = runner_of(app).run_id
+    app.button(key="btn.reset").click().run()  # a new run: the name in the box is someone else's now
+    assert runner_of(app).run_id != saved_id
+    app.text_input(key="save.name").input("taken").run()
+    app.button(key="btn.save").click().run()
+    assert any("already exists" in w.value for w in app.warning)
+    app.button(key="btn.save_cancel").click().run()
+    assert not app.warning and not app.success
+    assert json.loads((tmp_path / "checkpoints" / "taken" / "meta.json").read_text())["step"] == 1
+
+
+def test_a_shipped_run_opens_as_a_copy_and_is_never_overwritten(app, tmp_path, repo_root):
+    import shutil
+
+    shipped = tmp_path / "checkpoints" / "ring-gan"
+    shutil.copytree(repo_root / "checkpoints" / "ring-gan", shipped)
+    before = (shipped / "weights.safetensors").read_bytes()
+    app.session_state["open_run"] = str(shipped)
+    app.run()
+    assert app.text_input(key="save.name").value == "ring-gan-copy"
+    app.text_input(key="save.name").input("ring-gan").run()
+    app.button(key="btn.save").click().run()
+    assert any("ships with genlab" in e.value and "ring-gan-copy" in shown(e.value) for e in app.error)
+    assert (shipped / "weights.safetensors").read_bytes() == before
+    app.text_input(key="save.name").input("ring-gan-copy").run()
+    app.button(key="btn.save").click().run()
+    assert (tmp_path / "checkpoints" / "ring-gan-copy" / "meta.json").is_file()
 
 
 def test_open_run_errors_are_shown(app, tmp_path, monkeypatch):
@@ -260,7 +308,7 @@ def test_open_run_errors_are_shown(app, tmp_path, monkeypatch):
     app.session_state["open_run"] = str(tmp_path / "no-such-run")
     app.run()
     assert not app.exception
-    assert any("Could not open the run" in e.value and "no-such-run" in e.value for e in app.error)
+    assert any("Could not open the run" in e.value and "no-such-run" in shown(e.value) for e in app.error)
     assert runner.run_id == run_id
 
     app.button(key="btn.step").click().run()
@@ -382,3 +430,30 @@ def test_evaluate_now_button_shows_metrics(app):
     assert "Modes covered" in labels and "High-quality fraction" in labels
     assert "eval/modes_covered" in runner_of(app).history_lists()
     assert any(c.value.startswith("Not measured (fid): FID/KID are for images") for c in app.caption)
+
+
+def test_data_folder_field_says_where_files_go_and_finds_them(app, tmp_path, monkeypatch):
+    import gzip
+
+    data_root = tmp_path / "mydata"
+    monkeypatch.setenv("GENLAB_DATA_ROOTS", str(data_root))
+    app.selectbox(key="setup.dataset").set_value("mnist").run()
+    assert not app.exception
+    notes = " ".join(shown(c.value) for c in app.caption)
+    assert "train-images-idx3-ubyte" in notes and "Found on this machine" not in notes
+    app.text_input(key="setup.data-folder").input("/etc").run()
+    assert "outside the folders data may be read from" in " ".join(shown(c.value) for c in app.caption)
+
+    folder = data_root / "mnist-copy"
+    folder.mkdir(parents=True)
+    images = np.zeros((3, 28, 28), dtype=np.uint8)
+    header = (0x803).to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in images.shape)
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(gzip.compress(header + images.tobytes()))
+    (folder / "train-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress((0x801).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(3)))
+    app.text_input(key="setup.data-folder").input(str(folder)).run()
+    app.button(key="setup.data_refresh").click().run()
+    assert any("Found on this machine" in shown(c.value) for c in app.caption)
+    app.button(key="btn.reset").click().run()
+    assert not app.error, [e.value for e in app.error]
+    assert runner_of(app).config.data.path == str(folder) and runner_of(app).config.data.name == "mnist"

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.browser
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 MAX_TRAININGS = 2  # the server's cap in these tests
+GRACE_S = "20"  # how long the server keeps the run of a tab that went away
 LOAD_TIMEOUT_MS = 90_000  # the first visit to Train imports torch and builds a trainer
 TIMEOUT_MS = 30_000
 
@@ -28,9 +29,10 @@ expect.set_options(timeout=30_000)  # the default 5 s is too short for a loaded 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings."""
+    """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings; the run of a
+    closed tab is kept GRACE_S seconds (not 30 minutes), so it stops using the CPU soon after each test."""
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server("app.py", log_path, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS),
+    with streamlit_server("app.py", log_path, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS), GENLAB_RUNNER_GRACE_S=GRACE_S,
                           GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints"))) as url:
         yield url
 
@@ -214,3 +216,36 @@ def test_every_page_renders(server, new_tab):
         expect(page.get_by_test_id("stException")).to_have_count(0)
         name = url.rstrip("/").rsplit("/", 1)[-1] if url.rstrip("/") != server else "home"
         screenshot(page, f"page_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_') or 'home'}")
+
+
+def test_a_dropped_connection_and_a_reload_keep_the_tabs_run(server, new_tab):
+    """Streamlit ends a session's resources on every websocket disconnect: the run must outlive it."""
+    sockets = []
+
+    def relay(route):  # a pass-through to the server, which the test can cut like a Wi-Fi blip
+        sockets.append((route, route.connect_to_server()))
+
+    page = new_tab("about:blank")
+    page.route_web_socket(re.compile(r"/_stcore/stream$"), relay)
+    page.goto(f"{server}/train")
+    expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    assert re.search(r"[?&]tab=[A-Za-z0-9_-]{43}", page.url), page.url
+    start(page)
+    before = wait_for_steps_above(page, 20)
+
+    route, upstream = sockets[-1]
+    connections = len(sockets)
+    upstream.close()  # the server sees the socket close at once and releases the session's resources
+    route.close()
+    deadline = time.monotonic() + 60
+    while len(sockets) == connections:  # the page reconnects on its own
+        assert time.monotonic() < deadline, "the page did not reconnect"
+        page.wait_for_timeout(200)
+    expect(metric_value(page, "State", re.compile("^running")).first).to_be_visible()
+    after_reconnect = wait_for_steps_above(page, before)  # the same run goes on, not a fresh one at 0
+
+    page.reload()
+    expect(metric_value(page, "State", re.compile("^running")).first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    wait_for_steps_above(page, after_reconnect)
+    screenshot(page, "train_after_reconnect_and_reload")
+    page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Stop", exact=True).click()

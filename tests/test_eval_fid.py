@@ -110,6 +110,7 @@ def test_fid_of_a_split_against_itself_is_near_zero_shapes(shapes, fashion):
     assert abs(same["kid_mean"]) < 0.02 * min(noise["kid_mean"], other["kid_mean"])
 
 
+@pytest.mark.slow
 def test_fid_falls_as_a_gan_trains(fashion):
     """A small MLP GAN on Fashion-MNIST, 1,200 CPU steps: FID and KID against the test split fall."""
     cfg = RunConfig(

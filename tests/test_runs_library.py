@@ -304,3 +304,18 @@ def test_metric_series_uses_the_step_column_and_drops_missing_values():
     steps, values = labels.metric_series(history, "loss/d")
     assert steps.tolist() == [1.0, 3.0] and values.tolist() == [0.5, 0.25]
     assert labels.curve_metrics(history) == ["loss/d"]
+
+
+def test_default_comparison_pairs_one_family_on_one_data_set():
+    from types import SimpleNamespace
+
+    from genlab.runs import default_comparison
+
+    def info(name, family, dataset):
+        return SimpleNamespace(name=name, family=family, dataset=dataset)
+
+    runs = [info("a", "gan", "ring"), info("b", "vae", "ring"), info("c", "gan", "mnist"), info("d", "gan", "ring")]
+    assert default_comparison(runs) == ["a", "d"]
+    assert default_comparison(runs[:3]) == ["a", "c"]  # no pair on one data set: one family
+    assert default_comparison(runs[:2]) == ["a"]  # a GAN and a VAE: not compared by default
+    assert default_comparison([]) == []

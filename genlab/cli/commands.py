@@ -35,6 +35,8 @@ def cmd_sample(args: argparse.Namespace, argv: list[str]) -> int:
         raise UsageError(f"--out {args.out}: must end in .png or .csv")
     if not out.parent.is_dir():
         raise UsageError(f"--out {args.out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise UsageError(f"--out {args.out}: is a folder; give the name of a file to write")
     loaded = _load(args)
     trainer = loaded.trainer
     kind = trainer.data.kind
@@ -54,7 +56,10 @@ def cmd_sample(args: argparse.Namespace, argv: list[str]) -> int:
         if kind == "points":
             reference = _reference_points(loaded)
         data = samples_png(samples, reference=reference, nrow=args.nrow)
-    write_bytes_atomic(out, data)
+    try:
+        write_bytes_atomic(out, data)
+    except OSError as exc:
+        raise UsageError(f"--out {args.out}: cannot be written ({exc.strerror or exc})") from None
     print(f"wrote {args.n} samples of {loaded.path.name} (step {trainer.step_count}, seed {args.seed}) to {out}")
     return 0
 

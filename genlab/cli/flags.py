@@ -11,7 +11,7 @@ import argparse
 from typing import Any
 
 from genlab.cli.args import UsageError
-from genlab.config import KNOBS, LEGACY_FIELDS, Knob, counterpart, knob_for
+from genlab.config import KNOBS, LEGACY_FIELDS, Knob, RunConfig, counterpart, get_dotted, knob_for
 
 FAMILY_GROUPS = {None: "settings of both model families", "gan": "GAN settings", "vae": "VAE settings"}
 
@@ -84,3 +84,27 @@ def check_family(flags: dict[str, Any], family: str) -> None:
         instead = f": use {flag(twin)} (the {twin.acts_on}'s)" if twin is not None else ""
         raise UsageError(f"{flag(knob)} is a {knob.family.upper()} setting{network} and this run is a "
                          f"{family.upper()}{instead}")
+
+
+def flag_words(knob: Knob, value: Any) -> list[str]:
+    """The command-line words that set `knob` to `value` (`--no-<key>` for a false switch)."""
+    if knob.kind is bool:
+        return [flag(knob) if value else f"--no-{knob.key}"]
+    return [flag(knob), repr(value) if isinstance(value, float) else str(value)]
+
+
+def command_flags(config: RunConfig) -> list[str]:
+    """The flags that make `config` with today's code: its data set and family, then every knob of that
+    family whose value differs from the (family, data set) preset (genlab.presets). Recorded with each CLI
+    run, so that its command keeps making its config (a test replays every shipped run's)."""
+    from genlab.presets import config_for
+
+    family, dataset = config.model.family, config.data.name
+    preset = config_for(family, dataset)
+    words = flag_words(knob_for("data.name"), dataset) + flag_words(knob_for("model.family"), family)
+    for knob in KNOBS:
+        value = get_dotted(config, knob.path)
+        if knob.family in (None, family) and knob.path not in ("data.name", "model.family") \
+                and value != get_dotted(preset, knob.path):
+            words += flag_words(knob, value)
+    return words

@@ -6,25 +6,27 @@ run trained here and one trained in the app with the same config have the same m
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from genlab import safe_json
 from genlab.cli.args import PROG, UsageError
-from genlab.cli.flags import check_family, flag, flag_values
+from genlab.cli.flags import check_family, command_flags, flag, flag_values, flag_words
 
 
 def _read_config_file(path: str) -> dict:
+    from genlab.runs.sizes import CONFIG_BYTES
+
     file = Path(path)
     if not file.is_file():
         raise UsageError(f"--config {path}: no such file")
     try:
-        raw = json.loads(file.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--config {path}: not valid JSON ({exc})") from None
+        raw = safe_json.load_file(file, CONFIG_BYTES, where=f"--config {path}")
+    except safe_json.JSONError as exc:
+        raise UsageError(str(exc)) from None
     if not isinstance(raw, dict):
         raise UsageError(f"--config {path}: must be a JSON object")
     return raw
@@ -48,8 +50,21 @@ def config_from_args(args: argparse.Namespace):
     return config_for(family, dataset, raw=from_file, dotted=flags)
 
 
+def _run_options(args: argparse.Namespace) -> list[str]:
+    """The options besides the config that change what a run saves (not --root, --threads, --quiet or
+    --overwrite: they say where and how this machine ran it, so recorded commands carry no machine paths)."""
+    words = ["--log-every", str(args.log_every)] if args.log_every != 1 else []
+    if args.save_every:
+        words += ["--save-every", str(args.save_every)]
+    return words + (["--no-optimizer"] if args.no_optimizer else [])
+
+
+def _command(words: list[str]) -> str:
+    return "python -m genlab train " + shlex.join(words)
+
+
 def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
-    """(trainer, saved metrics table, run name, target step, earlier commands) of --resume RUN."""
+    """(trainer, saved metrics table, run name, target step, the commands that made it) of --resume RUN."""
     from genlab.config import LIVE_FIELDS, get_dotted, knob_for
     from genlab.runs import check_name, load_run
 
@@ -75,11 +90,14 @@ def _resumed(args: argparse.Namespace, root: Path, flags: dict[str, Any]):
         raise UsageError(f"run {name!r} already exists in {root}; use --overwrite or another --name")
     if "steps" in flags:
         trainer.config = trainer.config.replace(steps=target)
-    return trainer, loaded.history, name, target, loaded.meta.get("command", "")
+    given = [word for path, value in flags.items() for word in flag_words(knob_for(path), value)]
+    line = _command(["--resume", loaded.path.name, *given, *_run_options(args)])
+    return trainer, loaded.history, name, target, "\n".join(filter(None, [loaded.meta.get("command", ""), line]))
 
 
 def _new(args: argparse.Namespace, root: Path):
-    """(trainer, no table, run name, target step, no earlier command) of a run built from the flags."""
+    """(trainer, no table, run name, target step, the command that makes its config) of a run built from
+    the flags (and --config): every value that differs from the preset is recorded as a flag."""
     from genlab.runs import check_name
     from genlab.trainers import make_trainer
 
@@ -87,11 +105,12 @@ def _new(args: argparse.Namespace, root: Path):
     name = check_name(config.name)
     if (root / name).exists() and not args.overwrite:
         raise UsageError(f"run {name!r} already exists in {root}; use --overwrite, --resume {name} or another --name")
-    return make_trainer(config), None, name, config.steps, ""
+    return make_trainer(config), None, name, config.steps, _command(command_flags(config) + _run_options(args))
 
 
 def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
-    from genlab.runs import save_run
+    from genlab.runs import prepare_root, save_run
+    from genlab.runs.shipped import refuse_if_shipped
     from genlab.training import (
         DIVERGED, CheckpointHook, HistoryHook, MetricHistory, ProgressHook, QualityHook, run,
     )
@@ -101,10 +120,11 @@ def cmd_train(args: argparse.Namespace, argv: list[str]) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    trainer, table, name, target, earlier = (_resumed(args, root, flag_values(args)) if args.resume
+    trainer, table, name, target, command = (_resumed(args, root, flag_values(args)) if args.resume
                                              else _new(args, root))
+    prepare_root(root)  # a root that cannot hold the run, or a shipped run, is refused before training
+    refuse_if_shipped(root / name, "overwritten")
     history = MetricHistory.from_lists(table or {}, until_step=trainer.step_count)
-    command = "\n".join(filter(None, [earlier, "python -m genlab " + shlex.join(argv)]))  # every command that shaped the run
     checkpoint = CheckpointHook(lambda t: save_run(t, history.to_lists(), root=root, name=name, command=command,
                                                    include_optimizer=not args.no_optimizer), every=args.save_every)
     quality = QualityHook(history)

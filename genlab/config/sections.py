@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any
 
+from genlab import safe_json
 from genlab.config.dotted import set_dotted
 from genlab.config.errors import ConfigError, check_run_name
 from genlab.config.knobs import check_fields, knob, section
@@ -233,8 +234,8 @@ class RunConfig:
     @classmethod
     def from_json(cls, text: str) -> "RunConfig":
         try:
-            raw = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as exc:
+            raw = safe_json.loads(text, "config")
+        except safe_json.JSONError as exc:
             raise ConfigError("config", str(text)[:40], f"must be valid JSON ({exc})") from None
         return cls.from_dict(raw)
 

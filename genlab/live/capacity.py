@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Callable
 
 from genlab.config import ConfigError
 
@@ -39,6 +40,12 @@ class CapacityLimiter:
         self._lock = threading.Lock()
         self._holders: set[int] = set()
         self._limit = limit
+        self._reclaim: Callable[[], bool] | None = None
+
+    def set_reclaimer(self, reclaim: Callable[[], bool] | None) -> None:
+        """`reclaim()` is called when the limit is reached, before refusing: it may end a run nobody
+        watches any more (genlab.live.registry) and returns True if it freed a slot."""
+        self._reclaim = reclaim
 
     @property
     def limit(self) -> int:
@@ -57,18 +64,27 @@ class CapacityLimiter:
         with self._lock:
             return len(self._holders)
 
-    def acquire(self, holder: object) -> None:
-        limit = self.limit
+    def holds(self, holder: object) -> bool:
+        """Whether `holder` has a training slot now."""
         with self._lock:
-            if id(holder) in self._holders:
-                return
-            if len(self._holders) >= limit:
+            return id(holder) in self._holders
+
+    def acquire(self, holder: object) -> None:
+        while True:
+            limit = self.limit
+            with self._lock:
+                if id(holder) in self._holders:
+                    return
+                if len(self._holders) < limit:
+                    self._holders.add(id(holder))
+                    return
+                active = len(self._holders)
+            if self._reclaim is None or not self._reclaim():  # outside the lock: reclaiming releases a slot
                 raise CapacityError(
-                    f"This server is already running {len(self._holders)} training(s), its limit "
+                    f"This server is already running {active} training(s), its limit "
                     f"({limit}; set by {ENV_MAX_TRAININGS}, default: the number of CPU cores). "
                     "Stop a run in another tab, or wait for one to finish, then press Start again."
                 )
-            self._holders.add(id(holder))
 
     def release(self, holder: object) -> None:
         with self._lock:

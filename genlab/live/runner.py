@@ -23,6 +23,7 @@ import torch
 
 from genlab.config import LIVE_FIELDS, ConfigError, RunConfig
 from genlab.live.advice import divergence_message
+from genlab.live.autosave import Autosave
 from genlab.live.capacity import CAPACITY, CapacityLimiter, threads_per_training
 from genlab.live.snapshot import DIVERGED, ERROR, PAUSED, RUNNING, STOPPED, Snapshot
 from genlab.live.view import LiveView
@@ -63,6 +64,7 @@ class TrainingRunner:
         self._stop_requested = self._closed = False
         self._slow_delay_s = self._last_step_end = 0.0
         self._pause_at: int | None = None
+        self._autosave: Autosave | None = None
         self.run_id = -1
         torch.set_num_threads(threads_per_training(self._capacity))  # manual steps run in this thread
         self._install(self._make(config or RunConfig(), data), data)
@@ -84,6 +86,8 @@ class TrainingRunner:
             self._history, self._view = history, view
             self._quality = QualityHook(history, on_error=view.note_metric_error)
             self._hooks = [HistoryHook(history), self._quality, *view.hooks]
+            if self._autosave is not None:
+                self._hooks.append(self._autosave.hook(history, self.run_id))
 
     def reset(self, config: RunConfig | None = None, *, data=None) -> None:
         """Stop, then build a fresh trainer (from `config`, default the current one). A config or
@@ -229,11 +233,27 @@ class TrainingRunner:
                 view.scene_hook.refresh(trainer)
 
     def save(self, name: str | None = None, root: str = "checkpoints"):
-        """Write a checkpoint with genlab.runs.save_run; returns its path."""
+        """Write a checkpoint with genlab.runs.save_run; returns its path (the autosave is dropped)."""
         from genlab.runs import save_run  # imported lazily: the runner works without it
 
         with self.exclusive() as trainer:
-            return save_run(trainer, self._history.to_lists(), root=root, name=name)
+            path = save_run(trainer, self._history.to_lists(), root=root, name=name)
+            if self._autosave is not None:
+                self._autosave.saved_by_hand(trainer, self.run_id)
+            return path
+
+    def enable_autosave(self, autosave: Autosave) -> None:
+        """Autosave this run's progress (genlab.live.autosave) while it trains, from now on."""
+        with self._cond:
+            self._autosave = autosave
+            self._hooks.append(autosave.hook(self._history, self.run_id))
+
+    def autosave_now(self):
+        """Write the unsaved progress to the autosave folder now (e.g. before closing); its path or None."""
+        if self._autosave is None:
+            return None
+        with self.exclusive() as trainer:
+            return self._autosave.write(trainer, self._history, self.run_id)
 
     def evaluate_now(self, n_samples: int = 2500, ks: tuple[int, ...] = (1, 10, 100)):
         """Every evaluator of genlab.evaluation that applies (FID/KID, ELBO/NLL, MIG, modes), measured now,

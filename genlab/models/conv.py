@@ -47,6 +47,8 @@ def resampling_plan(side: int) -> tuple[int, int]:
 def dcgan_init_(module: nn.Module) -> None:
     """DCGAN initialisation: conv and linear weights N(0, 0.02), BatchNorm weight N(1, 0.02), biases 0."""
     for m in module.modules():
+        if any(p.is_meta for p in m.parameters(recurse=False)):
+            continue  # genlab.models.budget sizes models on the meta device: no values to draw there
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
             nn.init.normal_(m.weight, 0.0, 0.02)
             if m.bias is not None:

@@ -12,24 +12,22 @@ A run is a folder `<root>/<run-name>/`:
     preview.png                 a grid of samples (images) or a scatter of samples over data (2D)
     COMMAND.txt                 the command that made the run (CLI runs only)
 
-Safety: tensors are read with safetensors only, JSON with json only; nothing here unpickles. Every read
-is bounded in size and checked (safetensors headers, checksums), so a damaged or hostile file gives a
+Safety: tensors are read with safetensors only (genlab.runs.tensors), JSON with genlab.safe_json only;
+nothing here unpickles. Every read is bounded in size (genlab.runs.sizes) and checked (meta.json against
+its schema in genlab.runs.meta, safetensors headers, checksums), so a damaged or hostile file gives a
 CheckpointError that names the file and the problem.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import struct
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as load_safetensors_bytes
 
+from genlab import safe_json
 from genlab.config import ConfigError, RunConfig
+from genlab.runs.meta import FORMAT_VERSION, MetaError, check_meta
 
-FORMAT_VERSION = 1
 DEFAULT_ROOT = "checkpoints"
 
 CONFIG_FILE = "config.json"
@@ -57,10 +55,8 @@ RUN_FILES = (
 REQUIRED_FILES = (CONFIG_FILE, META_FILE, WEIGHTS_FILE)
 # Files that must never be opened: pickles (torch.save, pickle, joblib) can run code when loaded.
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".joblib", ".tar")
-MAX_JSON_BYTES = 64 * 1024 * 1024
-MAX_RUN_BYTES = 512 * 1024 * 1024
-SAFETENSORS_DTYPES = {"BOOL", "U8", "I8", "I16", "U16", "I32", "U32", "I64", "U64", "F16", "BF16", "F32", "F64",
-                      "F8_E4M3", "F8_E5M2", "C64"}
+MAX_JSON_BYTES = 64 * 1024 * 1024  # any JSON file of a run; genlab.runs.sizes bounds each file more tightly
+MAX_RUN_BYTES = 2 * 1024**3  # a whole run, whatever its model (genlab.runs.sizes: what its model needs)
 
 
 class CheckpointError(ValueError):
@@ -78,94 +74,39 @@ def is_pickle(path: Path) -> bool:
     return head[:1] == b"\x80" or head[:2] == b"PK"
 
 
-def read_file(path: Path, limit: int = MAX_RUN_BYTES) -> bytes:
+def read_file(path: Path, limit: int) -> bytes:
+    """The bytes of a run file of at most `limit` bytes; CheckpointError naming the file otherwise."""
     if path.is_symlink():
         raise CheckpointError(f"{path}: is a symbolic link; run files must be regular files")
     if not path.is_file():
         raise CheckpointError(f"{path}: file is missing")
-    size = path.stat().st_size
-    if size > limit:
-        raise CheckpointError(f"{path}: file is too large ({size} bytes, limit {limit})")
-    return path.read_bytes()
-
-
-def read_json(path: Path) -> Any:
-    data = read_file(path, MAX_JSON_BYTES)
     try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from None
-    except RecursionError:
-        raise CheckpointError(f"{path}: JSON nested too deeply") from None
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise CheckpointError(f"{path}: file is too large (more than {limit:,} bytes)")
+    return data
 
 
-def check_safetensors(data: bytes, where: str | Path) -> dict[str, Any]:
-    """Validate a safetensors file's structure without creating tensors; returns its header.
-
-    Gives a clear error for a pickle or other file in disguise, a truncated file and a damaged header.
-    """
-    if len(data) < 8:
-        raise CheckpointError(f"{where}: truncated or not a safetensors file ({len(data)} bytes)")
-    (header_len,) = struct.unpack("<Q", data[:8])
-    header = None
-    if header_len <= len(data) - 8:
-        try:
-            header = json.loads(data[8 : 8 + header_len])
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            header = None
-    if header is None:
-        if data[:1] == b"\x80" or data[:2] == b"PK":
-            raise CheckpointError(f"{where}: is a pickle / torch.save file, not safetensors; refusing to load it")
-        if header_len > len(data) - 8 and data[8:9] == b"{":
-            raise CheckpointError(
-                f"{where}: truncated (its header needs {header_len} bytes, the file has {len(data) - 8})"
-            )
-        raise CheckpointError(f"{where}: damaged or not a safetensors file (no valid header)")
-    if not isinstance(header, dict):
-        raise CheckpointError(f"{where}: damaged safetensors header")
-    body = len(data) - 8 - header_len
-    end = 0
-    for key, entry in header.items():
-        if key == "__metadata__":
-            continue
-        if (
-            not isinstance(entry, dict)
-            or entry.get("dtype") not in SAFETENSORS_DTYPES
-            or not isinstance(entry.get("shape"), list)
-            or not isinstance(entry.get("data_offsets"), list)
-            or len(entry["data_offsets"]) != 2
-        ):
-            raise CheckpointError(f"{where}: damaged safetensors header entry for {key!r}")
-        end = max(end, int(entry["data_offsets"][1]))
-    if end > body:
-        raise CheckpointError(f"{where}: truncated (tensor data needs {end} bytes, file has {body})")
-    return header
-
-
-def load_tensors(path: Path, meta: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """The tensors of a .safetensors run file, after its header and its checksum in meta.json are checked."""
-    data = read_file(path)
-    check_safetensors(data, path)
-    expected = meta.get("files", {}).get(path.name)
-    if expected and hashlib.sha256(data).hexdigest() != expected.get("sha256"):
-        raise CheckpointError(f"{path}: changed or damaged after it was saved (its checksum differs from {META_FILE})")
+def read_json(path: Path, limit: int = MAX_JSON_BYTES) -> Any:
     try:
-        return load_safetensors_bytes(data)
-    except Exception as exc:  # safetensors' own checks (e.g. overlapping offsets)
-        raise CheckpointError(f"{path}: damaged safetensors file ({exc})") from None
+        return safe_json.loads(read_file(path, limit), str(path))
+    except safe_json.JSONError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def read_meta(path: Path) -> dict[str, Any]:
-    """meta.json of the run folder `path`, refused when it is not an object or from a newer format."""
-    meta = read_json(path / META_FILE)
-    if not isinstance(meta, dict):
-        raise CheckpointError(f"{path / META_FILE}: must be a JSON object")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version < 1:
-        raise CheckpointError(f"{path / META_FILE}: missing or invalid format_version")
-    if version > FORMAT_VERSION:
+    """meta.json of the run folder `path`, checked against its schema (genlab.runs.meta)."""
+    try:
+        meta = check_meta(read_json(path / META_FILE))
+    except MetaError as exc:
+        raise CheckpointError(f"{path / META_FILE}: {exc}") from None
+    if meta["format_version"] > FORMAT_VERSION:
         raise CheckpointError(
-            f"{path}: saved in checkpoint format {version}, this genlab reads up to {FORMAT_VERSION}; upgrade genlab"
+            f"{path}: saved in checkpoint format {meta['format_version']}, this genlab reads up to {FORMAT_VERSION}; "
+            "upgrade genlab"
         )
     return meta
 
@@ -176,8 +117,6 @@ def read_config(path: Path) -> RunConfig:
         return RunConfig.from_json(text)
     except ConfigError as exc:
         raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
-    except RecursionError:
-        raise CheckpointError(f"{path / CONFIG_FILE}: JSON nested too deeply") from None
 
 
 def check_required(path: Path) -> None:

@@ -100,3 +100,14 @@ def metric_series(history: dict[str, list[float]], metric: str):
         steps = np.arange(1, len(values) + 1, dtype=np.float64)
     keep = np.isfinite(values) & np.isfinite(steps)
     return steps[keep], values[keep]
+
+
+def default_comparison(infos: list[RunInfo]) -> list[str]:
+    """Two runs worth comparing first: of one model family (a GAN's and a VAE's losses are different
+    quantities), on one data set where the list has such a pair; the first run alone otherwise."""
+    for same in (lambda a, b: (a.family, a.dataset) == (b.family, b.dataset), lambda a, b: a.family == b.family):
+        for i, first in enumerate(infos):
+            partner = next((other for other in infos[i + 1:] if same(first, other)), None)
+            if partner is not None:
+                return [first.name, partner.name]
+    return [info.name for info in infos[:1]]

@@ -1,8 +1,13 @@
 """Load a saved run into a trainer ready to sample from or to resume, checking everything before use.
 
-Weights and state are checked against the model the run's config builds (names, shapes, optimizer
-groups) before anything is applied, so a damaged or mismatched run gives a CheckpointError naming the
-file and the problem and never a half-restored trainer.
+In this order, so that a hostile or damaged run costs nothing large: meta.json against its schema, the
+config, the size of its model against genlab.models.budget, the size of every file against what that
+model needs (genlab.runs.sizes), the safetensors headers; then the trainer is built (from the config
+alone: meta.json's data shape is only used when the config allows it) and the headers are compared
+with its tensors (names, shapes, dtypes) before any tensor of the file is created; last the checksums
+and the values (no NaN or infinity). Any problem is a CheckpointError naming the file, never a
+half-restored trainer. All files are read at once under the folder's lock (genlab.atomic.folder_lock),
+so a save that replaces the run meanwhile is seen completely or not at all.
 """
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from typing import Any
 
 import torch
 
+from genlab import atomic
 from genlab.config import ConfigError, RunConfig
+from genlab.models.budget import check_model_budget, data_shapes
 from genlab.runs.format import (
     CONFIG_FILE,
     DEFAULT_ROOT,
+    MAX_JSON_BYTES,
     MAX_RUN_BYTES,
     METRICS_JSON_FILE,
     PICKLE_SUFFIXES,
@@ -28,15 +36,16 @@ from genlab.runs.format import (
     WEIGHTS_FILE,
     CheckpointError,
     check_required,
-    flatten_networks,
     join_tree,
-    load_tensors,
     read_config,
     read_file,
     read_json,
     read_meta,
 )
 from genlab.runs.listing import RunInfo, info_from, resolve_run
+from genlab.runs.optimizer_state import checked_optimizers
+from genlab.runs.sizes import SMALL_FILES, file_limits
+from genlab.runs.tensors import check_matches, check_safetensors, load_checked
 
 PLACEHOLDER_ORIGIN = "placeholder: the data set is not available"
 
@@ -53,6 +62,22 @@ class LoadedRun:
     data_available: bool = True
 
 
+@dataclass
+class RunFiles:
+    """Everything load_run reads from a run folder, read in one go and checked for size and form."""
+
+    path: Path
+    meta: dict[str, Any]
+    config: RunConfig
+    data_shape: tuple[int, ...]
+    weights: bytes
+    weights_header: dict[str, Any]
+    state: Any  # training_state.json ({} when absent)
+    state_tensors: bytes | None
+    state_header: dict[str, Any]
+    history: dict[str, list[float]]
+
+
 def load_run(
     name_or_path: str | os.PathLike,
     root: str | os.PathLike = DEFAULT_ROOT,
@@ -66,28 +91,61 @@ def load_run(
     When the data set cannot be loaded (or `load_data=False`), the trainer gets a placeholder data source
     and `data_available` is False: sampling works, training does not make sense.
     """
-    path = resolve_run(name_or_path, root)
-    check_required(path)
-    meta = read_meta(path)
-    config = read_config(path)
-    weights = load_tensors(path / WEIGHTS_FILE, meta)  # checked before any model is built
-    trainer, data_available = _build_trainer(config, meta, device, load_data, path)
-    _restore_state(trainer, path, meta, weights)
-    return LoadedRun(
-        trainer=trainer,
-        history=read_history(path),
-        config=trainer.config,
-        path=path,
-        meta=meta,
-        data_available=data_available,
-    )
+    files = read_run(resolve_run(name_or_path, root))
+    path = files.path
+    trainer, data_available = _build_trainer(files, device, load_data)
+    fresh = trainer.state_dict()
+    expected = {f"networks.{net}.{key}": value for net, state in fresh["networks"].items() for key, value in state.items()}
+    check_matches(files.weights_header, expected, path / WEIGHTS_FILE, WEIGHTS_FILE)
+    weights = load_checked(files.weights, path / WEIGHTS_FILE, files.meta["files"].get(WEIGHTS_FILE))
+    _restore_state(trainer, files, fresh, weights)
+    return LoadedRun(trainer=trainer, history=files.history, config=trainer.config, path=path, meta=files.meta,
+                     data_available=data_available)
+
+
+def read_run(path: Path) -> RunFiles:
+    """The files of the run folder `path`, each checked for size (what its model needs) and form."""
+    with atomic.folder_lock(path.parent, exclusive=False):
+        check_required(path)
+        meta = read_meta(path)
+        config = read_config(path)
+        shape = _data_shape(config, meta)
+        try:
+            check_model_budget(config, shape)
+        except ConfigError as exc:
+            raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
+        limits = file_limits(config)
+        weights = _read_sized(path, WEIGHTS_FILE, limits)
+        state, state_tensors = {}, None
+        if (path / STATE_JSON_FILE).exists():
+            state = read_json(path / STATE_JSON_FILE, limits[STATE_JSON_FILE])
+            if not isinstance(state, dict):
+                raise CheckpointError(f"{path / STATE_JSON_FILE}: must be a JSON object")
+            if (path / STATE_TENSORS_FILE).exists():
+                state_tensors = _read_sized(path, STATE_TENSORS_FILE, limits)
+        history = read_history(path, limits[METRICS_JSON_FILE])
+    return RunFiles(path=path, meta=meta, config=config, data_shape=shape, weights=weights,
+                    weights_header=check_safetensors(weights, path / WEIGHTS_FILE), state=state,
+                    state_tensors=state_tensors,
+                    state_header=check_safetensors(state_tensors, path / STATE_TENSORS_FILE) if state_tensors else {},
+                    history=history)
+
+
+def _read_sized(path: Path, fname: str, limits: dict[str, int]) -> bytes:
+    try:
+        return read_file(path / fname, limits[fname])
+    except CheckpointError as exc:
+        if "too large" not in str(exc):
+            raise
+        raise CheckpointError(f"{path / fname}: larger than a run of its model can be "
+                              f"(at most {limits[fname]:,} bytes)") from None
 
 
 def validate_run_dir(path: str | os.PathLike, strict: bool = True) -> RunInfo:
     """Check a run folder completely (e.g. an uploaded one) without loading its data set; returns its info.
 
     Raises CheckpointError naming the problem. With `strict`, any file that is not part of the run format
-    (a pickle, a script, a subfolder, a symbolic link) is an error too, and the whole folder has a size limit.
+    (a pickle, a script, a subfolder, a symbolic link) is an error too, and each file has a size limit.
     """
     path = Path(path)
     if not path.is_dir():
@@ -100,166 +158,108 @@ def validate_run_dir(path: str | os.PathLike, strict: bool = True) -> RunInfo:
             if entry.name not in RUN_FILES:
                 kind = "a pickle file (never loaded)" if entry.suffix.lower() in PICKLE_SUFFIXES else "not a run file"
                 raise CheckpointError(f"{path}: unexpected file {entry.name!r}: {kind}; allowed: {', '.join(RUN_FILES)}")
-            total += entry.stat().st_size
+            size = entry.stat().st_size
+            if size > SMALL_FILES.get(entry.name, MAX_RUN_BYTES):
+                raise CheckpointError(f"{entry}: file is too large ({size:,} bytes, "
+                                      f"at most {SMALL_FILES[entry.name]:,})")
+            total += size
         if total > MAX_RUN_BYTES:
             raise CheckpointError(f"{path}: the run is too large ({total} bytes, limit {MAX_RUN_BYTES})")
-        if (path / PREVIEW_FILE).exists() and not read_file(path / PREVIEW_FILE).startswith(b"\x89PNG\r\n\x1a\n"):
+        if (path / PREVIEW_FILE).exists() and not read_file(path / PREVIEW_FILE, SMALL_FILES[PREVIEW_FILE]).startswith(
+                b"\x89PNG\r\n\x1a\n"):
             raise CheckpointError(f"{path / PREVIEW_FILE}: not a PNG image")
     loaded = load_run(path, device="cpu", load_data=False)
     return info_from(path, loaded.config, loaded.meta)
 
 
-def read_history(path: Path) -> dict[str, list[float]]:
+def read_history(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, list[float]]:
     """The run's metrics.json as {metric: [values]} with NaN where a step has no value ({} if none)."""
     if not (path / METRICS_JSON_FILE).exists():
         return {}
-    raw = read_json(path / METRICS_JSON_FILE)
+    raw = read_json(path / METRICS_JSON_FILE, limit)
+    problem = CheckpointError(f"{path / METRICS_JSON_FILE}: must map metric names to lists of numbers")
     if not isinstance(raw, dict) or not all(isinstance(v, list) for v in raw.values()):
-        raise CheckpointError(f"{path / METRICS_JSON_FILE}: must map metric names to lists of numbers")
-    try:
-        return {str(k): [math.nan if x is None else float(x) for x in v] for k, v in raw.items()}
-    except (TypeError, ValueError):
-        raise CheckpointError(f"{path / METRICS_JSON_FILE}: must map metric names to lists of numbers") from None
+        raise problem
+    if not all(x is None or isinstance(x, (int, float)) and not isinstance(x, bool) for v in raw.values() for x in v):
+        raise problem
+    return {str(k): [math.nan if x is None else float(x) for x in v] for k, v in raw.items()}
 
 
 # --- building the trainer ------------------------------------------------------------------------------
-def _placeholder_data(config: RunConfig, meta: dict[str, Any], device: torch.device):
-    """A one-sample DataSource of the saved data shape, so a run can be sampled without its data set."""
+def _data_shape(config: RunConfig, meta: dict[str, Any]) -> tuple[int, ...]:
+    """The per-sample data shape of the run: meta.json's when the config allows it, else the config's."""
+    shapes = data_shapes(config.data)
+    recorded = tuple(meta.get("data_shape") or ())
+    return recorded if recorded in shapes else shapes[0]
+
+
+def _placeholder_data(config: RunConfig, shape: tuple[int, ...], device: torch.device):
+    """A one-sample DataSource of the run's data shape, so a run can be sampled without its data set."""
     from genlab.data import DataSource
 
-    shape = meta.get("data_shape")
-    kind = meta.get("data_kind")
-    if kind not in ("points", "images") or not isinstance(shape, list) or not all(isinstance(n, int) for n in shape):
-        return None
-    if kind == "points":
-        x = torch.zeros(1, *shape, dtype=torch.float32, device=device)
-    else:
-        x = torch.zeros(1, *shape, dtype=torch.uint8, device=device)
+    kind = "points" if config.data.is_2d else "images"
+    x = torch.zeros(1, *shape, dtype=torch.float32 if kind == "points" else torch.uint8, device=device)
     return DataSource(name=config.data.name, kind=kind, x=x, origin=PLACEHOLDER_ORIGIN)
 
 
-def _build_trainer(config: RunConfig, meta: dict[str, Any], device, load_data: bool, path: Path):
+def _build_trainer(files: RunFiles, device, load_data: bool):
     """(trainer, data_available). A data set that cannot be loaded (not downloaded here, an uploaded
-    file that is gone) gives a placeholder, so the run can still be sampled and explored."""
+    file that is gone, a path outside the data roots) gives a placeholder, so the run can still be
+    sampled and explored."""
     from genlab.data import DataUnavailableError
     from genlab.trainers import make_trainer, pick_device
 
+    config, path = files.config, files.path
     if device is None:
         try:
             device = pick_device(config.device)
         except ConfigError:  # saved on a GPU machine, loaded on one without it
             device = pick_device("auto")
     device = pick_device(device)
-    placeholder = _placeholder_data(config, meta, device)
-    data = None if load_data or placeholder is None else placeholder
+    placeholder = _placeholder_data(config, files.data_shape, device)
     try:
+        if not load_data:
+            return make_trainer(config, device=device, data=placeholder), False
         try:
-            return make_trainer(config, device=device, data=data), data is None
+            return make_trainer(config, device=device), True
         except (DataUnavailableError, ConfigError) as exc:
-            data_problem = isinstance(exc, DataUnavailableError) or exc.field.startswith("data")
-            if placeholder is None or data is not None or not data_problem:
+            if isinstance(exc, ConfigError) and not exc.field.startswith("data"):
                 raise
             return make_trainer(config, device=device, data=placeholder), False
     except ConfigError as exc:
         raise CheckpointError(f"{path / CONFIG_FILE}: {exc}") from None
-    except DataUnavailableError:
-        raise
     except (ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path}: the model in {CONFIG_FILE} cannot be built ({exc})") from None
 
 
 # --- restoring its state -------------------------------------------------------------------------------
-def _describe_mismatch(what: str, expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]) -> str | None:
-    missing = sorted(set(expected) - set(found))
-    unexpected = sorted(set(found) - set(expected))
-    wrong = [
-        f"{k} is {tuple(found[k].shape)}, the model needs {tuple(expected[k].shape)}"
-        for k in sorted(set(expected) & set(found))
-        if tuple(found[k].shape) != tuple(expected[k].shape)
-    ]
-    parts = []
-
-    def listed(keys: list[str]) -> str:
-        return ", ".join(keys[:4]) + (f" and {len(keys) - 4} more" if len(keys) > 4 else "")
-
-    if missing:
-        parts.append(f"missing tensors: {listed(missing)}")
-    if unexpected:
-        parts.append(f"unexpected tensors: {listed(unexpected)}")
-    if wrong:
-        parts.append(f"wrong shapes: {listed(wrong)}")
-    if not parts:
-        return None
-    return f"{what} does not match the model its {CONFIG_FILE} builds — " + "; ".join(parts)
-
-
-def _restore_state(trainer, path: Path, meta: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
+def _restore_state(trainer, files: RunFiles, fresh: dict[str, Any], weights: dict[str, torch.Tensor]) -> None:
     """Check everything against the freshly built trainer, then load it (nothing is half-applied)."""
-    fresh = trainer.state_dict()
-    problem = _describe_mismatch(WEIGHTS_FILE, flatten_networks(fresh["networks"]), weights)
-    if problem:
-        raise CheckpointError(f"{path}: {problem}")
+    path = files.path
     state = dict(fresh)
     state["networks"] = {
         net: {k[len(f"networks.{net}.") :]: v for k, v in weights.items() if k.startswith(f"networks.{net}.")}
         for net in fresh["networks"]
     }
-
-    skeleton = {}
-    tensors: dict[str, torch.Tensor] = {}
-    if (path / STATE_JSON_FILE).exists():
-        skeleton = read_json(path / STATE_JSON_FILE)
-        if not isinstance(skeleton, dict):
-            raise CheckpointError(f"{path / STATE_JSON_FILE}: must be a JSON object")
-        if (path / STATE_TENSORS_FILE).exists():
-            tensors = load_tensors(path / STATE_TENSORS_FILE, meta)
-    try:
-        saved = join_tree(skeleton, tensors, str(path / STATE_JSON_FILE))
-    except RecursionError:
-        raise CheckpointError(f"{path / STATE_JSON_FILE}: nested too deeply") from None
+    tensors = {}
+    if files.state_tensors is not None:
+        tensors = load_checked(files.state_tensors, path / STATE_TENSORS_FILE, files.meta["files"].get(STATE_TENSORS_FILE))
+    saved = join_tree(files.state, tensors, str(path / STATE_JSON_FILE))
 
     if "step" in saved:
         if isinstance(saved["step"], bool) or not isinstance(saved["step"], int) or saved["step"] < 0:
             raise CheckpointError(f"{path / STATE_JSON_FILE}: step must be a non-negative integer")
         state["step"] = saved["step"]
     else:
-        state["step"] = int(meta.get("step", 0))
+        state["step"] = files.meta["step"]
     for key in ("rng", "fixed_noise"):
         value = saved.get(key)
         if isinstance(value, torch.Tensor) and value.shape == fresh[key].shape and value.dtype == fresh[key].dtype:
             state[key] = value
         # else: another device's RNG (CUDA states differ from CPU ones) or none saved: keep the fresh one
     if "optimizers" in saved:
-        state["optimizers"] = _checked_optimizers(trainer, path, saved["optimizers"])
+        state["optimizers"] = checked_optimizers(trainer.optimizers, saved["optimizers"], path / STATE_JSON_FILE)
     try:
         trainer.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: the saved state does not fit the model ({exc})") from None
-
-
-def _checked_optimizers(trainer, path: Path, saved: Any) -> dict[str, Any]:
-    where = path / STATE_JSON_FILE
-    if not isinstance(saved, dict) or set(saved) != set(trainer.optimizers):
-        found = sorted(saved) if isinstance(saved, dict) else saved
-        raise CheckpointError(f"{where}: optimizers {found} do not match the trainer's {sorted(trainer.optimizers)}")
-    for name, opt in trainer.optimizers.items():
-        state = saved[name]
-        if not isinstance(state, dict) or "state" not in state or "param_groups" not in state:
-            raise CheckpointError(f"{where}: optimizer {name!r} has no state/param_groups")
-        params = [p for group in opt.param_groups for p in group["params"]]
-        groups = state["param_groups"]
-        sizes = [len(g.get("params", [])) if isinstance(g, dict) else -1 for g in groups]
-        if sizes != [len(g["params"]) for g in opt.param_groups]:
-            raise CheckpointError(f"{where}: optimizer {name!r} parameter groups do not match the model")
-        if not isinstance(state["state"], dict):
-            raise CheckpointError(f"{where}: optimizer {name!r} state must be a mapping")
-        for index, entry in state["state"].items():
-            if not isinstance(index, int) or not 0 <= index < len(params) or not isinstance(entry, dict):
-                raise CheckpointError(f"{where}: optimizer {name!r} has state for unknown parameter {index!r}")
-            for key, value in entry.items():
-                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape != params[index].shape:
-                    raise CheckpointError(
-                        f"{where}: optimizer {name!r} {key} of parameter {index} is {tuple(value.shape)}, "
-                        f"the model needs {tuple(params[index].shape)}"
-                    )
-    return saved

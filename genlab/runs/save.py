@@ -8,6 +8,7 @@ import json
 import math
 import os
 import shutil
+import struct
 import time
 from pathlib import Path
 
@@ -27,12 +28,32 @@ from genlab.runs.format import (
     STATE_JSON_FILE,
     STATE_TENSORS_FILE,
     WEIGHTS_FILE,
+    CheckpointError,
     flatten_networks,
     split_tree,
 )
 from genlab.runs.listing import check_name
+from genlab.runs.meta import MAX_COMMAND_CHARS
+from genlab.runs.shipped import refuse_if_shipped
 
 PREVIEW_POINTS = 1000
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """The safetensors file of `tensors`, with its header's metadata keys in sorted order.
+
+    The safetensors writer orders the metadata map by a per-process random hash, so two saves of the same
+    weights could differ in their bytes; the header is rewritten with sorted keys (the same JSON, so the
+    same length) so that identical training gives byte-identical files.
+    """
+    data = save_safetensors_bytes(tensors, metadata=metadata)
+    length = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + length])
+    header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+    canonical = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    if len(canonical) > length:  # cannot happen for the same JSON; never write a header that overlaps the data
+        raise CheckpointError("safetensors header grew when sorted")
+    return data[:8] + canonical.ljust(length) + data[8 + length:]
 
 
 def save_run(
@@ -46,13 +67,13 @@ def save_run(
     """Save `trainer` (and its metrics `history`) as `<root>/<name>/`, atomically; returns the folder.
 
     `name` defaults to the config's name. An existing run of that name is replaced only once the new one
-    is complete on disk. `include_optimizer=False` leaves out optimizer moments (a smaller file that can
+    is complete on disk; a run that ships with genlab is never replaced (genlab.runs.shipped). `include_optimizer=False` leaves out optimizer moments (a smaller file that can
     still be sampled and resumed, with fresh optimizer state). `command` is recorded for CLI runs.
     """
     name = check_name(name if name is not None else trainer.config.name)
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_scratch(root)
+    root = prepare_root(root)
+    refuse_if_shipped(root / name, "overwritten")
+    command = (command or "")[-MAX_COMMAND_CHARS:]  # the latest commands, when a run was resumed very often
 
     config = trainer.config if trainer.config.name == name else trainer.config.replace(name=name)
     state = trainer.state_dict()
@@ -63,8 +84,8 @@ def save_run(
 
     files: dict[str, bytes] = {
         CONFIG_FILE: config.to_json().encode(),
-        WEIGHTS_FILE: save_safetensors_bytes(weights, metadata={"format": "pt", "genlab": "weights"}),
-        STATE_TENSORS_FILE: save_safetensors_bytes(state_tensors, metadata={"format": "pt", "genlab": "state"}),
+        WEIGHTS_FILE: safetensors_bytes(weights, {"format": "pt", "genlab": "weights"}),
+        STATE_TENSORS_FILE: safetensors_bytes(state_tensors, {"format": "pt", "genlab": "state"}),
         STATE_JSON_FILE: json.dumps(skeleton, indent=1).encode(),
         PREVIEW_FILE: _preview_png(trainer),
     }
@@ -83,7 +104,7 @@ def save_run(
         "name": name,
         "step": int(state["step"]),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "command": command or "",
+        "command": command,
         "family": config.model.family,
         "data_kind": trainer.data.kind,
         "data_shape": list(trainer.data_shape),
@@ -99,15 +120,34 @@ def save_run(
     files[META_FILE] = json.dumps(meta, indent=2).encode()  # written last: its presence marks completeness
 
     tmp = atomic.scratch_dir(root, name)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         for fname, data in files.items():
             atomic.write_bytes(tmp / fname, data)
         atomic.replace_dir(tmp, root / name)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CheckpointError(f"{root / name}: cannot be saved ({exc.strerror or exc})") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return root / name
+
+
+def prepare_root(root: str | os.PathLike) -> Path:
+    """The folder of runs `root`, created if needed; CheckpointError when it is a file or not writable
+    (checked before a long training, not when its result is saved)."""
+    root = Path(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = atomic.scratch_dir(root, "probe")
+        probe.mkdir()
+        probe.rmdir()
+        atomic.remove_stale_scratch(root)
+    except OSError as exc:
+        problem = "is a file, not a folder" if root.is_file() else f"is not writable ({exc.strerror or exc})"
+        raise CheckpointError(f"cannot save runs in {root}: it {problem}") from None
+    return root
 
 
 def _genlab_version() -> str:

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from genlab.config import DEVICES, LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
 from genlab.metrics.layers import LayerNormTracker
+from genlab.models.budget import check_model_budget
 from genlab.regularizers import clip_gradient_norm_, gradient_norm
 
 PREVIEW_COUNT = 64
@@ -57,6 +58,7 @@ class Trainer:
 
     def __init__(self, config: RunConfig, device: str | torch.device | None = None, data: DataSource | None = None):
         self.config = copy.deepcopy(config).validate()
+        check_model_budget(self.config)  # before any data or weights are allocated
         self.device = pick_device(device if device is not None else self.config.device)
         self.step_count = 0
         torch.manual_seed(self.config.seed)

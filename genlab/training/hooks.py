@@ -119,25 +119,34 @@ class PreviewHook(TimedRefresh):
 
 
 class CheckpointHook(Hook):
-    """`save(trainer)` at every multiple of `every` steps (None: never on the way) and once more at
-    the end, unless the run diverged or failed (the last good checkpoint stays) or that step is saved."""
+    """`save(trainer)` at every multiple of `every` steps and after every `every_s` seconds of wall
+    time since the last save (None: never on the way), and once more at the end when `at_end`, unless
+    the run diverged or failed (the last good checkpoint stays) or that step is saved. The live
+    runner's autosave is one: every few minutes, not at the end (a manual step ends a run too)."""
 
-    def __init__(self, save: Callable[[Any], Path], every: int | None = None):
+    def __init__(self, save: Callable[[Any], Path], every: int | None = None, every_s: float | None = None,
+                 at_end: bool = True):
         self.save = save
         self.every = every
+        self.every_s = every_s
+        self.at_end = at_end
         self.saved_at: int | None = None
         self.path: Path | None = None
+        self._saved_time = time.monotonic()
 
     def _save(self, trainer) -> None:
         self.path = self.save(trainer)
         self.saved_at = trainer.step_count
+        self._saved_time = time.monotonic()
 
     def on_step(self, trainer, metrics: Mapping[str, float]) -> None:
-        if self.every and trainer.step_count % self.every == 0:
+        due_step = self.every and trainer.step_count % self.every == 0
+        due_time = self.every_s is not None and time.monotonic() - self._saved_time >= self.every_s
+        if due_step or due_time:
             self._save(trainer)
 
     def on_end(self, trainer, result: RunResult) -> None:
-        if result.reason not in (DIVERGED, FAILED) and self.saved_at != trainer.step_count:
+        if self.at_end and result.reason not in (DIVERGED, FAILED) and self.saved_at != trainer.step_count:
             self._save(trainer)
 
 
