@@ -14,6 +14,7 @@ TIMEOUT = 60
 @pytest.fixture
 def lessons_page(repo_root, monkeypatch, tmp_path):
     monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")  # a closed tab's runner is reaped at once
     at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
     at.switch_page("pages/lessons.py").run()
     assert not at.exception, at.exception

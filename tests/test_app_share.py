@@ -5,7 +5,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from pages.shared import RUNNER_STATE_KEY
+from pages.shared import RUNNER_STATE_KEY, TAB_TOKEN_KEY
 
 TIMEOUT = 60
 
@@ -15,6 +15,7 @@ def open_link(repo_root, monkeypatch, tmp_path):
     """open_link({"r1": "1", ...}) -> an AppTest on the Train page of a fresh tab that opened that link.
     Every tab's runner is closed after the test."""
     monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")  # a closed tab's runner is reaped at once
     opened: list[AppTest] = []
 
     def open_(params: dict[str, str]) -> AppTest:
@@ -50,9 +51,10 @@ def test_a_link_restores_its_setup_and_keeps_the_tab_token_apart(open_link):
         ("grid", 1.0, 3, "hinge")
     assert not at.warning and not at.error
     assert at.select_slider(key="live.r1").value == 1.0  # the widgets show the link's values
-    assert param(at, "tab") == "private"  # another feature's parameter is left where it is
+    token = param(at, "tab")  # the tab's private token (pages.shared) stays in the URL beside the setup
+    assert token and token == at.session_state[TAB_TOKEN_KEY]
     link = next(c.value for c in at.code if "family=gan" in c.value)
-    assert "tab=" not in link and "r1=1" in link and "seed=3" in link and "dataset=grid" in link
+    assert "tab=" not in link and token not in link and "r1=1" in link and "seed=3" in link and "dataset=grid" in link
 
 
 def test_the_url_follows_a_live_change(open_link):

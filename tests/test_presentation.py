@@ -40,6 +40,7 @@ def test_a_projector_chart_has_large_type_thick_lines_and_no_faint_raw_curves():
 
 def test_the_toggle_enlarges_the_page_and_drops_panels(repo_root, monkeypatch, tmp_path):
     monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")  # a closed tab's runner is reaped at once
     at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=60)
     at.query_params["present"] = "true"  # a link can ask for it
     at.switch_page("pages/train.py").run()
