@@ -19,14 +19,23 @@ def penalized_weights(module: nn.Module) -> list[Tensor]:
     return [p for p in module.parameters() if p.dim() >= 2]
 
 
+def _total(terms: Iterable[Tensor]) -> Tensor:
+    """Σ terms, on the terms' device and dtype (a float32 0 on the CPU when there are none): the sum
+    starts from the first term, not from a CPU zero."""
+    total = None
+    for term in terms:
+        total = term if total is None else total + term
+    return torch.zeros(()) if total is None else total
+
+
 def l2_penalty(weights: Iterable[Tensor]) -> Tensor:
     """Squared L2 norm of the weights: Σ_W ‖W‖²_F = Σ_W Σ_ij W_ij²."""
-    return sum((w.pow(2).sum() for w in weights), torch.zeros(()))
+    return _total(w.pow(2).sum() for w in weights)
 
 
 def l1_penalty(weights: Iterable[Tensor]) -> Tensor:
     """L1 norm of the weights: Σ_W Σ_ij |W_ij|."""
-    return sum((w.abs().sum() for w in weights), torch.zeros(()))
+    return _total(w.abs().sum() for w in weights)
 
 
 def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
@@ -39,31 +48,48 @@ def orthogonal_penalty(weights: Iterable[Tensor]) -> Tensor:
     a wide matrix has rank ≤ rows < cols, so it could never reach I: the penalty would never fall below
     cols − rows.) Equivalently Σ_i (σ_i² − 1)² over the singular values σ_i of W.
     """
-    total = torch.zeros(())
-    for w in weights:
-        matrix = w.reshape(w.shape[0], -1)
-        if matrix.shape[0] < matrix.shape[1]:
-            matrix = matrix.T
-        gram = matrix.T @ matrix
-        total = total + (gram - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)).pow(2).sum()
-    return total
+    return _total(_gram_distance_from_identity(w) for w in weights)
+
+
+def _gram_distance_from_identity(w: Tensor) -> Tensor:
+    """‖G(W) − I‖²_F for one weight, G(W) the Gram matrix of its shorter side (see orthogonal_penalty)."""
+    matrix = w.reshape(w.shape[0], -1)
+    if matrix.shape[0] < matrix.shape[1]:
+        matrix = matrix.T
+    gram = matrix.T @ matrix
+    return (gram - torch.eye(gram.shape[0], device=gram.device, dtype=gram.dtype)).pow(2).sum()
 
 
 @torch.no_grad()
-def clip_weights_(weights: Iterable[Tensor], bound: float) -> None:
-    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c)."""
+def clip_weights_(weights: Iterable[Tensor], bound: float | Tensor) -> None:
+    """Weight clipping of the original WGAN (in place): W_ij ← clamp(W_ij, -c, c); a tensor c
+    (broadcast against W) gives each entry its own bound."""
     for w in weights:
         w.clamp_(-bound, bound)
 
 
-def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
-    """‖∇_x D(x)‖₂ for each sample separately, shape (B,); differentiable (create_graph) so a penalty
-    on it trains D. Summing D over the batch gives each sample's own gradient, since samples do not
-    interact (hence no BatchNorm in D)."""
+def per_sample_input_gradients(critic: Critic, x: Tensor) -> Tensor:
+    """∇_x D(x) for each sample separately, flattened to shape (B, features); differentiable
+    (create_graph) so a penalty on it trains D. Summing D over the batch gives each sample's own
+    gradient, since samples do not interact (hence no BatchNorm in D)."""
     x = x.detach().requires_grad_(True)
     scores = critic(x)
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
-    return grad.flatten(1).norm(dim=1)
+    return grad.flatten(1)
+
+
+def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """‖∇_x D(x)‖₂ for each sample separately, shape (B,); differentiable."""
+    return per_sample_input_gradients(critic, x).norm(dim=1)
+
+
+def per_sample_squared_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
+    """‖∇_x D(x)‖₂² = Σ_i (∂D/∂x_i)² for each sample, shape (B,); differentiable.
+
+    Summed from the squares rather than squaring the norm: ‖g‖ has no derivative at g = 0 (autograd
+    takes 0 there), so ‖g‖² built from it would lose its curvature exactly where a zero-centred
+    penalty has its minimum (the Dirac-GAN's equilibrium)."""
+    return per_sample_input_gradients(critic, x).pow(2).sum(dim=1)
 
 
 def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -79,19 +105,21 @@ def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator:
 
 def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018), zero-centred on real data: ½ E_x[‖∇_x D(x)‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_gradient_norms(critic, real).pow(2).mean()
+    return 0.5 * per_sample_squared_gradient_norms(critic, real).mean()
 
 
 def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
     """R2, zero-centred on generated data: ½ E_z[‖∇_x D(G(z))‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_gradient_norms(critic, fake).pow(2).mean()
+    return 0.5 * per_sample_squared_gradient_norms(critic, fake).mean()
 
 
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:
-    """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0 where no gradient exists)."""
+    """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0, on the parameters' device, where no
+    gradient exists)."""
+    parameters = list(parameters)
     grads = [p.grad for p in parameters if p.grad is not None]
     if not grads:
-        return torch.zeros(())
+        return torch.zeros((), device=parameters[0].device if parameters else None)
     return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # one fused kernel per dtype/device
 
 

@@ -23,6 +23,9 @@ if (PAGES / "latent.py").is_file():
     st.page_link("pages/latent.py", label="Explore a model's latent space", icon=":material/explore:")
 if (PAGES / "runs.py").is_file():
     st.page_link("pages/runs.py", label="Browse saved runs", icon=":material/folder_open:")
+st.page_link("pages/dirac.py", label="Dirac-GAN lab: see why R1 makes a GAN converge and the plain game circles",
+             icon=":material/insights:")
+st.page_link("pages/draw.py", label="Draw your own 2D data and train a GAN on it", icon=":material/draw:")
 
 left, right = st.columns(2)
 with left:

@@ -1,14 +1,12 @@
 """Presentation mode, for a projector: larger type everywhere, thick high-contrast charts
-(genlab.viz.presentation), fewer panels. A sidebar toggle drawn by app.py on every page; `present=true`
-in a link turns it on. Not a page (app.py lists the pages).
+(genlab.viz.presentation, applied by pages/train_view.py), fewer panels. A sidebar toggle drawn by
+app.py on every page; `present=true` in a link turns it on. Not a page (app.py lists the pages).
 """
 from __future__ import annotations
 
 import streamlit as st
 
 from genlab.share import TRUE_WORDS
-from genlab.viz.figures import LightFigure
-from genlab.viz.presentation import presentation
 
 PRESENT_KEY = "present"
 # Scoped to the app's own elements; sizes chosen to stay legible at 1280×720 from ~10 m.
@@ -37,7 +35,3 @@ def presentation_toggle() -> None:
     if presenting():
         st.html(CSS)
 
-
-def chart(figure: LightFigure, key: str) -> None:
-    """st.plotly_chart, restyled for the projector in presentation mode."""
-    st.plotly_chart(presentation(figure) if presenting() else figure, key=key)

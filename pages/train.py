@@ -23,6 +23,7 @@ from pages.lesson_panel import beside_lesson
 from pages.presentation import presenting
 from pages.share_panel import share_panel
 from pages.train_evaluate import evaluate_panel
+from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
@@ -113,6 +114,7 @@ def transport(runner: TrainingRunner) -> None:
 runner = session_runner()
 opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else None
 ss.pop(OPEN_RUN_KEY, None)
+open_handoff(runner)  # a run set up by the Dirac-GAN lab or Draw your data
 view = sync_url(runner)  # a link's or lesson's setup on a tab's first visit; the run's setup into the URL
 sync_widgets(runner)
 if opened is not None:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from genlab.config import KNOBS, ConfigError, Knob, RunConfig, get_dotted, knob_for
 from genlab.data import UPLOADS, missing_upload, source_from_upload, upload_path
+from genlab.data.drawn import is_drawing
 from genlab.presets import config_for, default_run_name, preset
 from genlab.trainers import pick_device
 from pages.plain import plain
@@ -77,13 +78,21 @@ def setup_config(runner) -> RunConfig:
     current = runner.config
     changes = {k.path: form_value(k.path, current) for k in SETUP_KNOBS}
     family, dataset = (changes[path] for path in KIND_FIELDS)
-    changes["data.path"] = upload_path(_upload(dataset).name) if dataset in UPLOADS else data_folder_value(dataset)
+    changes["data.path"] = _data_path(dataset, current)
     changes["name"] = default_run_name(family, dataset)
     if (family, dataset) != (current.model.family, current.data.name):
         # another kind of run: start from its preset (learning rates, Adam betas, ...), not from
         # this run's live values; the Setup widgets (already filled from the preset) go on top
         return config_for(family, dataset, dotted=changes)
     return current.replace(**changes)
+
+
+def _data_path(dataset: str, current: RunConfig) -> str:
+    """The uploaded file's name for an uploaded set, else the data-folder field's value; a drawing's run
+    (genlab.data.drawn, from Draw your data) keeps its drawing while no CSV is uploaded."""
+    if dataset == "points" and ss.get(upload_key(dataset)) is None and is_drawing(current.data.path):
+        return current.data.path
+    return upload_path(_upload(dataset).name) if dataset in UPLOADS else data_folder_value(dataset)
 
 
 def setup_differs(runner, config: RunConfig) -> bool:
@@ -93,7 +102,7 @@ def setup_differs(runner, config: RunConfig) -> bool:
 
 def uploaded_data(config: RunConfig):
     """The DataSource of the uploaded file a run on an uploaded set needs (None for the other sets)."""
-    if config.data.name not in UPLOADS:
+    if config.data.name not in UPLOADS or is_drawing(config.data.path):
         return None
     upload = _upload(config.data.name)
     return source_from_upload(config.data, upload.name, upload.getvalue(), device=pick_device(config.device))

@@ -2,6 +2,13 @@
 
 A module of its own so that it is exactly what re-runs twice a second (as an st.fragment) and so the
 refresh benchmark can run it alone. Reads the runner; never sends it commands.
+
+While the run trains, every chart is sent as a picture (genlab.viz.raster), redrawn only when its
+figure changed and no more often than its drawing cost allows (genlab.viz.live_pictures): a browser
+re-creates a plotly chart from scratch on every data change, which kept a laptop's main thread
+saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same figures are interactive
+plotly charts (hover, zoom). Pictures are inline data: URIs, never files
+in Streamlit's media store, so an image the page shows cannot be gone when the browser asks for it.
 """
 from __future__ import annotations
 
@@ -10,13 +17,17 @@ import math
 import streamlit as st
 
 from genlab import pictures, viz
+from genlab.viz.figures import SQUARE_HEIGHT
+from genlab.viz.presentation import presentation
 from genlab.metrics.detectors import detect_for_config
 from genlab.live import DIVERGED, ERROR, RUNNING
-from pages.presentation import chart
+from pages.presentation import presenting
 from pages.shared import session_runner
 
 ss = st.session_state
 WINDOWS = ("all", "500", "2000", "10000")  # "Steps shown": the whole run, or the latest N steps
+SCENE_WIDTH = SQUARE_HEIGHT + 60  # the 2D scene's picture: its square plot and D's colour bar
+SAMPLES_WIDTH = 384  # pixels the sample grid is scaled towards (whole-number factors)
 
 
 def fmt_window(value: str) -> str:
@@ -34,10 +45,38 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
     ("quality/modes_covered", "Modes covered (≥ N/4K samples each)", "{:.0f}"),
     ("quality/high_quality_fraction", "High-quality samples", "{:.0%}"),
     ("quality/reverse_kl", "Reverse KL to uniform (nats)", "{:.3f}"),
+    ("quality/grid_kl", "KL(real ‖ generated), grid (nats)", "{:.2f}"),
+    ("quality/grid_js", "JS, grid (nats, ≤ 0.693)", "{:.3f}"),
+    ("quality/precision", "Precision (k = 3)", "{:.0%}"),
+    ("quality/recall", "Recall (k = 3)", "{:.0%}"),
+    ("quality/nearest_real", "Median distance to the nearest real point", "{:.3f}"),
     ("quality/diversity", "Sample diversity", "{:.2f}"),
     ("quality/active_units", "Active latent units", "{:.0f}"),
     ("quality/kl_total", "KL (nats)", "{:.2f}"),
 )
+
+
+def chart(figure, key: str, live: bool, width: int = viz.PICTURE_WIDTH) -> None:
+    """`figure` as a picture while the run trains (`live`), else as an interactive plotly chart; restyled
+    for a projector in presentation mode."""
+    figure = presentation(figure) if presenting() else figure
+    if live:
+        uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width)
+        st.image(uri, width="stretch" if width == viz.PICTURE_WIDTH else "content")
+    else:
+        st.plotly_chart(figure, key=key)
+
+
+def samples_picture(snap) -> str:
+    """The preview's image grid as a data: URI, kept until the preview changes."""
+    kept = ss.get("view.samples")
+    if kept is None or kept[0] != (id(snap.preview), snap.preview_step):
+        images = snap.preview
+        width = images.shape[-1] * math.ceil(math.sqrt(len(images)))
+        grid = pictures.image_grid(images, upscale=pictures.upscale_for(width, SAMPLES_WIDTH))
+        kept = ((id(snap.preview), snap.preview_step), pictures.data_uri_png(grid, fast=True))
+        ss["view.samples"] = kept
+    return kept[1]
 
 
 def latest(history, key: str) -> float | None:
@@ -94,24 +133,22 @@ def live_view() -> None:
     # detectors read the whole run (display view: ≤ DISPLAY_POINTS per series), not only the window shown
     show_quality(snap, snap.history if window is None else runner.snapshot().history)
     tag = f"{id(runner)}-{runner.run_id}"
+    live = snap.state == RUNNING
 
     left, right = st.columns([1, 1.25])
     with left:
         if snap.data_kind == "points":
             if snap.scene is not None:
-                chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True),
-                                                 uirevision=f"scene-{tag}"), key="chart.scene")
+                chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True), uirevision=f"scene-{tag}"),
+                      "chart.scene", live, SCENE_WIDTH)
             elif snap.preview is not None:
-                chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), key="chart.scene")
+                chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), "chart.scene", live, SCENE_WIDTH)
             opt = st.columns(2)
             opt[0].toggle("2D view (heatmap + points)", value=True, key="view.scene")
             if snap.family == "gan":
                 opt[1].toggle("Generator's gradient field", value=True, key="view.field")
         elif snap.preview is not None:
-            images = snap.preview
-            width = images.shape[-1] * math.ceil(math.sqrt(len(images)))
-            grid = pictures.image_grid(images, upscale=pictures.upscale_for(width, 384))
-            st.image(grid, caption=f"Samples from fixed noise, step {snap.preview_step:,}")
+            st.image(samples_picture(snap), caption=f"Samples from fixed noise, step {snap.preview_step:,}")
     with right:
         opts = st.columns([1, 2])
         log_y = opts[0].toggle("Log scale", key="view.log")
@@ -120,18 +157,18 @@ def live_view() -> None:
                                   help="Show the whole run or only the latest steps (at full resolution). "
                                        "Kept across refreshes; Pause to zoom and hover freely.")
         figure = viz.loss_figure(snap.history, log_y=log_y, uirevision=f"loss-{tag}-{log_y}-{window}")
-        chart(figure, key="chart.loss")
+        chart(figure, "chart.loss", live)
 
     left, right = st.columns(2)
     with left:
         if snap.family == "gan":
-            chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), key="chart.d")
+            chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), "chart.d", live)
         else:
-            chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), key="chart.kl")
+            chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), "chart.kl", live)
     with right:
         which = st.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
                                      default="Layer norms", label_visibility="collapsed")
         if which == "Gradient norms":
-            chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), key="chart.grads")
+            chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), "chart.grads", live)
         else:
-            chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), key="chart.layers")
+            chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), "chart.layers", live)

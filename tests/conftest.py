@@ -71,30 +71,39 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def streamlit_command(script: str, port: int) -> list[str]:
+    """`streamlit run <script>` headless on a loopback port, without file watcher or usage stats."""
+    return [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true", f"--server.port={port}",
+            "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"]
+
+
+def wait_for_health(url: str, process: subprocess.Popen, timeout_s: float, poll_s: float = 0.2) -> bool:
+    """Poll <url>/_stcore/health: True once it answers 200, False if `process` exits or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+
+
 @contextlib.contextmanager
 def streamlit_server(script: str, log_path: Path, **env: str) -> Iterator[str]:
     """`streamlit run <script>` on a free loopback port with extra environment variables; yields
     its base URL once /_stcore/health answers, and stops the server afterwards."""
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", script, "--server.headless=true",
-               f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-               "--browser.gatherUsageStats=false"]
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(os.environ, **env), stdout=log,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(streamlit_command(script, port), cwd=REPO_ROOT, env=dict(os.environ, **env),
+                                   stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+        if not wait_for_health(url, process, timeout_s=60):
+            pytest.fail(f"streamlit did not start:\n{log_path.read_text()}")
         yield url
     finally:
         process.terminate()

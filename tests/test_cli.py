@@ -147,7 +147,7 @@ def test_eval_says_which_evaluators_did_not_apply_and_why(tmp_path, monkeypatch,
     lines = err.splitlines()
     assert ("genlab eval: fid not measured: no classifier for mnist: make one with "
             "`python -m genlab.metrics.classifier train --dataset mnist`") in err
-    assert sorted(line.split()[2] for line in lines) == ["fid", "mig", "modes", "vae"]  # one line each
+    assert sorted(line.split()[2] for line in lines) == ["fid", "mig", "modes", "points", "vae"]  # one line each
     assert all(line.startswith("genlab eval: ") and " not measured: " in line for line in lines)
 
 

@@ -19,13 +19,18 @@ from genlab.config import (
 )
 from genlab.evaluation import cheap_metrics
 from genlab.metrics.detectors import (
+    EXPLODE_FACTOR,
+    WASSERSTEIN_HINT,
     Finding,
+    calmest_level,
     detect_divergence,
+    detect_exploding,
     detect_failures,
     detect_for_config,
     detect_mode_collapse,
     detect_posterior_collapse,
 )
+from genlab.presets import preset
 from genlab.trainers import DivergenceError, make_trainer
 
 
@@ -121,17 +126,64 @@ def test_posterior_collapse_from_kl_and_active_units():
     assert detect_posterior_collapse(collapsed, kl_warmup_steps=450) == []
 
 
-def test_divergence_from_infinities_explosions_or_the_runner():
+def test_divergence_from_infinities_or_the_runner():
     history = healthy_gan_history()
     assert detect_divergence(history) == []
     history["loss/d"][-1] = math.inf
     (finding,) = detect_divergence(history)
     assert finding.severity == "critical" and "loss/d" in finding.message and finding.step == 300
-    exploding = healthy_gan_history()
-    exploding["grad_norm/d"] = (np.array(exploding["grad_norm/d"]) * np.logspace(0, 4, 300)).tolist()
-    assert kinds(detect_divergence(exploding)) == {"divergence"}
     (finding,) = detect_failures(healthy_gan_history(), family="gan", diverged_term="penalty/r1")
     assert finding.kind == "divergence" and "penalty/r1" in finding.message
+
+
+def test_a_gradient_norm_growing_10000_fold_is_exploding():
+    exploding = healthy_gan_history()
+    exploding["grad_norm/d"] = (np.array(exploding["grad_norm/d"]) * np.logspace(0, 4, 300)).tolist()
+    (finding,) = detect_exploding(exploding)
+    assert finding.kind == "exploding" and "grad_norm/d" in finding.message and finding.step == 300
+    assert detect_exploding(healthy_gan_history()) == []
+
+
+def test_a_steadily_growing_loss_is_caught_against_its_calmest_level():
+    """|loss| ∝ step², as an unconstrained Wasserstein critic's grows: the recent median is only ~30×
+    the median of the first half (a comparison with the past's average misses it), but ~10⁴× the level
+    of the first steps."""
+    n = 600
+    steps = np.arange(1, n + 1)
+    history = {**healthy_gan_history(n), "loss/g": (0.5 * steps.astype(float) ** 2).tolist()}
+    g = np.abs(history["loss/g"])
+    assert np.median(g[-60:]) < EXPLODE_FACTOR * np.median(g[: n // 2])
+    (finding,) = detect_exploding(history)
+    assert "loss/g" in finding.message and finding.severity == "critical"
+    assert calmest_level(g[:-60]) == pytest.approx(np.median(g[:10]))
+
+
+@pytest.mark.parametrize("change, fires", [
+    (lambda v: v * np.logspace(0, 2.5, v.size), True),  # 300× over the run
+    (lambda v: v * np.logspace(0, 1.8, v.size), False),  # 60×: a lot, but not orders of magnitude
+    (lambda v: np.where(np.arange(v.size) == v.size - 1, 1e6, v), False),  # one wild reading
+    (lambda v: v * 1e-3 * np.logspace(0, 4, v.size), False),  # 0.001 → 10: 10⁴×, but still below the floor
+])
+def test_exploding_needs_a_sustained_rise_by_orders_of_magnitude(change, fires):
+    history = healthy_gan_history()
+    history["loss/g"] = change(np.abs(np.array(history["loss/g"]))).tolist()
+    assert bool(detect_exploding(history)) == fires
+
+
+def test_exploding_hint_names_the_lipschitz_constraint_for_an_unconstrained_wasserstein_loss():
+    history = healthy_gan_history()
+    history["loss/d"] = (np.array(history["loss/d"]) * np.logspace(0, 4, 300)).tolist()
+    cfg = RunConfig(model=ModelConfig(family="gan"), objective=ObjectiveConfig(gan_loss="wasserstein"))
+    (finding,) = detect_for_config(history, cfg)
+    assert finding.kind == "exploding" and finding.hint == WASSERSTEIN_HINT
+    for constrained in (cfg.replace(**{"objective.gp_lambda": 10.0}), cfg.replace(**{"objective.weight_clip": 0.01}),
+                        cfg.replace(**{"model.spectral_norm_discriminator": True}),
+                        cfg.replace(**{"objective.gan_loss": "nonsaturating"})):
+        (finding,) = detect_for_config(history, constrained)
+        assert finding.kind == "exploding" and finding.hint != WASSERSTEIN_HINT and "learning rate" in finding.hint
+    history["loss/d"][-1] = math.nan  # a NaN reading is skipped by the series; an infinity is divergence
+    history["loss/g"][-1] = math.inf
+    assert kinds(detect_for_config(history, cfg)) == {"divergence"}
 
 
 def test_a_wandering_wasserstein_critic_is_not_divergence():
@@ -219,6 +271,32 @@ def test_divergence_on_a_real_run():
             rows.append(trainer.step())
     findings = detect_for_config(table(rows), cfg, diverged_term=caught.value.term)
     assert findings[0].kind == "divergence" and findings[0].severity == "critical"
+
+
+def test_exploding_on_a_real_unconstrained_wasserstein_run():
+    """Issue 16: Wasserstein loss with no constraint on D, lr 1e-2, 5 D steps per G step: the critic's
+    outputs run away within a few dozen steps. The same run with WGAN-GP stays quiet."""
+    cfg = ring_gan("wasserstein", 1e-2, 1e-2, 5)
+    _, history = train(cfg, 150)
+    finding = detect_for_config(history, cfg)[0]
+    assert finding.kind == "exploding" and finding.hint == WASSERSTEIN_HINT
+    assert max(abs(v) for v in history["loss/g"]) > 1e3
+    _, history = train(cfg.replace(**{"objective.gp_lambda": 10.0}), 150)
+    assert detect_for_config(history, cfg.replace(**{"objective.gp_lambda": 10.0})) == []
+
+
+@pytest.mark.slow
+def test_exploding_in_the_apps_ring_setup_as_the_issue_saw_it():
+    """The Train page's ring GAN (its preset) switched to the Wasserstein loss, lr 1e-2, n_critic 5:
+    |loss/g| grows steadily, past 10⁴ within 600 steps; the finding is there long before."""
+    cfg = RunConfig(name="explode").replace(**{
+        **preset("gan", "ring"), "objective.gan_loss": "wasserstein", "optim.lr_generator": 1e-2, "optim.lr_discriminator": 1e-2,
+        "optim.n_critic": 5, "stats_every": 10_000})
+    _, history = train(cfg, 600, cheap_every=100)
+    assert max(abs(v) for v in history["loss/g"][-50:]) > 1e4
+    early = {key: values[:200] for key, values in history.items()}
+    assert detect_for_config(early, cfg)[0].hint == WASSERSTEIN_HINT
+    assert detect_for_config(history, cfg)[0].kind == "exploding"
 
 
 class ModeSampler(nn.Module):

@@ -37,7 +37,7 @@ def test_a_vae_on_shapes_gets_every_evaluator_that_applies():
     trainer = trained(TINY_SHAPES_VAE, steps=20)
     evaluation = evaluate(trainer, n_samples=200, ks=(1, 10))
     assert list(evaluation.results) == ["fid", "vae", "mig"]
-    assert list(evaluation.skipped) == ["modes"] and "2D points" in evaluation.skipped["modes"]
+    assert list(evaluation.skipped) == ["modes", "points"] and "2D points" in evaluation.skipped["modes"]
     row = evaluation.history_row
     assert set(row) == {"eval/fid", "eval/kid_mean", "eval/kid_std", "eval/elbo", "eval/recon_nll", "eval/kl",
                         "eval/active_units", "eval/nll_k1", "eval/nll_k10", "eval/mig"}
@@ -51,18 +51,19 @@ def test_a_vae_on_shapes_gets_every_evaluator_that_applies():
 
 def test_a_ring_gan_says_why_the_other_evaluators_do_not_apply():
     evaluation = evaluate(trained(TINY_RING), n_samples=300, seed=4)
-    assert list(evaluation.results) == ["modes"]
+    assert list(evaluation.results) == ["modes", "points"]
     assert set(evaluation.skipped) == {"fid", "vae", "mig"}
     assert "for images" in evaluation.skipped["fid"] and "GAN" in evaluation.skipped["vae"]
     assert all("\n" not in reason for reason in evaluation.skipped.values())
     report = evaluation.report("ring")
     assert report["run"] == "ring" and report["n_samples"] == 300 and report["seed"] == 4
-    assert report["evaluators"] == ["modes"] and report["modes/modes_total"] == 8
+    assert report["evaluators"] == ["modes", "points"] and report["modes/modes_total"] == 8
+    assert 0 <= report["points/precision"] <= 1 and 0 <= report["points/grid_js"] <= 0.7
 
 
-def test_points_without_known_modes_are_not_scored_for_mode_coverage():
+def test_points_without_known_modes_are_scored_without_mode_coverage():
     evaluation = evaluate(trained({**TINY_RING, "data": {"name": "moons", "n_samples": 256}}), n_samples=100)
-    assert evaluation.results == {}
+    assert list(evaluation.results) == ["points"]  # grid KL/JS and precision/recall need no mode labels
     assert evaluation.skipped["modes"].startswith("no mode labels for moons")
 
 
@@ -101,7 +102,8 @@ def test_a_registered_evaluator_measures_where_it_applies_and_says_why_elsewhere
 
 @pytest.mark.parametrize("spec, keys", [
     (TINY_RING, {"quality/modes_covered", "quality/modes_total", "quality/high_quality_fraction",
-                 "quality/reverse_kl", "quality/modes_with_any_high_quality_sample"}),
+                 "quality/reverse_kl", "quality/modes_with_any_high_quality_sample", "quality/grid_kl",
+                 "quality/grid_js", "quality/precision", "quality/recall", "quality/nearest_real"}),
     (TINY_SHAPES_GAN, {"quality/diversity"}),
     (TINY_SHAPES_VAE, {"quality/active_units", "quality/kl_total"}),
 ])

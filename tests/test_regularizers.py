@@ -1,4 +1,5 @@
 """Norm regularizers against hand computations and their defining properties."""
+import pytest
 import torch
 from torch import nn
 
@@ -89,6 +90,18 @@ def test_spectral_norm_layer_has_unit_largest_singular_value():
     assert abs(float(sigma) - 1.0) < 1e-3
 
 
+def test_r1_and_r2_keep_their_curvature_where_the_critic_is_flat():
+    """½‖∇D‖² for D(x) = w·x is ½‖w‖², whose Hessian in w is I everywhere, also at w = 0: the penalty
+    is built from squared gradients, not from a norm (which autograd cannot differentiate at 0)."""
+    x = torch.randn(5, 3, dtype=torch.float64)
+    for penalty in (reg.r1_penalty, reg.r2_penalty):
+        hessian = torch.autograd.functional.hessian(lambda w: penalty(lambda v: v @ w, x),
+                                                    torch.zeros(3, dtype=torch.float64))
+        assert torch.allclose(hessian, torch.eye(3, dtype=torch.float64))
+    norms = reg.per_sample_squared_gradient_norms(lambda v: (v**2).sum(1), x)
+    assert torch.allclose(norms, (2 * x).pow(2).sum(1))
+
+
 def singular_value_form(weights) -> float:
     """Σ_W Σ_i (σ_i² − 1)², from numpy's SVD of each weight read as (shape[0], rest), in float64."""
     import numpy as np
@@ -128,3 +141,21 @@ def test_orthogonal_penalty_trains_towards_orthogonality():
         reg.orthogonal_penalty([w]).backward()
         optimizer.step()
     assert float(reg.orthogonal_penalty([w.detach()])) < 1e-3 * start
+
+
+@pytest.mark.parametrize("penalty", [reg.l1_penalty, reg.l2_penalty, reg.orthogonal_penalty])
+def test_weight_penalties_stay_on_the_weights_device_and_dtype(penalty):
+    # 'meta' stands in for CUDA: a sum started from a CPU zero would come back on the CPU for an
+    # empty tail, or in the wrong dtype
+    weights = [torch.ones(3, 2, device="meta", dtype=torch.float64), torch.ones(2, 2, 2, device="meta",
+                                                                                 dtype=torch.float64)]
+    value = penalty(weights)
+    assert value.device.type == "meta" and value.dtype == torch.float64 and value.shape == ()
+    double = [torch.randn(3, 2, dtype=torch.float64)]
+    assert penalty(double).dtype == torch.float64
+
+
+def test_gradient_norm_without_gradients_is_zero_on_the_parameters_device():
+    parameters = [torch.nn.Parameter(torch.ones(2, device="meta"))]
+    assert reg.gradient_norm(parameters).device.type == "meta"
+    assert float(reg.gradient_norm([torch.nn.Parameter(torch.ones(2))])) == 0.0

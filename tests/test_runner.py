@@ -185,15 +185,13 @@ def test_image_runs_have_image_previews(make_runner):
 
 
 # --- divergence ------------------------------------------------------------------------------------------
-def test_nan_run_pauses_with_message_and_keeps_weights(make_runner, wait_until):
+def test_nan_run_pauses_with_message_and_rolls_back(make_runner, wait_until):
     runner = make_runner()
     runner.start()
     wait_until(lambda: runner.step_count >= 10)
     runner.pause()
     wait_until(lambda: runner.state == PAUSED)
     with runner.exclusive() as trainer:
-        before = {k: v.clone() for k, v in trainer.discriminator.state_dict().items()}
-        before_g = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
         trainer.data.x[:] = float("nan")  # every real batch is now NaN
     step_before = runner.step_count
     runner.resume()
@@ -202,11 +200,9 @@ def test_nan_run_pauses_with_message_and_keeps_weights(make_runner, wait_until):
     assert snap.diverged_term.startswith("loss/d") or snap.diverged_term.startswith("grad_norm/d")
     assert snap.diverged_term in snap.message
     assert "learning rate" in snap.message and "paused" in snap.message
-    assert snap.step == step_before  # the diverging step was not counted
-    for name, value in runner.trainer.discriminator.state_dict().items():
-        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
-    for name, value in runner.trainer.generator.state_dict().items():
-        torch.testing.assert_close(value, before_g[name], rtol=0, atol=0)
+    assert snap.step <= step_before and f"rolled back to step {snap.step}" in snap.message
+    for net in runner.trainer.networks.values():  # back to the last snapshot's good weights
+        assert all(torch.isfinite(value).all() for value in net.state_dict().values())
     assert runner.thread_alive  # paused, not gone: fix a setting and Resume
     with runner.exclusive() as trainer:
         trainer.data.x.copy_(torch.randn_like(trainer.data.x))

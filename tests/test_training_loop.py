@@ -23,10 +23,21 @@ RING = RunConfig(name="ring-test", seed=0).replace(**{"data.n_samples": 500, "mo
 class FakeTrainer:
     """Counts steps; raises DivergenceError on step `diverge_at`, KeyboardInterrupt on `interrupt_at`."""
 
+    config = RING
+
     def __init__(self, diverge_at: int | None = None, interrupt_at: int | None = None):
         self.step_count = 0
         self.diverge_at, self.interrupt_at = diverge_at, interrupt_at
         self.kinds: list[str] = []
+
+    def state_dict(self):
+        return {"step": self.step_count}
+
+    def autocast(self):
+        return contextlib.nullcontext()
+
+    def load_state_dict(self, state):
+        self.step_count = state["step"]
 
     def _take(self, kind: str) -> dict[str, float]:
         if self.step_count + 1 == self.diverge_at:
@@ -74,9 +85,10 @@ def test_hooks_are_called_in_order_until_the_step_is_reached():
 def test_divergence_is_reported_to_hooks_and_in_the_result():
     calls: list = []
     trainer = FakeTrainer(diverge_at=3)
-    result = run(trainer, until=10, hooks=[Recorder("a", calls)])
-    assert result.reason == DIVERGED and result.steps == 2 and trainer.step_count == 2
+    result = run(trainer, until=10, hooks=[Recorder("a", calls)], snapshot_every=2)
+    assert result.reason == DIVERGED and result.steps == 2 and trainer.step_count == 2  # back at the snapshot
     assert isinstance(result.error, DivergenceError) and result.error.step == 3 and result.error.term == "loss/d"
+    assert result.error.rolled_back_to == 2 and "rolled back to step 2" in str(result.error)
     assert result.metrics["step"] == 2.0  # the last good step's metrics
     assert calls[-2:] == [("a", "divergence", 3), ("a", "end", DIVERGED)]
 

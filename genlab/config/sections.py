@@ -25,6 +25,7 @@ GAN_LOSSES = ("nonsaturating", "minimax", "hinge", "wasserstein", "least_squares
 LIKELIHOODS = ("bernoulli", "gaussian")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")
 IMAGE_SIZES = (28, 32, 64)
 
 DATASET_LABELS = {
@@ -199,6 +200,8 @@ class RunConfig:
     name: str = knob("run", key="name", label="Run name (its folder)", check_with=check_run_name, ui=False)
     seed: int = knob(0, key="seed", label="Seed", bounds=(0, 2**31 - 1))
     device: str = knob("auto", key="device", label="Device", choices=DEVICES)
+    precision: str = knob("auto", key="precision", label="Precision", choices=PRECISIONS, ui=False,
+                          help="auto: bf16 autocast (and channels_last for conv models) on CUDA, float32 elsewhere")
     steps: int = knob(4000, key="steps", label="Train until this step count", bounds=(1, 100_000_000), ui=False)
     stats_every: int = knob(25, key="stats-every", label="Per-layer norms every N steps", bounds=(1, 1_000_000),
                             ui=False)

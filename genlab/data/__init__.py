@@ -6,7 +6,8 @@
 
 Synthetic sets (2D, shapes) are drawn from the seed; the "test" split is an independent draw of the
 same distribution (another seed stream). MNIST, Fashion-MNIST and CIFAR-10 use their official test
-sets. User data (points, folder) has no held-out part: "test" returns the same data.
+sets. User data (points, folder) has no held-out part: "test" returns the same data. A drawing
+(genlab.data.drawn) lives in data.path itself: "drawn:<σ>:<points>", for dataset points.
 
 User data is never trusted: `data.path` must lie inside the allowed data roots (genlab.data.roots),
 uploads arrive as bytes, and every limit is in genlab.data.limits. Pictures from users are decoded only
@@ -19,6 +20,7 @@ import torch
 
 from genlab.config import TOY2D_DATASETS, ConfigError, DataConfig
 from genlab.data import toy2d
+from genlab.data.drawn import drawn_source, is_drawing, parse_drawing_path
 from genlab.data.folder import images_from_folder
 from genlab.data.image_zip import images_from_zip_bytes
 from genlab.data.images import MNIST_LIKE, load_cifar10, load_mnist_like
@@ -70,6 +72,8 @@ def load_data(cfg: DataConfig, device: torch.device | str = "cpu", seed: int = 0
     name = cfg.name
 
     if name == "points":
+        if is_drawing(cfg.path):
+            return drawn_source(*parse_drawing_path(cfg.path), device=device)
         return points_from_file(cfg.path, device=device)
     if name in TOY2D_DATASETS:
         x = toy2d.make_points(name, cfg.n_samples, split_seed(seed, split)).to(device)

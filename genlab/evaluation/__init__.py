@@ -2,6 +2,7 @@
 module of what it measures. Importing this package registers them, in this order:
 
     modes      mode coverage of 2D mixtures                    on demand + live
+    points     grid KL/JS, precision/recall, nearest distance  on demand + live
     fid        FID / KID on genlab classifier features          on demand
     diversity  sample diversity of image GANs                   live
     vae        test ELBO, NLL, active units (+ live posterior)  on demand + live
@@ -11,7 +12,7 @@ module of what it measures. Importing this package registers them, in this order
     evaluation = evaluate(trainer, n_samples=2500)   # .results, .skipped (reasons), .history_row
     cheap_metrics(trainer)                            # {"quality/...": float}, a few ms
 """
-from genlab.evaluation import modes, images, vae  # noqa: F401, I001 - registers the evaluators, in this order
+from genlab.evaluation import modes, points, images, vae  # noqa: F401, I001 - registers the evaluators, in this order
 from genlab.evaluation.noise import sample
 from genlab.evaluation.registry import (
     DEFAULT_KS,

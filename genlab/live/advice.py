@@ -25,8 +25,8 @@ def divergence_advice(term: str, family: str) -> str:
     return "lower the learning rates and add gradient clipping"
 
 
-def divergence_message(step: int, term: str, value: float, family: str) -> str:
-    """The explanation a paused, diverged run shows."""
-    return (f"Training diverged at step {step}: {term} became {value}. The run is paused and the weights are "
-            f"those from before that step. What usually helps: {divergence_advice(term, family)}. Change a "
+def divergence_message(step: int, term: str, value: float, family: str, kept_step: int) -> str:
+    """The explanation a paused, diverged run shows; `kept_step`: the step the run was rolled back to."""
+    return (f"Training diverged at step {step}: {term} became {value}. The run is paused and was rolled back "
+            f"to step {kept_step} (its weights and optimizer state). What usually helps: {divergence_advice(term, family)}. Change a "
             "setting, then Resume (or Reset).")

@@ -303,7 +303,8 @@ class TrainingRunner:
         self._cond.notify_all()
 
     def _diverged_locked(self, error: DivergenceError) -> None:
-        message = divergence_message(error.step, error.term, error.value, self._config.model.family)
+        message = divergence_message(error.step, error.term, error.value, self._config.model.family,
+                                     error.rolled_back_to)
         self._set_state_locked(DIVERGED, message=message, diverged_term=error.term)
 
     def _picture_interval(self) -> float:

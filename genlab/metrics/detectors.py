@@ -3,7 +3,8 @@
 `detect_failures(history, ...)` and the detectors it calls are pure functions over a history of training
 metrics and the live quality signals that `genlab.evaluation.cheap_metrics` records under "quality/..."
 keys (mode coverage of 2D mixtures, sample diversity of image GANs, active units and KL of VAEs). They
-return `Finding`s: mode collapse, posterior collapse, discriminator overpowering, divergence. They never
+return `Finding`s: mode collapse, posterior collapse, discriminator overpowering, a loss exploding,
+divergence. They never
 touch a model, so the app can call them on every refresh.
 
 History formats accepted: {key: list/array of values} (optionally with a "step" column, NaN where a
@@ -37,15 +38,21 @@ D_SATURATION = {  # (D(x) above, D(G(z)) below) meaning D separates real from fa
     "hinge": (1.0, -1.0),
 }
 G_GRAD_VANISHED = 0.1  # recent ‖∇G‖ below this fraction of its earlier level = vanished
-EXPLODE_FACTOR = 100.0  # recent |loss| or gradient norm this many times its earlier level = exploding
+EXPLODE_FACTOR = 100.0  # recent |loss| or gradient norm this many times its calmest earlier level = exploding
 EXPLODE_FLOOR = 1.0  # ... where the earlier level counts as at least this (small losses may grow a bit)
+EXPLODE_MIN_POINTS = 40  # readings needed before a series can be called exploding
+EXPLODE_WINDOW_FRACTION = 0.1  # the recent window: this fraction of the readings (at least CALM_WINDOW)
+CALM_WINDOW = 10  # readings per window when looking for a series' calmest earlier level
 EXPLODE_KEYS = ("loss/d", "loss/g", "loss/total", "grad_norm/d", "grad_norm/g", "grad_norm/encoder",
                 "grad_norm/decoder")
+WASSERSTEIN_HINT = ("The Wasserstein loss needs a Lipschitz constraint on the critic D: turn on WGAN-GP "
+                    "(λ ≈ 10) or weight clipping (c ≈ 0.01), or spectral norm on D (needs Reset). Without one "
+                    "the critic's outputs, and with them both losses, grow without bound.")
 
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # "mode_collapse" | "posterior_collapse" | "discriminator_overpowering" | "divergence"
+    kind: str  # "mode_collapse" | "posterior_collapse" | "discriminator_overpowering" | "exploding" | "divergence"
     severity: str  # "warning" | "critical"
     title: str  # a few words for a badge
     message: str  # what is happening, with the numbers that show it
@@ -210,15 +217,13 @@ def detect_discriminator_overpowering(history: Mapping[str, Any], gan_loss: str 
 
 
 def detect_divergence(history: Mapping[str, Any], diverged_term: str | None = None) -> list[Finding]:
-    """A term became NaN/Inf (the runner's `diverged_term`, or infinities in the history), or a loss or
-    gradient norm grew EXPLODE_FACTOR times its earlier level."""
+    """A term became NaN/Inf: the runner's `diverged_term`, or infinities in the history."""
     advice = ("Lower the learning rates, add gradient clipping (grad_clip), or lower the strength of the "
               "penalty that blew up; then restart or load an earlier checkpoint.")
     if diverged_term:
         return [Finding("divergence", "critical", "Training diverged",
-                        f"{diverged_term} became NaN or infinite; the update was not applied and training stopped.",
+                        f"{diverged_term} became NaN or infinite; the run was rolled back to its last good state and stopped.",
                         "The numbers blew up. " + advice, None)]
-    findings = []
     for key in history:
         if not key.startswith(("loss/", "penalty/", "grad_norm/")):
             continue
@@ -228,32 +233,61 @@ def detect_divergence(history: Mapping[str, Any], diverged_term: str | None = No
             return [Finding("divergence", "critical", "Training diverged",
                             f"{key} became {values[bad]} at step {int(steps[bad])}.",
                             "The numbers blew up. " + advice, int(steps[bad]))]
+    return []
+
+
+def calmest_level(magnitudes: np.ndarray, window: int = CALM_WINDOW) -> float:
+    """The lowest median over consecutive windows of `window` readings (a last, shorter one included
+    when it has at least half a window): the level a series had before it started to grow."""
+    medians = [float(np.median(magnitudes[i : i + window])) for i in range(0, magnitudes.size, window)
+               if magnitudes[i : i + window].size * 2 >= window]
+    return min(medians, default=float(np.median(magnitudes)))
+
+
+def detect_exploding(history: Mapping[str, Any], *, wasserstein_unconstrained: bool = False) -> list[Finding]:
+    """A loss or gradient norm growing by orders of magnitude before any NaN: the median |value| over
+    the recent window (the last EXPLODE_WINDOW_FRACTION of the readings, at least CALM_WINDOW) is at
+    least EXPLODE_FACTOR times the series' calmest earlier level (the lowest median of CALM_WINDOW
+    consecutive earlier readings, counted as at least EXPLODE_FLOOR). Measured against the calmest
+    level rather than the average of the past, so that a loss growing steadily (∝ step², as an
+    unconstrained Wasserstein critic's does) is caught as early as one that jumps.
+
+    `wasserstein_unconstrained`: the run uses the Wasserstein loss with no Lipschitz constraint on D
+    (no WGAN-GP, weight clipping or spectral norm), the usual cause, so the hint names the fix."""
     for key in EXPLODE_KEYS:
         steps, values = _series(history, key)
-        if values.size < 40:
+        magnitudes = np.abs(values[np.isfinite(values)])
+        if magnitudes.size < EXPLODE_MIN_POINTS:
             continue
-        recent = float(np.median(np.abs(values[-10:])))
-        earlier = float(np.median(np.abs(values[: values.size // 2])))
-        level = max(earlier, EXPLODE_FLOOR)
-        if recent > EXPLODE_FACTOR * level:
-            findings.append(Finding(
-                "divergence", "warning", "Diverging",
-                f"|{key}| is {recent:.3g} over the last 10 steps, {recent / max(earlier, 1e-12):.0f}× its earlier level ({earlier:.3g}).",
-                "Training is running away and will likely end in NaN. " + advice, _last_step(steps)))
-            break  # one divergence finding is enough
-    return findings
+        window = max(CALM_WINDOW, int(magnitudes.size * EXPLODE_WINDOW_FRACTION))
+        recent = float(np.median(magnitudes[-window:]))
+        calm = calmest_level(magnitudes[:-window])
+        if recent < EXPLODE_FACTOR * max(calm, EXPLODE_FLOOR):
+            continue
+        hint = WASSERSTEIN_HINT if wasserstein_unconstrained else (
+            "Training is running away and will likely end in NaN. Lower the learning rates, add gradient "
+            "clipping (grad_clip) or a gradient penalty on D (R1 / WGAN-GP), or restart from an earlier checkpoint.")
+        return [Finding(
+            "exploding", "critical", "Loss exploding",
+            f"|{key}| has grown to {recent:.3g} (median of the last {window} readings), "
+            f"{recent / max(calm, 1e-12):,.0f}× its calmest earlier level ({calm:.3g}).",
+            hint, _last_step(steps))]  # one finding is enough: the other terms usually grow with it
+    return []
 
 
 def detect_failures(history: Mapping[str, Any], *, family: str | None = None, gan_loss: str | None = None,
-                    kl_warmup_steps: int = 0, diverged_term: str | None = None,
+                    lipschitz_d: bool = False, kl_warmup_steps: int = 0, diverged_term: str | None = None,
                     quality: Mapping[str, float] | None = None) -> list[Finding]:
     """Every detector that applies to the run (family "gan"/"vae"; None: decide from the keys present).
 
+    `lipschitz_d`: D has a Lipschitz constraint (WGAN-GP, weight clipping or spectral norm).
     `quality`: latest on-demand numbers (e.g. {"active_units": 0}) counted as one more reading.
     Critical findings come first.
     """
     history = _with_quality(history, quality)
     findings = detect_divergence(history, diverged_term)
+    if not findings:  # once a term is NaN/Inf, that says it all
+        findings = detect_exploding(history, wasserstein_unconstrained=gan_loss == "wasserstein" and not lipschitz_d)
     is_gan = family == "gan" or (family is None and "d/real" in history)
     is_vae = family == "vae" or (family is None and "loss/kl" in history)
     if is_gan:
@@ -266,7 +300,10 @@ def detect_failures(history: Mapping[str, Any], *, family: str | None = None, ga
 
 def detect_for_config(history: Mapping[str, Any], config, diverged_term: str | None = None,
                       quality: Mapping[str, float] | None = None) -> list[Finding]:
-    """`detect_failures` with the settings read from a RunConfig (family, GAN loss, KL warm-up)."""
-    return detect_failures(history, family=config.model.family, gan_loss=config.objective.gan_loss,
-                           kl_warmup_steps=config.objective.kl_warmup_steps, diverged_term=diverged_term,
-                           quality=quality)
+    """`detect_failures` with the settings read from a RunConfig (family, GAN loss and D's constraints,
+    KL warm-up)."""
+    objective = config.objective
+    lipschitz_d = objective.gp_lambda > 0 or objective.weight_clip > 0 or config.model.spectral_norm_discriminator
+    return detect_failures(history, family=config.model.family, gan_loss=objective.gan_loss,
+                           lipschitz_d=lipschitz_d, kl_warmup_steps=objective.kl_warmup_steps,
+                           diverged_term=diverged_term, quality=quality)

@@ -18,4 +18,6 @@ def make_trainer(
 ) -> GANTrainer | VAETrainer:
     """The trainer for config.model.family; `data` overrides loading (e.g. uploaded points)."""
     trainer_class = GANTrainer if config.model.family == "gan" else VAETrainer
-    return trainer_class(config, device=device, data=data)
+    trainer = trainer_class(config, device=device, data=data)
+    trainer.use_channels_last()
+    return trainer

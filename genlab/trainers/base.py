@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import math
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
@@ -17,13 +19,26 @@ PREVIEW_COUNT = 64
 
 
 class DivergenceError(RuntimeError):
-    """A loss or gradient became NaN/Inf; the update was not applied, so the weights are unchanged."""
+    """A loss or gradient became NaN/Inf during step `step`.
 
-    def __init__(self, term: str, step: int, value: float):
+    The trainer checks at the end of the step, in the same device-to-host copy as the step's metrics
+    (no extra sync), so that step's updates were applied when the trainer raises this.
+    genlab.training.run then restores the last good snapshot and passes on the error with
+    `rolled_back_to` set: the step whose weights, buffers and optimizer state the trainer holds again.
+    """
+
+    def __init__(self, term: str, step: int, value: float, rolled_back_to: int | None = None):
         self.term = term
         self.step = step
         self.value = value
-        super().__init__(f"training diverged at step {step}: {term} is {value} (the update was not applied)")
+        self.rolled_back_to = rolled_back_to
+        outcome = ("this step's update was applied" if rolled_back_to is None
+                   else f"the run was rolled back to step {rolled_back_to}")
+        super().__init__(f"training diverged at step {step}: {term} is {value} ({outcome})")
+
+    def rolled_back(self, step: int) -> DivergenceError:
+        """The same divergence, after the trainer was restored to `step`."""
+        return DivergenceError(self.term, self.step, self.value, rolled_back_to=step)
 
 
 def available_devices() -> list[str]:
@@ -67,6 +82,7 @@ class Trainer:
         self.data = data if data is not None else load_data(self.config.data, self.device, seed=self.config.seed)
         self.data_shape = tuple(self.data.shape)
         self._layer_norms = LayerNormTracker()
+        self._watched: list[tuple[str, Tensor]] = []  # terms this step checks for NaN/Inf (_check_finite)
 
     # --- live hyper-parameters -------------------------------------------------------------------
     def update(self, **dotted: Any) -> None:
@@ -79,6 +95,28 @@ class Trainer:
 
     def _apply_learning_rates(self) -> None:
         raise NotImplementedError
+
+    # --- precision and memory layout -------------------------------------------------------------
+    @property
+    def precision(self) -> str:
+        """"bf16" or "fp32": config.precision with "auto" resolved (bf16 on CUDA, fp32 elsewhere)."""
+        if self.config.precision == "auto":
+            return "bf16" if self.device.type == "cuda" else "fp32"
+        return self.config.precision
+
+    def autocast(self) -> AbstractContextManager:
+        """What a training step runs in (genlab.training.run enters it): bf16 autocast, or nothing."""
+        if self.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def use_channels_last(self) -> None:
+        """Conv models on CUDA in bf16 keep weights channels_last (NHWC), the layout tensor-core
+        convolutions read without transposing; numerically the same."""
+        if self.device.type == "cuda" and self.precision == "bf16" and self.config.model.arch == "conv":
+            for module in vars(self).values():
+                if isinstance(module, nn.Module):
+                    module.to(memory_format=torch.channels_last)
 
     # --- shared helpers ----------------------------------------------------------------------------
     def _noise(self, n: int) -> Tensor:
@@ -93,18 +131,15 @@ class Trainer:
         return clip_gradient_norm_(net.parameters(), clip) if clip > 0 else gradient_norm(net.parameters())
 
     def _check_finite(self, values: dict[str, Tensor]) -> None:
-        """Raise DivergenceError naming the first non-finite term (one device sync for all terms)."""
-        names = list(values)
-        stacked = torch.stack([values[n].detach().float().reshape(()) for n in names])
-        finite = torch.isfinite(stacked)
-        if not bool(finite.all()):
-            bad = int((~finite).nonzero()[0])
-            raise DivergenceError(names[bad], self.step_count + 1, float(stacked[bad]))
+        """Have these terms checked for NaN/Inf when the step's metrics are read (`_finish_step`),
+        without a device sync here: a DivergenceError then names the first non-finite one."""
+        self._watched.extend((name, value.detach()) for name, value in values.items())
 
     def _finish_step(self, metrics: dict[str, Tensor | float]) -> dict[str, float]:
-        """Count the step and read its metrics to floats; a vector metric "kl/dim" becomes
-        "kl/dim_0", "kl/dim_1", ... One device-to-host copy for all of them, not one sync per value."""
-        self.step_count += 1
+        """Read the step's metrics and the watched terms to floats in one device-to-host copy, raise
+        DivergenceError for the first non-finite watched term, else count the step. A vector metric
+        "kl/dim" becomes "kl/dim_0", "kl/dim_1", ..."""
+        watched, self._watched = self._watched, []
         names: list[str] = []
         parts: list[Tensor] = []
         for name, value in metrics.items():
@@ -114,7 +149,13 @@ class Trainer:
             else:
                 names.extend(f"{name}_{i}" for i in range(value.numel()))
             parts.append(value.reshape(-1))
-        result = dict(zip(names, torch.cat(parts).cpu().tolist()))
+        parts.extend(value.float().reshape(-1) for _, value in watched)
+        values = torch.cat(parts).cpu().tolist()
+        for (name, _), value in zip(watched, values[len(names):]):
+            if not math.isfinite(value):
+                raise DivergenceError(name, self.step_count + 1, value)
+        self.step_count += 1
+        result = dict(zip(names, values))
         if self.step_count % self.config.stats_every == 0:
             result.update(self.layer_stats())
         result["step"] = float(self.step_count)

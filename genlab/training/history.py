@@ -108,6 +108,22 @@ class Series:
         self._values[self._n] = value
         self._n += 1
 
+    def rewind(self, step: int) -> None:
+        """Drop the values after `step` (steps only grow, so they are the latest ones). The full
+        history and the recent values lose exactly those; the display view also loses a block mean
+        that reaches past `step`."""
+        self._n = int(np.searchsorted(self._steps[: self._n], step, side="right"))
+        self._dn = int(np.searchsorted(self._d_steps[: self._dn], step, side="right"))
+        if self._acc_n and self._acc_step > step:
+            self._acc_sum, self._acc_n = 0.0, 0
+        kept = min(self._rn, RECENT_POINTS)
+        order = np.arange(self._rn - kept, self._rn) % RECENT_POINTS
+        steps, values = self._r_steps[order], self._r_values[order]
+        keep = steps <= step
+        self._rn = int(keep.sum())
+        self._r_steps[: self._rn] = steps[keep]
+        self._r_values[: self._rn] = values[keep]
+
     def display(self) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) copies with at most `display_points` points (block means, latest partial block last)."""
         steps = self._d_steps[: self._dn]
@@ -169,6 +185,12 @@ class MetricHistory:
                 if series is None:
                     series = self._series[name] = Series(self._display_points, self._full_points)
                 series.append(step, value)
+
+    def rewind(self, step: int) -> None:
+        """Forget every value recorded after `step`: the run was rolled back to it."""
+        with self._lock:
+            for series in self._series.values():
+                series.rewind(step)
 
     @classmethod
     def from_lists(cls, table: Mapping[str, Sequence[float]], *, until_step: int | None = None,

@@ -42,8 +42,11 @@ class HistoryHook(Hook):
         if trainer.step_count % self.every == 0:
             self.history.append(metrics)
 
+    def on_divergence(self, trainer, error) -> None:
+        self.history.rewind(trainer.step_count)  # the steps after the snapshot no longer happened
+
     def on_end(self, trainer, result: RunResult) -> None:
-        if result.metrics and int(result.metrics["step"]) % self.every:
+        if result.reason != DIVERGED and result.metrics and int(result.metrics["step"]) % self.every:
             self.history.append(result.metrics)
 
 

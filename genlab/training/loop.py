@@ -5,9 +5,15 @@ through `run()`. What differs between them is which hooks they pass and whether 
     if result.reason == DIVERGED:
         print(result.error)
 
-Per step: enter `gate()` (it may block, e.g. while paused, or say stop), take one step, then each
+Per step: enter `gate()` (it may block, e.g. while paused, or say stop), take one step (inside
+`trainer.autocast()`: bf16 where the run's precision says so), then each
 hook's `on_step` in list order, still inside the gate (the live runner holds its trainer lock
 there, so no other thread touches the trainer while hooks read it).
+
+A diverging step (NaN/Inf in a loss or gradient norm) is rolled back whole: the loop keeps a
+snapshot of the trainer (genlab.training.snapshot) taken when run() starts, every `snapshot_every`
+steps and before the first step under changed live settings, and restores it; the error then says
+which step the run went back to, and the hooks' on_divergence see the restored trainer.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
 from genlab.trainers import DivergenceError
+from genlab.training.snapshot import SNAPSHOT_EVERY, Snapshot
 
 REACHED, STOPPED, DIVERGED = "reached", "stopped", "diverged"  # why run() returned
 INTERRUPTED, FAILED = "interrupted", "failed"  # on_end only: run() re-raises the exception
@@ -27,9 +34,9 @@ Gate = Callable[[], AbstractContextManager[bool]]
 @dataclass(frozen=True)
 class RunResult:
     reason: str  # REACHED (step `until`), STOPPED (the gate said so), DIVERGED; INTERRUPTED / FAILED in on_end
-    steps: int  # steps taken by this call
+    steps: int  # good steps taken by this call (those after a rollback's step included)
     metrics: Mapping[str, float] = field(default_factory=dict)  # the last step's metrics ({} if none)
-    error: BaseException | None = None  # the DivergenceError (or the exception that ended the run)
+    error: BaseException | None = None  # the DivergenceError, rolled_back_to set (or the exception that ended the run)
 
 
 class Hook:
@@ -47,7 +54,7 @@ class Hook:
         pass
 
     def on_divergence(self, trainer, error: DivergenceError) -> None:
-        pass
+        """After the rollback: the trainer is back at step error.rolled_back_to."""
 
     def on_end(self, trainer, result: RunResult) -> None:
         pass
@@ -69,29 +76,37 @@ def step_function(trainer, kind: str = "both") -> Callable[[], dict[str, float]]
 
 
 def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: Gate = _always_open,
-        kind: str = "both") -> RunResult:
+        kind: str = "both", snapshot_every: int = SNAPSHOT_EVERY) -> RunResult:
     """Train `trainer` until its step count reaches `until` (None: until the gate says stop) or a
-    step diverges (the DivergenceError goes to the hooks and into the result; the trainer refused
-    that update). `gate()` is entered before each step and yields True to take it, False to stop.
-    KeyboardInterrupt and other exceptions reach the hooks' on_end, then propagate."""
+    step diverges (the trainer is restored to its last snapshot, then the DivergenceError goes to the
+    hooks and into the result). `gate()` is entered before each step and yields True to take it,
+    False to stop. KeyboardInterrupt and other exceptions reach the hooks' on_end, then propagate."""
     take_step = step_function(trainer, kind)
     steps, metrics, result = 0, {}, None
     for hook in hooks:
         hook.on_start(trainer)
     try:
+        snapshot = Snapshot(trainer)
         while result is None and (until is None or trainer.step_count < until):
             with gate() as go:
                 if not go:
                     result = RunResult(STOPPED, steps, metrics)
                     break
+                if trainer.config is not snapshot.config:  # a live setting changed: keep the state before it
+                    snapshot = Snapshot(trainer)
                 try:
-                    metrics = take_step()
+                    with trainer.autocast():
+                        metrics = take_step()
                 except DivergenceError as error:
+                    snapshot.restore(trainer)
+                    error = error.rolled_back(snapshot.step)
                     for hook in hooks:
                         hook.on_divergence(trainer, error)
                     result = RunResult(DIVERGED, steps, metrics, error)
                     break
                 steps += 1
+                if trainer.step_count % snapshot_every == 0:
+                    snapshot = Snapshot(trainer)
                 for hook in hooks:
                     hook.on_step(trainer, metrics)
     except BaseException as error:

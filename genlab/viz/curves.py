@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -73,9 +73,16 @@ def curves_figure(
     uirevision: str = "curves",
     y_title: str = "",
     labels: Mapping[str, str] | None = None,
+    right_axis: Collection[str] = (),
+    right_title: str = "",
 ) -> LightFigure:
-    """One line per metric: the raw (block-mean) values faint, their EMA solid; ≤ 2k points each."""
+    """One line per metric: the raw (block-mean) values faint, their EMA solid; ≤ 2k points each.
+
+    Metrics in `right_axis` are drawn against a second y axis on the right (titled `right_title`), so
+    that a small term stays readable beside a large one (a VAE's KL of a few nats beside a
+    reconstruction loss of hundreds)."""
     data: list[dict] = []
+    right_colour = None
     for i, name in enumerate(names):
         if name not in history:
             continue
@@ -84,21 +91,31 @@ def curves_figure(
             continue
         colour = PALETTE[i % len(PALETTE)]
         label = (labels or {}).get(name, name)
+        axis = {}
+        if name in right_axis:
+            label, axis, right_colour = f"{label} (right axis)", {"yaxis": "y2"}, right_colour or colour
         if smooth and len(values) > 5:
-            data.append(line(steps, values, label, colour, width=1, opacity=0.3, legendgroup=name, showlegend=False))
+            data.append({**line(steps, values, label, colour, width=1, opacity=0.3, legendgroup=name,
+                                showlegend=False), **axis})
             # EMA at the displayed points' resolution (span in points), then thinned for the payload
             e_steps, e_values = downsample(steps, ema(values), MAX_EMA_POINTS)
-            data.append(line(e_steps.astype(np.int32), e_values.astype(np.float32), label, colour, legendgroup=name))
+            data.append({**line(e_steps.astype(np.int32), e_values.astype(np.float32), label, colour,
+                                legendgroup=name), **axis})
         else:
-            data.append(line(steps, values, label, colour, legendgroup=name))
+            data.append({**line(steps, values, label, colour, legendgroup=name), **axis})
     if not data:
         return empty(title, "no data yet: press Start or Step", uirevision)
+    scale = "log" if log_y else "linear"
     layout = {
         "title": heading(title),
         "uirevision": uirevision,
         "xaxis": {"title": {"text": "step"}},
-        "yaxis": {"type": "log" if log_y else "linear", "title": {"text": y_title}},
+        "yaxis": {"type": scale, "title": {"text": y_title}},
     }
+    if right_colour is not None:
+        layout["yaxis2"] = {"type": scale, "overlaying": "y", "side": "right", "showgrid": False,
+                            "title": {"text": right_title, "font": {"color": right_colour}},
+                            "tickfont": {"color": right_colour}}
     return figure(data, layout)
 
 
@@ -121,7 +138,13 @@ def _differs(history: History, a: str, b: str) -> bool:
 
 
 def loss_figure(history: History, *, log_y: bool = False, uirevision: str = "loss") -> LightFigure:
-    """Every loss and penalty term the trainer reports (log scale hides values ≤ 0)."""
+    """Every loss and penalty term the trainer reports (log scale hides values ≤ 0). A VAE's KL has an
+    axis of its own on the right: a few nats would be a flat line at the bottom of an axis that also
+    holds a reconstruction loss of hundreds."""
+    if "loss/kl" in history and "loss/recon" in history:
+        return curves_figure(history, loss_names(history), "Losses (KL on the right axis)", log_y=log_y,
+                             uirevision=uirevision, y_title="nats", right_axis=("loss/kl",),
+                             right_title="KL (nats)")
     return curves_figure(history, loss_names(history), "Losses", log_y=log_y, uirevision=uirevision)
 
 

@@ -10,6 +10,10 @@ import numpy as np
 from genlab.viz.figures import FAKE_COLOUR, REAL_COLOUR, SQUARE_HEIGHT, LightFigure, figure, heading
 
 FIELD_COLOUR = "rgba(40, 40, 40, 0.75)"
+# plotly's RdBu reversed, spelled out so that genlab.viz.raster can draw it too: D's "fake" red at
+# the low end, its "real" blue at the high end (the colours of the generated and real points)
+HEAT_SCALE = [[0.0, "rgb(178,10,28)"], [0.3, "rgb(230,145,90)"], [0.4, "rgb(220,170,132)"],
+              [0.5, "rgb(190,190,190)"], [0.65, "rgb(106,137,247)"], [1.0, "rgb(5,10,172)"]]
 
 
 def arrow_segments(xy: np.ndarray, uv: np.ndarray, length: float, head: float = 0.35) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +50,7 @@ def scene_figure(scene, *, show_field: bool = True, show_heat: bool = True, uire
         probability = scene.heat_label == "D(x)"
         data.append({
             "type": "heatmap", "x": scene.grid_x, "y": scene.grid_y, "z": np.asarray(scene.heat, dtype=np.float32),
-            "colorscale": "RdBu", "reversescale": True, "opacity": 0.55, "name": scene.heat_label, "zsmooth": "best",
+            "colorscale": HEAT_SCALE, "opacity": 0.55, "name": scene.heat_label, "zsmooth": "best",
             "zmin": 0.0 if probability else None, "zmax": 1.0 if probability else None,
             "zmid": None if probability else 0.0,
             "colorbar": {"title": {"text": scene.heat_label}, "thickness": 10, "len": 0.8},

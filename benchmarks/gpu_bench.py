@@ -1,0 +1,107 @@
+"""Steps/s of every shipped model on the CPU and on CUDA, in float32 and in bf16 autocast, through
+genlab's training loop (the metric history recorded, as the app does), with the achieved TFLOP/s set
+against a matmul peak measured on the same device in the same run (float32 and bf16).
+
+The models are train_bench.py's (genlab.presets' defaults). `precision` is the run setting: bf16 means
+bf16 autocast for the step and, for conv models on CUDA, channels_last weights (genlab.trainers.base).
+Each cell is the median of alternating rounds; on CUDA each round ends with a synchronize.
+
+    python benchmarks/gpu_bench.py                                  # every model, every device found
+    python benchmarks/gpu_bench.py --devices cpu --precisions fp32 --models ring-gan --rounds 3
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import torch  # noqa: E402
+
+from benchmarks.train_bench import MODELS, flops_of, machine, model_config, through_the_loop  # noqa: E402
+from genlab.trainers import make_trainer  # noqa: E402
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+def synchronize(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak_tflops(device: str, precision: str, seconds: float = 1.0) -> float:
+    """The best TFLOP/s of an n×n matmul in this dtype on this device (n = 8192 on CUDA, 1024 on CPU)."""
+    n = 8192 if device == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=DTYPES[precision])
+    b = torch.randn(n, n, device=device, dtype=DTYPES[precision])
+    for _ in range(3):
+        a @ b
+    synchronize(device)
+    best, end = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        started = time.perf_counter()
+        for _ in range(4):
+            a @ b
+        synchronize(device)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - started) / 1e12)
+    return best
+
+
+def steps_per_second(name: str, device: str, precision: str, rounds: int, seconds: float) -> tuple[float, int]:
+    """(median steps/s over `rounds` rounds of ~`seconds`, FLOPs of one step)."""
+    trainer = make_trainer(model_config(name, device=device, precision=precision))
+    train = through_the_loop(trainer)
+    flops = flops_of(train)
+
+    def timed(n: int) -> float:
+        synchronize(device)
+        started = time.perf_counter()
+        train(n)
+        synchronize(device)
+        return n / (time.perf_counter() - started)
+
+    n = max(3, round(timed(3) * seconds))
+    return statistics.median(timed(n) for _ in range(rounds)), flops
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    found = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--devices", nargs="+", choices=("cpu", "cuda"), default=found)
+    parser.add_argument("--precisions", nargs="+", choices=tuple(DTYPES), default=list(DTYPES))
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of one round")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    args = parser.parse_args(argv)
+    if "cuda" in args.devices and not torch.cuda.is_available():
+        print("gpu_bench: error: --devices cuda, but torch sees no CUDA device", file=sys.stderr)
+        return 2
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(machine(), flush=True)
+    if torch.cuda.is_available():
+        print(f"CUDA device: {torch.cuda.get_device_name()}", flush=True)
+    peaks = {(device, precision): matmul_peak_tflops(device, precision)
+             for device in args.devices for precision in args.precisions}
+    print("matmul peak TFLOP/s: " + ", ".join(f"{d} {p} {v:.2f}" for (d, p), v in peaks.items()), flush=True)
+    print("| model | device | precision | steps/s | GFLOP/step | TFLOP/s | % of matmul peak |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for name in args.models:
+        for device in args.devices:
+            for precision in args.precisions:
+                rate, flops = steps_per_second(name, device, precision, args.rounds, args.seconds)
+                achieved = rate * flops / 1e12
+                print(f"| {name} | {device} | {precision} | {rate:,.1f} | {flops / 1e9:.3f} | {achieved:.3f} "
+                      f"| {100 * achieved / peaks[device, precision]:.1f}% |", flush=True)
+    print(f"\n{args.rounds} rounds of ~{args.seconds:g} s per cell, medians; load average {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

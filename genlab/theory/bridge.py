@@ -1,0 +1,45 @@
+"""From the Dirac-GAN to a real network: the Train page's run with the same GAN loss and regularizer.
+
+The Dirac lab's games name genlab's own loss kinds and penalties, so a game maps onto a RunConfig field
+by field: the loss onto objective.gan_loss, the regularizer's strength onto the field of the same
+penalty (R1 γ, R2 γ, WGAN-GP λ, weight clipping c). Everything else is the preset GAN on the 8-Gaussian
+ring (genlab.presets), as the CLI and the Train page build it. Instance noise is no Train page knob:
+that game's run keeps its loss only and says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genlab.config import GAN_LOSSES, RunConfig
+from genlab.presets import config_for
+from genlab.theory.dirac import LOSSES, DiracGame
+
+RING = ("gan", "ring")
+STRENGTH_FIELDS = {"weight_clip": "objective.weight_clip", "gradient_penalty": "objective.gp_lambda",
+                   "r1": "objective.r1_gamma", "r2": "objective.r2_gamma"}
+NOT_ON_TRAIN = {"instance_noise": "The Train page has no instance noise: the ring run uses the loss alone."}
+# why: the Dirac critic is one slope, an MLP critic has thousands of weights of order 0.1
+CLIP_NOTE = ("Clipping bounds every one of D's weights to ±{c:g}; an MLP's weights start near ±0.1, "
+             "so only c of about 0.01 to 0.05 holds it back.")
+
+assert set(LOSSES) <= set(GAN_LOSSES), "every Dirac loss must be a loss the trainers know"
+
+
+@dataclass(frozen=True)
+class RingSetup:
+    """The run the Train page opens for a Dirac game, and what differs from the game ("" if nothing)."""
+
+    config: RunConfig
+    note: str = ""
+
+
+def ring_setup(game: DiracGame) -> RingSetup:
+    """The preset ring GAN with `game`'s loss and its regularizer at the same strength."""
+    changes = {"objective.gan_loss": game.loss}
+    field = STRENGTH_FIELDS.get(game.regularizer)
+    if field is not None:
+        changes[field] = game.strength
+    note = NOT_ON_TRAIN.get(game.regularizer, "")
+    if game.clips:
+        note = CLIP_NOTE.format(c=game.strength)
+    return RingSetup(config_for(*RING, dotted=changes), note)

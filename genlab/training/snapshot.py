@@ -1,0 +1,41 @@
+"""A copy of a trainer's whole state to roll back to when a step diverges.
+
+The trainer checks a step for NaN/Inf only when it reads the step's metrics, after the step's
+updates (checking before each update would cost a device sync per update). So the loop keeps a
+known-good copy of everything a step changes — every network's weights and buffers (BatchNorm
+statistics, G's moving average), every optimizer's state, the step count and the random generator —
+and puts it back when a step diverges: no part of a step (a critic sub-step, D's update when G's term
+blew up, a BatchNorm buffer) survives a rollback.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+SNAPSHOT_EVERY = 20  # steps between snapshots: a copy of the state costs ~1-10 % of a step here
+
+
+def cloned(state: Any) -> Any:
+    """A deep copy of a (nested dict/list/tuple of) state with every tensor cloned."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {key: cloned(value) for key, value in state.items()}
+    if isinstance(state, (list, tuple)):
+        return type(state)(cloned(value) for value in state)
+    return state
+
+
+class Snapshot:
+    """`trainer.state_dict()` at one step, copied, so training on does not change it."""
+
+    def __init__(self, trainer):
+        self.step = trainer.step_count
+        self.config = trainer.config  # the live settings it was taken under
+        self._state = cloned(trainer.state_dict())
+
+    def restore(self, trainer) -> None:
+        """Put the trainer back to this snapshot (its live settings stay as they are now). The
+        snapshot stays valid: the trainer gets copies (an optimizer keeps the tensors it is given)."""
+        trainer.load_state_dict(cloned(self._state))

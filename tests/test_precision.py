@@ -1,0 +1,74 @@
+"""Precision and memory layout: bf16 autocast and channels_last on CUDA (those tests skip without
+CUDA), float32 elsewhere unless asked."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from genlab.config import ConfigError, RunConfig
+from genlab.trainers import make_trainer
+from genlab.training import REACHED, Hook, run
+
+RING = RunConfig(name="precision", seed=0).replace(**{"data.n_samples": 256, "model.width": 16,
+                                                       "optim.batch_size": 32})
+CONV = RunConfig(name="precision-conv", seed=0).replace(**{
+    "data.name": "shapes", "data.n_samples": 64, "model.arch": "conv", "model.width": 8, "optim.batch_size": 8})
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+class AutocastSeen(Hook):
+    """Records, per step, whether the generator's forward pass ran under autocast and in which dtype."""
+
+    def __init__(self, trainer):
+        self.seen: list[tuple[bool, torch.dtype]] = []
+        device = trainer.device.type
+
+        def record(module, inputs, output):
+            self.seen.append((torch.is_autocast_enabled(device), output.dtype))
+        trainer.generator.register_forward_hook(record)
+
+
+def test_auto_is_float32_on_the_cpu_and_bf16_is_a_choice():
+    trainer = make_trainer(RING, device="cpu")
+    assert trainer.precision == "fp32"
+    seen = AutocastSeen(trainer)
+    assert run(trainer, until=2).reason == REACHED
+    assert seen.seen and all(not enabled and dtype == torch.float32 for enabled, dtype in seen.seen)
+
+    trainer = make_trainer(RING.replace(precision="bf16"), device="cpu")
+    seen = AutocastSeen(trainer)
+    result = run(trainer, until=3)
+    assert result.reason == REACHED and all(math.isfinite(v) for v in result.metrics.values())
+    assert seen.seen and all(enabled and dtype == torch.bfloat16 for enabled, dtype in seen.seen)
+    assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())  # weights stay float32
+
+
+def test_an_unknown_precision_is_a_named_config_error():
+    with pytest.raises(ConfigError, match="precision"):
+        RING.replace(precision="fp8")
+
+
+@needs_cuda
+def test_cuda_trains_in_bf16_with_channels_last_conv_weights():
+    trainer = make_trainer(CONV, device="cuda")
+    assert trainer.precision == "bf16"
+    kernels = [p for p in trainer.generator.parameters() if p.dim() == 4]
+    assert kernels and all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)
+    seen = AutocastSeen(trainer)
+    result = run(trainer, until=5)
+    assert result.reason == REACHED and all(math.isfinite(v) for v in result.metrics.values())
+    assert all(enabled for enabled, _ in seen.seen)
+
+
+@needs_cuda
+def test_cuda_divergence_rolls_back_on_the_device():
+    trainer = make_trainer(RING, device="cuda")
+    run(trainer, until=2)
+    before = {k: v.clone() for k, v in trainer.generator.state_dict().items()}
+    trainer.discriminator.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+    result = run(trainer, until=5)
+    assert result.error is not None and result.error.rolled_back_to == 2
+    for name, value in trainer.generator.state_dict().items():
+        assert value.device.type == "cuda" and torch.equal(value, before[name])
