@@ -5,6 +5,7 @@ import threading
 
 import streamlit as st
 
+from pages.presentation import presentation_toggle
 from pages.shared import tab_token
 
 
@@ -34,13 +35,16 @@ tab_token()  # on every page, so a reload anywhere keeps this tab's run
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
     st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
     st.Page("pages/dirac.py", title="Dirac-GAN lab", icon=":material/insights:"),
     st.Page("pages/draw.py", title="Draw your data", icon=":material/draw:"),
 ]
+navigation = st.navigation(pages)
+presentation_toggle()
 try:
-    st.navigation(pages).run()
+    navigation.run()
 finally:
     # after the page, not before: importing torch holds the GIL for long stretches (loading its
     # libraries), which would hold up the first page's rendering

@@ -1,7 +1,8 @@
 """One Streamlit widget per declared knob (genlab.config): the widget's kind comes from the declaration.
 
 choices → a selectbox (a horizontal radio for two), bool → a checkbox, a value ladder (ui_values) → a
-select_slider, other numbers → a number_input within the knob's bounds. Not a page (app.py lists them).
+select_slider, other numbers → a number_input within the knob's bounds. A teacher's link can hide a knob
+(no widget) or lock it (a disabled widget): the tab's View (pages/train_share.py). Not a page (app.py lists them).
 """
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Any, Callable, Sequence
 import streamlit as st
 
 from genlab.config import Knob
+from pages.train_share import current_view
+
+LOCKED_HELP = "Locked by the link you opened (your teacher's choice)."
 
 
 def fmt_number(knob: Knob, value: float) -> str:
@@ -33,8 +37,14 @@ def widget_kind(knob: Knob) -> str:
 def knob_widget(knob: Knob, key: str, *, options: Sequence | None = None,
                 format_func: Callable[[Any], str] | None = None, on_change: Callable | None = None,
                 args: tuple = ()) -> None:
-    """Draw `knob`'s widget bound to st.session_state[key] (which must hold its current value)."""
-    common = {"key": key, "help": knob.help or None, "on_change": on_change, "args": args}
+    """Draw `knob`'s widget bound to st.session_state[key] (which must hold its current value), unless the
+    tab's View hides it; disabled when the View locks it."""
+    view = current_view()
+    if not view.shows(knob):
+        return
+    locked = view.locks(knob)
+    common = {"key": key, "help": LOCKED_HELP if locked else knob.help or None, "on_change": on_change,
+              "args": args, "disabled": locked}
     kind = widget_kind(knob)
     if kind == "checkbox":
         st.checkbox(knob.title, **common)

@@ -19,12 +19,16 @@ from pages.plain import plain
 from pages.recovery import offer_recovery
 from pages.shared import session_runner, use_app_navigation
 from pages.train_controls import live_controls
+from pages.lesson_panel import beside_lesson
+from pages.presentation import presenting
+from pages.share_panel import share_panel
 from pages.train_evaluate import evaluate_panel
 from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_transfer import transfer_panel
+from pages.train_share import sync_url
 from pages.train_view import live_view
 
 use_app_navigation()
@@ -112,6 +116,7 @@ runner = session_runner()
 opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else None
 ss.pop(OPEN_RUN_KEY, None)
 open_handoff(runner)  # a run set up by the Dirac-GAN lab or Draw your data
+view = sync_url(runner)  # a link's or lesson's setup on a tab's first visit; the run's setup into the URL
 sync_widgets(runner)
 if opened is not None:
     ss[SAVE_NAME_KEY] = name_after_opening(opened)
@@ -119,7 +124,7 @@ if opened is not None:
 st.title("Train")
 offer_recovery(runner)
 fresh = runner.state == IDLE and runner.step_count == 0
-with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh):
+with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh and not presenting()):
     setup_panel(runner)
 transfer_panel(runner)
 with st.sidebar:
@@ -128,9 +133,13 @@ transport(runner)
 overwrite_prompt(runner)
 for kind, text in ss.pop(FLASH_KEY, []):
     getattr(st, kind)(text)
-with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
-    evaluate_panel(runner)
+if not presenting():  # fewer panels on a projector
+    with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
+        evaluate_panel(runner)
+    with st.expander("Share · teach · hand in: link, student link, run report"):
+        share_panel(runner, view)
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
 refresh_every = ss["live.refresh"] if runner.state == RUNNING else max(1.0, ss["live.refresh"])
-st.fragment(run_every=refresh_every)(live_view)()
+with beside_lesson(refresh_every):
+    st.fragment(run_every=refresh_every)(live_view)()

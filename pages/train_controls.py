@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.config import get_dotted
+from genlab.share import REFRESH_CHOICES
 from pages.knob_widgets import knob_widget
 from pages.shared import session_runner
 from pages.train_form import LIVE_KNOBS, live_key, on_live_change
 
 ss = st.session_state
 SECTION_TITLES = {"optim": "Optimizer", "objective": "Loss and regularizers"}
-REFRESH_S = (0.5, 1.0, 2.0)
+REFRESH_S = REFRESH_CHOICES
 SLOW_MOTION = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0)
 
 

@@ -18,8 +18,10 @@ import streamlit as st
 
 from genlab import pictures, viz
 from genlab.viz.figures import SQUARE_HEIGHT
+from genlab.viz.presentation import presentation
 from genlab.metrics.detectors import detect_for_config
 from genlab.live import DIVERGED, ERROR, RUNNING
+from pages.presentation import presenting
 from pages.shared import session_runner
 
 ss = st.session_state
@@ -59,7 +61,9 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
 
 
 def chart(figure, key: str, live: bool, width: int = viz.PICTURE_WIDTH) -> None:
-    """`figure` as a picture while the run trains (`live`), else as an interactive plotly chart."""
+    """`figure` as a picture while the run trains (`live`), else as an interactive plotly chart; restyled
+    for a projector in presentation mode."""
+    figure = presentation(figure) if presenting() else figure
     if live:
         uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width)
         st.image(uri, width="stretch" if width == viz.PICTURE_WIDTH else "content")

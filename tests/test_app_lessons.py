@@ -1,0 +1,67 @@
+"""The Lessons page and the lesson panel on the Train page, through Streamlit's AppTest."""
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from genlab.lessons import LESSONS_DIR, load_lessons
+from pages.shared import RUNNER_STATE_KEY
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def lessons_page(repo_root, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")  # a closed tab's runner is reaped at once
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/lessons.py").run()
+    assert not at.exception, at.exception
+    yield at
+    runner = at.session_state[RUNNER_STATE_KEY] if RUNNER_STATE_KEY in at.session_state else None
+    st.cache_resource.clear()
+    if runner is not None:
+        runner._join(10)
+
+
+def markdown(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def test_the_lessons_page_lists_every_shipped_lesson_with_its_link(lessons_page):
+    lessons, _ = load_lessons(LESSONS_DIR)
+    assert [s.value for s in lessons_page.subheader] == [lesson.title for lesson in lessons]
+    links = [c.value for c in lessons_page.code]
+    assert all(any(link.endswith(f"train?lesson={lesson.id}") for link in links) for lesson in lessons)
+    assert not lessons_page.error
+
+
+def test_opening_a_lesson_loads_its_setup_and_its_first_step_ticks(lessons_page, wait_until):
+    at = lessons_page
+    at.button(key="open.saturation").click().run()
+    assert [t.value for t in at.title] == ["Train"]
+    at.switch_page("pages/train.py").run()  # AppTest's later runs would go back to the page it was given
+    assert not at.exception, at.exception
+    runner = at.session_state[RUNNER_STATE_KEY]
+    config = runner.config
+    assert (config.objective.gan_loss, config.optim.n_critic, config.seed) == ("minimax", 5, 1)
+    assert at.query_params.get("lesson") in ("saturation", ["saturation"])
+    assert "▶️ **Step 1.**" in markdown(at)
+    keys = {w.key for w in at.select_slider}
+    assert "live.lr-d" in keys and "live.r1" not in keys  # the lesson shows only what it needs
+    at.button(key="btn.step").click().run()
+
+    def ticked():
+        at.button(key="btn.step").click().run()
+        assert not at.exception, at.exception
+        return "✅ **Step 1.**" in markdown(at)
+    wait_until(ticked, timeout=60, interval=0.1, what="step 1 to tick")
+    assert "▶️ **Step 2.**" in markdown(at)
+    at.button(key="lesson.next.1").click().run()
+    assert "▶️ **Step 3.**" in markdown(at)
+    at.button(key="lesson.do.2").click().run()  # "Do it": the non-saturating loss, a fresh run
+    assert runner.config.objective.gan_loss == "nonsaturating" and runner.step_count == 0
+    at.button(key="lesson.close").click().run()
+    at.run()
+    assert "Step 1." not in markdown(at)

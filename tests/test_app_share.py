@@ -1,0 +1,121 @@
+"""The Train page's setup in its URL, teachers' locks and the share panel, through Streamlit's AppTest."""
+from __future__ import annotations
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from pages.shared import RUNNER_STATE_KEY, TAB_TOKEN_KEY
+
+TIMEOUT = 60
+
+
+@pytest.fixture
+def open_link(repo_root, monkeypatch, tmp_path):
+    """open_link({"r1": "1", ...}) -> an AppTest on the Train page of a fresh tab that opened that link.
+    Every tab's runner is closed after the test."""
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path / "checkpoints"))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")  # a closed tab's runner is reaped at once
+    opened: list[AppTest] = []
+
+    def open_(params: dict[str, str]) -> AppTest:
+        at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
+        for key, value in params.items():
+            at.query_params[key] = value
+        at.switch_page("pages/train.py").run()
+        assert not at.exception, at.exception
+        opened.append(at)
+        return at
+
+    yield open_
+    runners = [at.session_state[RUNNER_STATE_KEY] for at in opened if RUNNER_STATE_KEY in at.session_state]
+    st.cache_resource.clear()
+    for runner in runners:
+        runner._join(10)
+
+
+def param(at: AppTest, key: str) -> str | None:
+    """A URL parameter's value (AppTest keeps the ones it was given as lists, the page's as text)."""
+    value = at.query_params.get(key)
+    return value[-1] if isinstance(value, list) else value
+
+
+def runner_of(at: AppTest):
+    return at.session_state[RUNNER_STATE_KEY]
+
+
+def test_a_link_restores_its_setup_and_keeps_the_tab_token_apart(open_link):
+    at = open_link({"family": "gan", "dataset": "grid", "r1": "1", "seed": "3", "loss": "hinge", "tab": "private"})
+    config = runner_of(at).config
+    assert (config.data.name, config.objective.r1_gamma, config.seed, config.objective.gan_loss) == \
+        ("grid", 1.0, 3, "hinge")
+    assert not at.warning and not at.error
+    assert at.select_slider(key="live.r1").value == 1.0  # the widgets show the link's values
+    token = param(at, "tab")  # the tab's private token (pages.shared) stays in the URL beside the setup
+    assert token and token == at.session_state[TAB_TOKEN_KEY]
+    link = next(c.value for c in at.code if "family=gan" in c.value)
+    assert "tab=" not in link and token not in link and "r1=1" in link and "seed=3" in link and "dataset=grid" in link
+
+
+def test_the_url_follows_a_live_change(open_link):
+    at = open_link({})
+    assert param(at, "family") == "gan" and param(at, "r1") is None
+    at.select_slider(key="live.r1").set_value(10.0).run()
+    assert not at.exception
+    assert param(at, "r1") == "10"
+    at.select_slider(key="live.r1").set_value(0.0).run()
+    assert param(at, "r1") is None  # back at the preset's value: not written
+
+
+@pytest.mark.parametrize("params, named", [
+    ({"lr-d": "zz"}, "lr-d"),
+    ({"family": "dog"}, "family"),
+    ({"beta": "2"}, "beta"),
+    ({"lock": "r1,nonsense"}, "lock"),
+    ({"lesson": "no-such-lesson"}, "lesson"),
+])
+def test_a_tampered_link_names_the_field_and_opens_the_default(open_link, params, named):
+    at = open_link({"family": "gan", "dataset": "ring", **params})
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 1 and warnings[0].startswith(f"{named}="), warnings
+    config = runner_of(at).config
+    assert config.model.family == "gan" and config.optim.lr_discriminator == 1e-3
+
+
+def first_losses(open_link, link: dict[str, str]) -> tuple[float, float]:
+    """loss/d and loss/g of the first step of a fresh tab opened on `link` (its runner closed after)."""
+    at = open_link(link)
+    runner = runner_of(at)
+    at.button(key="btn.step").click().run()
+    assert runner.step_count == 1
+    table = runner.history_lists()
+    st.cache_resource.clear()  # the tab goes away (AppTests share one session: the next gets a new runner)
+    runner._join(10)
+    return table["loss/d"][0], table["loss/g"][0]
+
+
+def test_the_same_link_gives_the_same_first_losses(open_link):
+    link = {"family": "gan", "dataset": "ring", "seed": "7", "r1": "0.1"}
+    first = first_losses(open_link, link)
+    assert first_losses(open_link, link) == first
+    assert first_losses(open_link, {**link, "seed": "8"})[0] != first[0]  # the seed is what makes them equal
+
+
+def test_a_teachers_link_locks_and_hides_controls(open_link):
+    at = open_link({"family": "gan", "dataset": "ring", "lock": "r1,seed", "hide": "r2,gp"})
+    assert at.select_slider(key="live.r1").disabled
+    assert at.number_input(key="setup.seed").disabled
+    assert not at.select_slider(key="live.lr-d").disabled
+    keys = {w.key for w in at.select_slider}
+    assert "live.r2" not in keys and "live.gp" not in keys and "live.r1" in keys
+    assert not [m for m in at.multiselect if m.key == "share.lock"]  # students get no teacher controls
+    assert param(at, "lock") == "r1,seed"
+
+
+def test_a_teacher_makes_a_student_link(open_link):
+    at = open_link({"family": "gan", "dataset": "ring", "r1": "1"})
+    at.multiselect(key="share.lock").set_value(["r1"]).run()
+    at.multiselect(key="share.hide").set_value(["live"]).run()
+    student = [c.value for c in at.code if "lock=r1" in c.value]
+    assert len(student) == 1 and "hide=live" in student[0] and "r1=1" in student[0]
