@@ -433,7 +433,7 @@ def test_run_whose_data_file_is_gone_still_loads_for_sampling(tmp_path, monkeypa
     assert torch.equal(samples(loaded.trainer), samples(trainer))
 
 
-SHIPPED = ("ring-gan", "shapes-beta-vae", "fashion-vae", "fashion-gan")
+SHIPPED = ("ring-gan", "shapes-beta-vae", "fashion-vae", "fashion-gan", "fashion500-gan")
 
 
 @pytest.mark.parametrize("name", SHIPPED)

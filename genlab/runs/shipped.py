@@ -17,6 +17,7 @@ SHIPPED_WEIGHTS_SHA256 = {
     "shapes-beta-vae": "980f83392d5bd9432101b6202763473c178866ce805ca98e8f93cc5ec03147bb",
     "fashion-vae": "e7c92b99f74b558ecf9325adec04cdf9c8ebaf81de43f12f00a54f08fe728097",
     "fashion-gan": "b3a404c85ec45894fe181da9037f4ac066bd310d754bb75b7ace463c5aae48d4",
+    "fashion500-gan": "62ff1acf10c4d386ed9572585bc9bf1f589cf1aca5928fdba0b07d89a8446bb1",
 }
 META_READ_LIMIT = 1 << 20  # meta.json of a real run is a few kB; a larger one is not a shipped run
 
