@@ -264,7 +264,8 @@ def test_missing_tensor_and_bad_config_value_are_named(tmp_path):
         ("x" * 65, "1-64 characters"),
     ],
 )
-def test_bad_run_names_are_refused(tmp_path, name, problem):
+def test_bad_run_names_are_refused(tmp_path, name, problem, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # "../x" must not name a folder that happens to exist beside the checkout
     trainer = trained(steps=0)
     with pytest.raises(CheckpointError, match=f"invalid run name .*{problem}"):
         save_run(trainer, root=tmp_path / "root", name=name)
