@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.live import TrainingRunner
-from genlab.runs import free_copy_name, is_shipped
+from genlab.runs import check_name, free_copy_name, is_shipped
 from pages.plain import plain
 from pages.shared import checkpoint_root
 from pages.train_form import SAVE_NAME_KEY, flash
@@ -25,11 +25,11 @@ def name_after_opening(name: str) -> str:
 
 def save(runner: TrainingRunner, overwrite: bool = False) -> None:
     """Save under the name in the box; a run of that name that this tab did not save asks first."""
-    name = (ss.get(SAVE_NAME_KEY) or "").strip()
+    name = check_name((ss.get(SAVE_NAME_KEY) or "").strip())  # a path such as "../x" is refused, not looked up
     root = checkpoint_root()
     target = root / name
     ss.pop(PENDING_KEY, None)
-    if name and target.exists() and not overwrite and ss.get(OWN_KEY) != (runner.run_id, name):
+    if target.exists() and not overwrite and ss.get(OWN_KEY) != (runner.run_id, name):
         if is_shipped(target):
             flash("error", f"**{plain(name)}** ships with genlab and cannot be overwritten: save under another "
                            f"name, e.g. **{plain(free_copy_name(root, name))}**.")

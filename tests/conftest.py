@@ -111,3 +111,28 @@ def streamlit_server(script: str, log_path: Path, **env: str) -> Iterator[str]:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def app_page(tmp_path_factory, path: str, timeout_ms: int) -> Iterator[object]:
+    """One Chromium tab on the app's page `path` (e.g. "dirac"), served from a fresh runs folder."""
+    sync_api, chromium = playwright_and_chromium()
+    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
+    with streamlit_server("app.py", log_path, GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("runs"))) as url:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            context = browser.new_context(viewport={"width": 1400, "height": 1300})
+            tab = context.new_page()
+            tab.set_default_timeout(timeout_ms)
+            tab.goto(f"{url}/{path}")
+            try:
+                yield tab
+            finally:
+                context.close()
+                browser.close()
+
+
+def wait_idle(page, timeout_ms: int) -> None:
+    """Wait until the app's script has finished its run (Streamlit marks the app 'notRunning')."""
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)

@@ -466,3 +466,10 @@ def test_data_folder_field_says_where_files_go_and_finds_them(app, tmp_path, mon
     app.button(key="btn.reset").click().run()
     assert not app.error, [e.value for e in app.error]
     assert runner_of(app).config.data.path == str(folder) and runner_of(app).config.data.name == "mnist"
+
+
+def test_save_refuses_a_name_that_is_a_path(app, tmp_path):
+    (tmp_path / "checkpoints").mkdir(exist_ok=True)
+    app.text_input(key="save.name").input("../checkpoints").run()
+    app.button(key="btn.save").click().run()
+    assert any("invalid run name" in shown(e.value) for e in app.error) and not app.warning

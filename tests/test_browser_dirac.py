@@ -11,7 +11,8 @@ import re
 
 import pytest
 
-from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server
+from conftest import REPO_ROOT, app_page, playwright_and_chromium
+from conftest import wait_idle as wait_for_script
 
 pytestmark = pytest.mark.browser
 
@@ -27,22 +28,12 @@ expect.set_options(timeout=TIMEOUT_MS)  # the default 5 s is too short on a load
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server("app.py", log_path, GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("runs"))) as url:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            context = browser.new_context(viewport={"width": 1400, "height": 1300})
-            tab = context.new_page()
-            tab.set_default_timeout(TIMEOUT_MS)
-            tab.goto(f"{url}/dirac")
-            yield tab
-            context.close()
-            browser.close()
+    with app_page(tmp_path_factory, "dirac", TIMEOUT_MS) as tab:
+        yield tab
 
 
 def wait_idle(page, timeout: int = TIMEOUT_MS) -> None:
-    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_be_visible(timeout=timeout)
+    wait_for_script(page, timeout)
 
 
 def scheme_row(page, scheme: str):

@@ -12,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server
+from conftest import REPO_ROOT, app_page, playwright_and_chromium
+from conftest import wait_idle as wait_for_script
 from genlab.data.drawn import EXTENT, decode_anchors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -34,22 +35,12 @@ expect.set_options(timeout=TIMEOUT_MS)
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    with streamlit_server("app.py", log_path, GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("runs"))) as url:
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-            context = browser.new_context(viewport={"width": 1400, "height": 1300})
-            tab = context.new_page()
-            tab.set_default_timeout(TIMEOUT_MS)
-            tab.goto(f"{url}/draw")
-            yield tab
-            context.close()
-            browser.close()
+    with app_page(tmp_path_factory, "draw", TIMEOUT_MS) as tab:
+        yield tab
 
 
 def wait_idle(page, timeout: int = TIMEOUT_MS) -> None:
-    expect(page.locator("[data-testid='stApp'][data-test-script-state='notRunning']")).to_be_visible(timeout=timeout)
+    wait_for_script(page, timeout)
 
 
 def screen(box: dict, x: float, y: float) -> tuple[float, float]:
