@@ -36,9 +36,6 @@ use_app_navigation()
 ss = st.session_state
 OPEN_RUN_KEY = "open_run"  # set by the Runs page ("Continue training"): the folder of a run to load
 STEP_KINDS = {"step": "both", "step_d": "d", "step_g": "g"}
-PAGE_COMMANDS = ("reset", "save")  # commands whose effects reach beyond the live fragment
-PAGE_RERUN_KEY = "train.page_rerun"  # set by such a command: the fragment re-runs the whole page
-PAGE_RUNNING_KEY = "train.page_running"  # whether the run was running when the whole page last ran
 SHOWN_FLASH_KEY = "train.shown_flash"  # the messages on screen, until the next command
 
 
@@ -67,7 +64,6 @@ def command(name: str) -> None:
     """A transport button's action (a callback: it runs before the page re-renders)."""
     runner = session_runner()
     ss.pop(SHOWN_FLASH_KEY, None)
-    ss[PAGE_RERUN_KEY] = name in PAGE_COMMANDS
     try:
         if name == "start":
             runner.start()
@@ -124,10 +120,9 @@ def run_file_row() -> None:
 
 def studio() -> None:
     """The live fragment: transport buttons, messages, and the live view. Re-runs on its own every
-    refresh and on a click of its buttons; re-runs the whole page when a command needs it or when the
-    run started or stopped running (the page's refresh interval and panels follow the state)."""
-    if ss.pop(PAGE_RERUN_KEY, False):
-        st.rerun()
+    refresh and on a click of its buttons. It never re-runs the whole page itself and its refresh
+    interval does not follow the run's state: both made Streamlit's frontend fail ("Cannot set a node
+    at a delta path") within a minute of Pause/Resume clicks on a busy machine."""
     runner = session_runner()
     transport(runner)
     if FLASH_KEY in ss:  # kept on screen across the fragment's refreshes until the next command
@@ -135,8 +130,6 @@ def studio() -> None:
     for kind, text in ss.get(SHOWN_FLASH_KEY, []):
         getattr(st, kind)(text)
     live_view()
-    if (runner.state == RUNNING) != ss.get(PAGE_RUNNING_KEY):
-        st.rerun()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -153,7 +146,6 @@ if opened is not None:
 
 st.title("Train")
 ss.pop(SHOWN_FLASH_KEY, None)
-ss.pop(PAGE_RERUN_KEY, None)
 # Every block above the live fragment sits in a container of its own, drawn on every run, so the
 # fragment keeps its place in the page whatever appears above it: an auto-refresh that fires during a
 # whole-page run must not address a moved fragment (Streamlit: "Cannot set a node at a delta path").
@@ -177,7 +169,5 @@ with st.container():
             share_panel(runner, view)
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
-ss[PAGE_RUNNING_KEY] = runner.state == RUNNING
-refresh_every = ss["live.refresh"] if ss[PAGE_RUNNING_KEY] else max(1.0, ss["live.refresh"])
-with beside_lesson(refresh_every):
-    st.fragment(run_every=refresh_every)(studio)()
+with beside_lesson(ss["live.refresh"]):
+    st.fragment(run_every=ss["live.refresh"])(studio)()

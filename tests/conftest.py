@@ -16,6 +16,13 @@ import pytest
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+TINY_RING_GAN = {  # a run config small enough to build and train for a few steps in milliseconds
+    "name": "tiny",
+    "data": {"name": "ring", "n_samples": 256},
+    "model": {"family": "gan", "arch": "mlp", "latent_dim": 2, "width": 8, "depth": 1},
+    "optim": {"batch_size": 16},
+}
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
@@ -133,6 +140,6 @@ def app_page(tmp_path_factory, path: str, timeout_ms: int) -> Iterator[object]:
                 browser.close()
 
 
-def wait_idle(page, timeout_ms: int) -> None:
+def wait_idle(page, timeout_ms: int = 30_000) -> None:
     """Wait until the app's script has finished its run (Streamlit marks the app 'notRunning')."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from conftest import REPO_ROOT, app_page, playwright_and_chromium
-from conftest import wait_idle as wait_for_script
+from conftest import wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -31,9 +31,6 @@ def page(tmp_path_factory):
     with app_page(tmp_path_factory, "dirac", TIMEOUT_MS) as tab:
         yield tab
 
-
-def wait_idle(page, timeout: int = TIMEOUT_MS) -> None:
-    wait_for_script(page, timeout)
 
 
 def scheme_row(page, scheme: str):

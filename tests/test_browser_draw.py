@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, app_page, playwright_and_chromium
-from conftest import wait_idle as wait_for_script
+from conftest import wait_idle
 from genlab.data.drawn import EXTENT, decode_anchors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -38,9 +38,6 @@ def page(tmp_path_factory):
     with app_page(tmp_path_factory, "draw", TIMEOUT_MS) as tab:
         yield tab
 
-
-def wait_idle(page, timeout: int = TIMEOUT_MS) -> None:
-    wait_for_script(page, timeout)
 
 
 def screen(box: dict, x: float, y: float) -> tuple[float, float]:

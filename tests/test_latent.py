@@ -40,6 +40,8 @@ from genlab.runs import WEIGHTS_FILE, save_run
 from genlab.config import RunConfig
 from genlab.trainers import make_trainer
 
+from conftest import TINY_RING_GAN
+
 TINY_VAE = {
     "name": "tiny-vae",
     "data": {"name": "shapes", "n_samples": 64, "image_size": 28},
@@ -378,14 +380,6 @@ def test_run_stamp_changes_when_the_run_files_change(tmp_path):
 # ------------------------------------------------------------------------------------------------
 # what the explorer page shows (genlab.latent.explorer)
 # ------------------------------------------------------------------------------------------------
-TINY_RING_GAN = {
-    "name": "tiny-ring-gan",
-    "data": {"name": "ring", "n_samples": 256},
-    "model": {"family": "gan", "arch": "mlp", "latent_dim": 2, "width": 8, "depth": 1},
-    "optim": {"batch_size": 16},
-}
-
-
 @pytest.fixture(scope="module")
 def vae_analysis(vae_model) -> Analysis:
     return analyse_run(vae_model)

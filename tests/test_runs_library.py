@@ -32,20 +32,14 @@ from genlab.runs import (
 )
 from genlab.trainers import make_trainer
 
-TINY = {
-    "name": "tiny",
-    "data": {"name": "ring", "n_samples": 256},
-    "model": {"family": "gan", "arch": "mlp", "latent_dim": 2, "width": 8, "depth": 1},
-    "optim": {"batch_size": 16},
-}
-
+from conftest import TINY_RING_GAN
 
 @pytest.fixture(scope="module")
 def saved_zip(tmp_path_factory) -> bytes:
     """A valid run zip (exported from a tiny trained run), built once."""
     root = tmp_path_factory.mktemp("source")
     torch.manual_seed(0)
-    trainer = make_trainer(RunConfig.from_dict(json.loads(json.dumps(TINY))), device="cpu")
+    trainer = make_trainer(RunConfig.from_dict(json.loads(json.dumps(TINY_RING_GAN))), device="cpu")
     history: dict[str, list[float]] = {"step": [], "loss/d": [], "loss/g": []}
     for _ in range(3):
         metrics = trainer.step()
