@@ -11,7 +11,7 @@ A run "reaches" its target at the first check where it covers every mode with at
 share of high-quality samples (ring: 8/8 and 95 %, grid: 25/25 and 90 %). The table shows that step and
 its CPU seconds, and the numbers at the preset's step budget (`steps` in the preset).
 
-    python benchmarks/toy2d_presets.py                          # both presets, seeds 0-4 (~1 min)
+    python benchmarks/toy2d_presets.py                          # both presets, seeds 0-4 (~3 CPU min)
     python benchmarks/toy2d_presets.py --dataset grid --seeds 5-9
     python benchmarks/toy2d_presets.py --dataset ring --vary objective.r1_gamma=0,0.01,0.1 model.width=64,128
 """

@@ -5,6 +5,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from genlab.presets import preset
 from pages.shared import RUNNER_STATE_KEY, TAB_TOKEN_KEY
 
 TIMEOUT = 60
@@ -80,7 +81,8 @@ def test_a_tampered_link_names_the_field_and_opens_the_default(open_link, params
     warnings = [w.value for w in at.warning]
     assert len(warnings) == 1 and warnings[0].startswith(f"{named}="), warnings
     config = runner_of(at).config
-    assert config.model.family == "gan" and config.optim.lr_discriminator == 1e-3
+    assert config.model.family == "gan"
+    assert config.optim.lr_discriminator == preset("gan", "ring")["optim.lr_discriminator"]
 
 
 def first_losses(open_link, link: dict[str, str]) -> tuple[float, float]:

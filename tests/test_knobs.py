@@ -115,7 +115,7 @@ def test_config_for_layers_preset_then_raw_then_dotted():
     assert config.name == "shapes-vae" and config.model.arch == preset("vae", "shapes")["model.arch"]
     assert config.model.latent_dim == 3 and config.model.width == 8
     assert config.optim.lr_encoder == 5e-4  # an old key in a raw layer means the encoder for a VAE
-    assert config_for("gan", "ring") == RunConfig(name="ring-gan")
+    assert config_for("gan", "ring") == RunConfig(name="ring-gan").replace(**preset("gan", "ring"))
     with pytest.raises(ConfigError) as info:
         config_for("gan", "ring", dotted={"objective.r1_gamma": -1.0})
     assert info.value.field == "objective.r1_gamma"

@@ -260,6 +260,11 @@ class OptimConfig(Section):
     beta1: float = knob(0.0, key="beta1", label="Adam β1 (SGD momentum)", bounds=(0.0, 0.9999), ui=False)
     beta2: float = knob(0.9, key="beta2", label="Adam β2", bounds=(0.0, 0.99999), ui=False)
     batch_size: int = knob(256, key="batch-size", label="Batch size", bounds=(1, 65_536), short="batch")
+    lr_cooldown: float = knob(0.0, key="lr-cooldown", label="Learning-rate cool-down: last share of the steps",
+                              formula="every learning rate falls linearly to 0.1× over the last c·steps",
+                              bounds=(0.0, 1.0), off=0.0, ui=False, short="cool-down",
+                              help="Lower rates near the end of the step budget settle G onto its modes; "
+                                   "past the budget the rates stay at 0.1×.")
     n_critic: int = knob(1, key="n-critic", label="D steps per G step (n_critic)", bounds=(1, 100), family="gan",
                          acts_on="discriminator", live=True, ui_values=(1, 2, 3, 5, 10))
     ema_decay: float = knob(0.99, key="ema-decay", label="EMA of G's weights for samples", formula="θ_ema ← d·θ_ema + "

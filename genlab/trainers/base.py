@@ -14,6 +14,7 @@ from genlab.data import DataSource, load_data
 from genlab.metrics.layers import LayerNormTracker
 from genlab.models.budget import check_model_budget
 from genlab.regularizers import clip_gradient_norm_, gradient_norm
+from genlab.trainers.schedule import cooldown_factor
 
 PREVIEW_COUNT = 64
 
@@ -99,6 +100,12 @@ class Trainer:
     def _apply_learning_rates(self) -> None:
         raise NotImplementedError
 
+    def _learning_rate_factor(self) -> float:
+        """What every configured learning rate is multiplied by for the next update: the fine-tuning
+        factor (transfer.lr_scale) times the cool-down's factor at this step."""
+        optim = self.config.optim
+        return self.config.transfer.lr_scale * cooldown_factor(self.step_count, self.config.steps, optim.lr_cooldown)
+
     # --- precision and memory layout -------------------------------------------------------------
     @property
     def precision(self) -> str:
@@ -171,6 +178,8 @@ class Trainer:
             if not math.isfinite(value):
                 raise DivergenceError(name, self.step_count + 1, value)
         self.step_count += 1
+        if self.config.optim.lr_cooldown > 0:
+            self._apply_learning_rates()
         result = dict(zip(names, values))
         if self.step_count % self.config.stats_every == 0:
             result.update(self.periodic_stats())

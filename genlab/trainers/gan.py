@@ -52,7 +52,7 @@ class GANTrainer(Trainer):
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
-        scale = self.config.transfer.lr_scale
+        scale = self._learning_rate_factor()
         for group in self.optimizers["generator"].param_groups:
             group["lr"] = self.config.optim.lr_generator * scale
         for group in self.optimizers["discriminator"].param_groups:

@@ -35,7 +35,7 @@ class VAETrainer(Trainer):
         self.fixed_noise = self._noise(PREVIEW_COUNT)
 
     def _apply_learning_rates(self) -> None:
-        scale = self.config.transfer.lr_scale
+        scale = self._learning_rate_factor()
         lr = {"encoder": self.config.optim.lr_encoder * scale, "decoder": self.config.optim.lr_decoder * scale}
         for group in self.optimizers["vae"].param_groups:
             group["lr"] = lr[group["name"]]
