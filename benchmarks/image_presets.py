@@ -87,10 +87,10 @@ def train_for(preset_name: str, seconds: float, every: float, clock, n_samples: 
     row.update(steps=trainer.step_count, seconds=spent, config=trainer.config)
     if grid_dir is not None:
         from genlab.atomic import write_bytes_atomic
-        from genlab.pictures import samples_png
+        from genlab.pictures import image_grid, png_bytes
 
         images = sample(trainer, GRID_SAMPLES, torch.Generator().manual_seed(EVAL_SEED))
-        write_bytes_atomic(grid_dir / f"{preset_name}.png", samples_png(images, nrow=8))
+        write_bytes_atomic(grid_dir / f"{preset_name}.png", png_bytes(image_grid(images, nrow=8, upscale=2)))
     return row
 
 
