@@ -147,6 +147,16 @@ def test_a_changed_chart_waits_its_drawing_cost_times_the_ratio():
     assert store.data_uri("other", flat_line_figure(1.0), 300) == first  # each chart has its own hold
 
 
+def test_a_no_data_placeholder_is_replaced_at_once_whatever_its_hold():
+    """At Start the loss chart is drawn once with no data; the first curve must not wait out its hold."""
+    clock = Clock(tick=1.0)
+    store = live_pictures.FigurePictures(clock=clock, cost_ratio=1000.0)
+    placeholder = store.data_uri("loss", viz.loss_figure({}), 300)
+    curve = store.data_uri("loss", flat_line_figure(1.0), 300)
+    assert curve != placeholder
+    assert store.data_uri("loss", moved(flat_line_figure(1.0)), 300) is curve  # a real curve keeps its hold
+
+
 def test_every_live_chart_draws():
     steps = np.arange(1, 301)
     history = {"loss/d": (steps, np.exp(-steps / 100.0)), "loss/g": (steps, np.log(steps)),

@@ -6,7 +6,8 @@ and the curves 15-40 ms each; redrawn at every 0.5 s refresh, four charts took a
 the training thread. A chart whose last drawing took t seconds is drawn again at the earliest
 REDRAW_COST_RATIO × t later, so each chart takes at most 1/REDRAW_COST_RATIO of the wall time: the
 picture rate adapts to the machine (a chart drawn in 15 ms follows every 0.5 s refresh, the scene on a
-loaded 2-core server every few seconds).
+loaded 2-core server every few seconds). A placeholder (a chart without data yet, "press Start") is
+replaced as soon as data comes, whatever its hold: a run's first seconds must not show "no data".
 """
 from __future__ import annotations
 
@@ -52,7 +53,13 @@ def figure_digest(figure: LightFigure | Mapping, width: int = raster.WIDTH) -> s
 class Drawn:
     digest: str  # of the figure drawn
     uri: str  # its picture as a data: URI
-    next_draw: float  # clock time before which it is not redrawn
+    next_draw: float  # clock time before which it is not redrawn, unless it is a placeholder
+    placeholder: bool  # the figure drawn had no traces (e.g. "no data yet")
+
+
+def has_traces(figure: LightFigure | Mapping) -> bool:
+    spec = figure.spec if isinstance(figure, LightFigure) else figure
+    return bool(spec.get("data"))
 
 
 class FigurePictures:
@@ -70,9 +77,9 @@ class FigurePictures:
         digest = figure_digest(figure, width)
         kept = self._latest.get(key)
         began = self._clock()
-        if kept is not None and (kept.digest == digest or began < kept.next_draw):
+        if kept is not None and (kept.digest == digest or (began < kept.next_draw and not kept.placeholder)):
             return kept.uri
         uri = data_uri_png(raster.figure_picture(figure, width), fast=True)
         took = self._clock() - began
-        self._latest[key] = Drawn(digest, uri, began + self._cost_ratio * took)
+        self._latest[key] = Drawn(digest, uri, began + self._cost_ratio * took, not has_traces(figure))
         return uri
