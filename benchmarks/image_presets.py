@@ -36,10 +36,12 @@ sys.path.insert(0, str(REPO))
 
 import torch  # noqa: E402
 
+from genlab.config import ConfigError, knob_for  # noqa: E402
 from genlab.data import DataUnavailableError  # noqa: E402
 from genlab.evaluation import evaluate, sample  # noqa: E402
 from genlab.metrics.fid import reference_images, sample_fid, supports_fid  # noqa: E402
 from genlab.presets import config_for  # noqa: E402
+from genlab.share import parse_value  # noqa: E402
 from genlab.trainers import make_trainer  # noqa: E402
 from genlab.training import run  # noqa: E402
 
@@ -50,13 +52,19 @@ GRID_SAMPLES = 64
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def parse_value(text: str):
-    for kind in (int, float):
+def parse_overrides(items: list[str], parser: argparse.ArgumentParser) -> dict:
+    """["optim.ema_decay=0.99", "seed=1"] -> {"optim.ema_decay": 0.99, "seed": 1}, each typed by its
+    knob; a usage error names a field that does not exist or a value it does not take."""
+    overrides = {}
+    for item in items:
+        path, _, text = item.partition("=")
         try:
-            return kind(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
+            overrides[path] = parse_value(knob_for(path), text)
+        except KeyError:
+            parser.error(f"--set {item}: no config field {path!r}")
+        except ConfigError as error:
+            parser.error(f"--set {item}: {error}")
+    return overrides
 
 
 def fid_now(trainer, n_samples: int) -> float:
@@ -157,11 +165,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.every <= 0 or args.seconds < args.every:
         parser.error("--every must be positive and at most --seconds")
+    overrides = parse_overrides(args.set, parser)
     if args.save_grid is not None:
         args.save_grid.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
-    overrides = {key: parse_value(value) for key, value in (item.split("=", 1) for item in args.set)}
     checkpoints = [args.every * k for k in range(1, int(args.seconds / args.every + 1e-9) + 1)]
     rows, skipped = [], {}
     for name in args.presets:

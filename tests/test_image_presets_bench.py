@@ -37,7 +37,12 @@ def test_tiny_budget_prints_a_table_with_fid_at_each_checkpoint_and_writes_a_gri
     assert grid.size == (2 * (8 * 30 + 2), 2 * (8 * 30 + 2))  # 8 x 8 images of 28 px, 2 px padding, upscaled 2x
 
 
-def test_budget_shorter_than_one_checkpoint_is_refused(capsys):
+@pytest.mark.parametrize("argv, message", [
+    (["--seconds", "10", "--every", "30"], "--every must be positive and at most --seconds"),
+    (["--set", "optim.ema=0.9"], "--set optim.ema=0.9: no config field 'optim.ema'"),
+    (["--set", "optim.ema_decay=2"], "--set optim.ema_decay=2: ema-decay=2.0 is invalid"),
+])
+def test_bad_arguments_are_refused_before_any_training(argv, message, capsys):
     with pytest.raises(SystemExit):
-        load_benchmark().main(["--seconds", "10", "--every", "30"])
-    assert "--every must be positive and at most --seconds" in capsys.readouterr().err
+        load_benchmark().main(argv)
+    assert message in capsys.readouterr().err
