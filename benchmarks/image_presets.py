@@ -9,8 +9,8 @@ trainer (data, networks) and training:
 
     --clock wall   wall-clock seconds (the issue's "2 minutes on 2 CPU cores"; needs a quiet machine)
     --clock cpu    this process's CPU seconds, all threads together: on a shared machine this is the
-                   steadier figure, and with --threads 1 it is a pessimistic stand-in for wall-clock
-                   seconds on 2 idle cores (a second thread can only shorten the wall clock)
+                   steadier figure; with --threads 1 it stands for wall-clock seconds on one idle core
+                   (a second core usually adds steps, though small convolutions gain little from it)
 
 It prints one markdown table (preset, steps reached, steps per clock second, FID at each checkpoint),
 the FID of the shipped runs and of real test images against real training images (the floor), and
