@@ -53,7 +53,7 @@ def test_params_hold_only_what_differs_from_the_preset_keyed_by_knob_keys():
     params = config_to_params(config)
     assert params == {"family": "gan", "dataset": "ring", "seed": "3", "sn-d": "true", "loss": "minimax", "r1": "1",
                       "lr-d": "0.0005"}
-    # the preset of (family, dataset) is the base: an image GAN's learning rate 2e-4 is not written
+    # the preset of (family, dataset) is the base: an image GAN's preset learning rate is not written
     assert "lr-d" not in config_to_params(config_for("gan", "mnist"))
 
 
