@@ -1,10 +1,10 @@
 """How many Pause/Resume cycles does a training tab survive? Written for a Streamlit frontend failure
-(issue 16): with the transport buttons inside a fragment (the live fragment, or one of their own) while
-the live fragment re-ran on its timer, a click's fragment run now and then lost an element, the next
-element addressed the missing one's sibling, and Streamlit's frontend stopped with "Bad delta path index
-1 (should be between [0, 0])" (or "Cannot set a node at a delta path"); the tab stayed dead until
-reloaded, its run training on. Measured here: 1-7 cycles with fragment buttons, 15 of 15 with the
-whole-page buttons the Train page keeps. Rerun it after touching the Train page's fragments.
+(issue 16): with Streamlit's message cache on, the Train page's live fragment (which also holds the
+transport buttons and re-runs on its timer) now and then received an element whose earlier sibling had
+not arrived, and the frontend stopped with "Bad delta path index 1 (should be between [0, 0])" (or
+"Cannot set a node at a delta path"); the tab stayed dead until reloaded, its run training on.
+Measured here: 1-7 cycles with the cache, 15 of 15 with it off (.streamlit/config.toml). Rerun it
+after touching the Train page's fragments or Streamlit's version.
 
 A real `streamlit run app.py` server and headless Chromium; the conv VAE on shapes trains; each cycle waits
 for the step count to move, presses Pause, waits for "paused", presses Resume. Stops at the first page

@@ -6,7 +6,7 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           every `stats_every` steps, recorded in a MetricHistory);
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
-          genlab.models), the same optimizer settings and loss; losses read with .item() each step as
+          genlab.models), the same optimizer (fused Adam, as genlab builds it) and loss; losses read with .item() each step as
           the examples do for logging. Like dcgan/main.py (and genlab with n_critic = 1), the GAN loop reuses the D step's fake batch
           for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
@@ -74,8 +74,8 @@ class PlainGAN:
         self.G = copy.deepcopy(trainer.generator)
         self.D = copy.deepcopy(trainer.discriminator)
         opt = trainer.config.optim
-        self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_discriminator, betas=(opt.beta1, opt.beta2))
-        self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_generator, betas=(opt.beta1, opt.beta2))
+        self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_discriminator, betas=(opt.beta1, opt.beta2), fused=True)
+        self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_generator, betas=(opt.beta1, opt.beta2), fused=True)
         x = trainer.data.x.float()
         if trainer.data.kind == "images":
             x = x.div(255).mul(2).sub(1)  # the generator's tanh range, as the trainer feeds D
@@ -111,7 +111,7 @@ class PlainVAE:
     def __init__(self, trainer):
         self.vae = copy.deepcopy(trainer.vae)
         opt = trainer.config.optim
-        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_decoder, betas=(opt.beta1, opt.beta2))
+        self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_decoder, betas=(opt.beta1, opt.beta2), fused=True)
         x = trainer.data.x.float()
         if trainer.data.kind == "images":
             x = x.div(255)

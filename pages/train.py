@@ -3,8 +3,8 @@
 Thin by design: layout and the transport buttons. The widgets come from the config's knob
 declarations (pages/train_setup.py, pages/train_controls.py, mapped to a RunConfig by
 pages/train_form.py). Training runs in this tab's TrainingRunner thread (pages/shared.py); this script
-only sends commands and draws snapshots, and the live view is a fragment that re-runs on its own about
-twice a second (ARCHITECTURE.md).
+only sends commands and draws snapshots; the transport buttons and the live view are a fragment that
+re-runs on its own about twice a second (ARCHITECTURE.md).
 """
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ use_app_navigation()
 ss = st.session_state
 OPEN_RUN_KEY = "open_run"  # set by the Runs page ("Continue training"): the folder of a run to load
 STEP_KINDS = {"step": "both", "step_d": "d", "step_g": "g"}
+SHOWN_FLASH_KEY = "train.shown_flash"  # the messages on screen, until the next command
 
 
 def open_run(runner: TrainingRunner, path: str) -> str | None:
@@ -62,6 +63,7 @@ def open_run(runner: TrainingRunner, path: str) -> str | None:
 def command(name: str) -> None:
     """A transport button's action (a callback: it runs before the page re-renders)."""
     runner = session_runner()
+    ss.pop(SHOWN_FLASH_KEY, None)
     try:
         if name == "start":
             runner.start()
@@ -87,8 +89,10 @@ def command(name: str) -> None:
 
 
 def transport(runner: TrainingRunner) -> None:
+    """Start/Pause/Step/Stop: inside the live fragment, so a click re-runs only the fragment and the new
+    state shows at once (a whole-page re-run took over a second on a busy 2-core server, issue 16)."""
     state, gan = runner.state, runner.config.model.family == "gan"
-    buttons = st.columns([1, 1, 1, 1, 1, 1, 1, 2, 1])
+    buttons = st.columns(6)
     buttons[0].button("Resume" if state in (PAUSED, DIVERGED) else "Start", key="btn.start", type="primary",
                       on_click=command, args=("start",), disabled=state == RUNNING, width="stretch")
     buttons[1].button("Pause", key="btn.pause", on_click=command, args=("pause",), disabled=state != RUNNING,
@@ -102,11 +106,30 @@ def transport(runner: TrainingRunner) -> None:
                           help="One generator update only.")
     buttons[5].button("Stop", key="btn.stop", on_click=command, args=("stop",), width="stretch",
                       disabled=state in (IDLE, STOPPED, ERROR) and not runner.thread_alive)
-    buttons[6].button("Reset", key="btn.reset", on_click=command, args=("reset",), width="stretch",
+
+
+def run_file_row() -> None:
+    """Reset, the run's name and Save: they change more than the live view, so they re-run the page."""
+    buttons = st.columns([1, 3, 1, 3])
+    buttons[0].button("Reset", key="btn.reset", on_click=command, args=("reset",), width="stretch",
                       help="A fresh run with the Setup above (discards this one unless saved).")
-    buttons[7].text_input("Run name", key=SAVE_NAME_KEY, label_visibility="collapsed", placeholder="run name")
-    buttons[8].button("Save", key="btn.save", on_click=command, args=("save",), width="stretch",
+    buttons[1].text_input("Run name", key=SAVE_NAME_KEY, label_visibility="collapsed", placeholder="run name")
+    buttons[2].button("Save", key="btn.save", on_click=command, args=("save",), width="stretch",
                       help="Save weights, config and curves as a run (listed on the Runs page).")
+
+
+def studio() -> None:
+    """The live fragment: transport buttons, messages, and the live view. Re-runs on its own every
+    refresh and on a click of its buttons. It never re-runs the whole page itself and its refresh
+    interval does not follow the run's state: both made Streamlit's frontend fail ("Cannot set a node
+    at a delta path") within a minute of Pause/Resume clicks on a busy machine."""
+    runner = session_runner()
+    transport(runner)
+    if FLASH_KEY in ss:  # kept on screen across the fragment's refreshes until the next command
+        ss[SHOWN_FLASH_KEY] = ss.pop(FLASH_KEY)
+    for kind, text in ss.get(SHOWN_FLASH_KEY, []):
+        getattr(st, kind)(text)
+    live_view()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -122,24 +145,29 @@ if opened is not None:
     ss[SAVE_NAME_KEY] = name_after_opening(opened)
 
 st.title("Train")
-offer_recovery(runner)
+ss.pop(SHOWN_FLASH_KEY, None)
+# Every block above the live fragment sits in a container of its own, drawn on every run, so the
+# fragment keeps its place in the page whatever appears above it: an auto-refresh that fires during a
+# whole-page run must not address a moved fragment (Streamlit: "Cannot set a node at a delta path").
+with st.container():
+    offer_recovery(runner)
 fresh = runner.state == IDLE and runner.step_count == 0
 with st.expander("Setup: model, data, loss (changing these needs **Reset**)", expanded=fresh and not presenting()):
     setup_panel(runner)
-transfer_panel(runner)
+with st.container():
+    transfer_panel(runner)
 with st.sidebar:
     live_controls(runner)
-transport(runner)
-overwrite_prompt(runner)
-for kind, text in ss.pop(FLASH_KEY, []):
-    getattr(st, kind)(text)
-if not presenting():  # fewer panels on a projector
-    with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
-        evaluate_panel(runner)
-    with st.expander("Share · teach · hand in: link, student link, run report"):
-        share_panel(runner, view)
+run_file_row()
+with st.container():
+    overwrite_prompt(runner)
+with st.container():
+    if not presenting():  # fewer panels on a projector
+        with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
+            evaluate_panel(runner)
+        with st.expander("Share · teach · hand in: link, student link, run report"):
+            share_panel(runner, view)
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
-refresh_every = ss["live.refresh"] if runner.state == RUNNING else max(1.0, ss["live.refresh"])
-with beside_lesson(refresh_every):
-    st.fragment(run_every=refresh_every)(live_view)()
+with beside_lesson(ss["live.refresh"]):
+    st.fragment(run_every=ss["live.refresh"])(studio)()

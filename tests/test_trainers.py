@@ -180,3 +180,14 @@ def test_pick_device():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError):
             pick_device("cuda")
+
+
+def test_adam_runs_fused_on_the_cpu_and_holds_every_parameter():
+    """Fused Adam (one kernel for all tensors) on the CPU; the parameter groups may be one-shot
+    iterators, and checking where the parameters live must not use them up."""
+    from genlab.trainers.base import make_optimizer
+
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Linear(4, 2))
+    optimizer = make_optimizer(RunConfig(), [{"params": net.parameters(), "lr": 1e-3}])
+    assert optimizer.param_groups[0]["fused"] is True
+    assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in net.parameters()]
