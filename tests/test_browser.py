@@ -249,6 +249,25 @@ def test_pause_shows_paused_within_a_second(server, new_tab):
     page.get_by_role("button", name="Pause", exact=True).click()
 
 
+def test_pause_resume_cycles_keep_the_page_alive(server, new_tab):
+    """With Streamlit's message cache on, the live fragment (Pause and Resume re-run it while it also
+    refreshes on its timer) now and then got an element whose earlier sibling had not arrived; the
+    frontend failed with "Bad delta path index" and the tab went dead within 1-7 cycles."""
+    page = open_train(new_tab, server)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    set_up_vae_on_shapes(page)
+    start(page)
+    for cycle in range(8):
+        wait_for_steps_above(page, step_count(page))
+        page.get_by_role("button", name="Pause", exact=True).click()
+        expect(metric_value(page, "State", "paused").first).to_be_visible()
+        assert errors == [], f"cycle {cycle}: {errors}"
+        start(page)
+    assert errors == []
+    page.get_by_role("button", name="Pause", exact=True).click()
+
+
 def test_two_tabs_train_at_once_and_the_cap_says_so(server, new_tab):
     tabs = [open_train(new_tab, server) for _ in range(MAX_TRAININGS)]
     for tab in tabs:
