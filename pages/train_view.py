@@ -6,8 +6,9 @@ refresh benchmark can run it alone. Reads the runner; never sends it commands.
 While the run trains, every chart is sent as a picture (genlab.viz.raster), redrawn only when its
 figure changed and no more often than its drawing cost allows (genlab.viz.live_pictures): a browser
 re-creates a plotly chart from scratch on every data change, which kept a laptop's main thread
-saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same figures are interactive
-plotly charts (hover, zoom). Pictures are inline data: URIs, never files
+saturated (issue 16; benchmarks/browser_cost.py). Paused or stopped, the same figures become interactive
+plotly charts (hover, zoom) when the "Interactive charts" toggle is on: off by default, because drawing
+them took the ring GAN's "paused" a second to show and kept a paused tab's main thread busy. Pictures are inline data: URIs, never files
 in Streamlit's media store, so an image the page shows cannot be gone when the browser asks for it.
 """
 from __future__ import annotations
@@ -137,7 +138,7 @@ def live_view() -> None:
     # detectors read the whole run (display view: ≤ DISPLAY_POINTS per series), not only the window shown
     show_quality(snap, snap.history if window is None else runner.snapshot().history)
     tag = f"{id(runner)}-{runner.run_id}"
-    live = snap.state == RUNNING
+    live = snap.state == RUNNING or not ss.get("view.interactive", False)
 
     left, right = st.columns([1, 1.25])
     with left:
@@ -154,9 +155,11 @@ def live_view() -> None:
         elif snap.preview is not None:
             st.image(samples_picture(snap), caption=f"Samples from fixed noise, step {snap.preview_step:,}")
     with right:
-        opts = st.columns([1, 2])
+        opts = st.columns([1, 1, 2])
         log_y = opts[0].toggle("Log scale", key="view.log")
-        opts[1].segmented_control("Steps shown", WINDOWS, key="view.window", default="all", format_func=fmt_window,
+        opts[1].toggle("Interactive charts", key="view.interactive",
+                       help="While paused or stopped: charts you can hover and zoom (heavier for the browser).")
+        opts[2].segmented_control("Steps shown", WINDOWS, key="view.window", default="all", format_func=fmt_window,
                                   label_visibility="collapsed",
                                   help="Show the whole run or only the latest steps (at full resolution). "
                                        "Kept across refreshes; Pause to zoom and hover freely.")

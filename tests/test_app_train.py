@@ -339,6 +339,8 @@ def test_2d_view_and_charts_render(app, wait_until):
     runner = runner_of(app)
     for _ in range(12):
         app.button(key="btn.step").click().run()
+    assert not app.get("plotly_chart")  # pictures until asked for interactive charts
+    app.toggle(key="view.interactive").set_value(True).run()
     assert runner.snapshot().scene is not None  # the page asked for the 2D scene
     assert not app.exception
     # plotly charts are not first-class AppTest elements; they are in the element tree as protos

@@ -158,7 +158,8 @@ def test_ring_gan_live_training(server, new_tab):
 
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(metric_value(page, "State", "paused").first).to_be_visible()
-    # paused, the same figures are interactive plotly charts; the trainer now reports the R1 term,
+    page.get_by_text("Interactive charts", exact=True).click()
+    # paused, the same figures as interactive plotly charts; the trainer now reports the R1 term,
     # so the loss chart has a penalty/r1 curve, same run
     expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").nth(3)).to_be_visible()
     expect(page.locator(".legendtext", has_text="loss/d").first).to_be_visible()
