@@ -195,6 +195,8 @@ def test_vae_on_shapes_shows_samples(server, new_tab):
     expect(page.get_by_test_id("stSlider").filter(has_text="β (weight of the KL term)")).to_be_visible()
     screenshot(page, "train_vae_shapes")
     page.get_by_role("button", name="Pause", exact=True).click()
+    expect(metric_value(page, "State", "paused").first).to_be_visible()
+    page.get_by_text("Interactive charts", exact=True).click()
     expect(page.locator(".gtitle", has_text="KL per latent dimension").first).to_be_visible()
 
 

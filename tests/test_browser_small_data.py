@@ -37,7 +37,9 @@ def test_500_images_with_ada_show_p_and_r_t_moving(server, new_tab):
     expect(metric_value(page, "ADA p", re.compile(r"^0\.(00[1-9]|0[1-9]\d|[1-9]\d\d)$")).first) \
         .to_be_visible(timeout=LOAD_TIMEOUT_MS)  # p left 0.000
     page.get_by_role("button", name="Pause", exact=True).click()
-    # paused, the charts are interactive plotly charts again (while training they are pictures)
+    expect(metric_value(page, "State", "paused").first).to_be_visible()
+    # paused, the charts can be interactive plotly charts (while training they are pictures)
+    page.get_by_text("Interactive charts", exact=True).click()
     expect(page.locator(".gtitle", has_text="Overfitting").first).to_be_visible()
     screenshot(page, "train_small_data_ada")
 
