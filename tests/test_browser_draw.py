@@ -90,6 +90,9 @@ def test_draw_a_shape_train_on_it_and_the_generated_points_move_onto_it(page):
     expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text("A GAN for your drawing")).to_be_visible()
     wait_idle(page, LOAD_TIMEOUT_MS)
+    page.get_by_text("Interactive charts", exact=True).click()  # not training: charts with their data
+    wait_idle(page)
+    page.wait_for_timeout(2000)  # the live view's next draw
     before = median_distance(generated_points(page), anchors)
     page.get_by_role("button", name="Start").click()
     for _ in range(600):
