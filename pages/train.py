@@ -120,9 +120,8 @@ def run_file_row() -> None:
 
 def studio() -> None:
     """The live fragment: transport buttons, messages, and the live view. Re-runs on its own every
-    refresh and on a click of its buttons. It never re-runs the whole page itself and its refresh
-    interval does not follow the run's state: both made Streamlit's frontend fail ("Cannot set a node
-    at a delta path") within a minute of Pause/Resume clicks on a busy machine."""
+    refresh and on a click of its buttons; it never re-runs the whole page itself. Safe only with
+    Streamlit's message cache off (.streamlit/config.toml; benchmarks/pause_resume_stress.py)."""
     runner = session_runner()
     transport(runner)
     if FLASH_KEY in ss:  # kept on screen across the fragment's refreshes until the next command
@@ -147,8 +146,8 @@ if opened is not None:
 st.title("Train")
 ss.pop(SHOWN_FLASH_KEY, None)
 # Every block above the live fragment sits in a container of its own, drawn on every run, so the
-# fragment keeps its place in the page whatever appears above it: an auto-refresh that fires during a
-# whole-page run must not address a moved fragment (Streamlit: "Cannot set a node at a delta path").
+# fragment keeps its place in the page whatever appears above it (a precaution: the frontend failures
+# seen came from Streamlit's message cache, now off).
 with st.container():
     offer_recovery(runner)
 fresh = runner.state == IDLE and runner.step_count == 0
