@@ -140,6 +140,25 @@ def app_page(tmp_path_factory, path: str, timeout_ms: int) -> Iterator[object]:
                 browser.close()
 
 
+def turn_on_interactive_charts(page, tries: int = 10) -> None:
+    """Tick the live view's "Interactive charts" toggle. While the live fragment re-runs, the old and the
+    new toggle can both be on the page for a moment, and a click on the old one is lost: click the first
+    until it shows ticked. Streamlit's toggle is a visually hidden switch input inside a label that carries
+    the state as data-selected, so the label is what is clicked and read."""
+    from playwright.sync_api import Error
+
+    toggle = page.locator("label", has=page.get_by_role("switch", name="Interactive charts")).first
+    for _ in range(tries):
+        try:
+            if toggle.get_attribute("data-selected", timeout=5000) == "true":
+                return
+            toggle.click(timeout=5000)
+        except Error:  # detached by a re-run between finding and clicking it
+            pass
+        page.wait_for_timeout(500)
+    assert toggle.get_attribute("data-selected") == "true", "the Interactive charts toggle did not stay on"
+
+
 def wait_idle(page, timeout_ms: int = 30_000) -> None:
     """Wait until the app's script has finished its run (Streamlit marks the app 'notRunning')."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server
+from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server, turn_on_interactive_charts
 
 pytestmark = pytest.mark.browser
 
@@ -158,7 +158,7 @@ def test_ring_gan_live_training(server, new_tab):
 
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(metric_value(page, "State", "paused").first).to_be_visible()
-    page.get_by_text("Interactive charts", exact=True).click()
+    turn_on_interactive_charts(page)
     # paused, the same figures as interactive plotly charts; the trainer now reports the R1 term,
     # so the loss chart has a penalty/r1 curve, same run
     expect(page.locator("[data-testid='stPlotlyChart'] .js-plotly-plot").nth(3)).to_be_visible()
@@ -196,7 +196,7 @@ def test_vae_on_shapes_shows_samples(server, new_tab):
     screenshot(page, "train_vae_shapes")
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(metric_value(page, "State", "paused").first).to_be_visible()
-    page.get_by_text("Interactive charts", exact=True).click()
+    turn_on_interactive_charts(page)
     expect(page.locator(".gtitle", has_text="KL per latent dimension").first).to_be_visible()
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO_ROOT, app_page, playwright_and_chromium
-from conftest import wait_idle
+from conftest import turn_on_interactive_charts, wait_idle
 from genlab.data.drawn import EXTENT, decode_anchors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -90,7 +90,7 @@ def test_draw_a_shape_train_on_it_and_the_generated_points_move_onto_it(page):
     expect(page.get_by_role("heading", name="Train")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     expect(page.get_by_text("A GAN for your drawing")).to_be_visible()
     wait_idle(page, LOAD_TIMEOUT_MS)
-    page.get_by_text("Interactive charts", exact=True).click()  # not training: charts with their data
+    turn_on_interactive_charts(page)
     wait_idle(page)
     page.wait_for_timeout(2000)  # the live view's next draw
     before = median_distance(generated_points(page), anchors)

@@ -6,6 +6,8 @@ import re
 
 import pytest
 
+from conftest import turn_on_interactive_charts
+
 from test_browser import (  # noqa: F401 - fixtures: server, browser, new_tab
     LOAD_TIMEOUT_MS, browser, expect, sync_api, metric_value, new_tab, open_train, screenshot, server, start, step_count,
 )
@@ -39,7 +41,7 @@ def test_500_images_with_ada_show_p_and_r_t_moving(server, new_tab):
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(metric_value(page, "State", "paused").first).to_be_visible()
     # paused, the charts can be interactive plotly charts (while training they are pictures)
-    page.get_by_text("Interactive charts", exact=True).click()
+    turn_on_interactive_charts(page)
     expect(page.locator(".gtitle", has_text="Overfitting").first).to_be_visible()
     screenshot(page, "train_small_data_ada")
 
