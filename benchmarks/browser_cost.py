@@ -66,8 +66,12 @@ class Meter:
 
     def task_seconds(self) -> tuple[float, float]:
         """(renderer timestamp s, main-thread task time s) now."""
-        metrics = {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
+        metrics = self.durations()
         return metrics["Timestamp"], metrics["TaskDuration"]
+
+    def durations(self) -> dict[str, float]:
+        """The renderer's cumulative main-thread seconds by kind (CDP Performance.getMetrics) and its clock."""
+        return {m["name"]: m["value"] for m in self.cdp.send("Performance.getMetrics")["metrics"]}
 
     def first_sent_after(self, since: float, marker: bytes) -> float | None:
         return next((t for t, payload in self.sent if t >= since and marker in payload), None)
@@ -75,6 +79,19 @@ class Meter:
 
 def _as_bytes(payload) -> bytes:
     return payload if isinstance(payload, bytes) else payload.encode("utf-8", "replace")
+
+
+BREAKDOWN = {"script": "ScriptDuration", "style": "RecalcStyleDuration", "layout": "LayoutDuration"}
+
+
+def breakdown(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """The main thread's time between two Meter.durations() readings, as fractions of the wall time, by
+    kind: script (JavaScript), style (style recalculation), layout, and the rest (parsing, paint, image
+    decoding, idle tasks' bookkeeping)."""
+    wall = after["Timestamp"] - before["Timestamp"]
+    shares = {name: (after[key] - before[key]) / wall for name, key in BREAKDOWN.items()}
+    shares["other"] = (after["TaskDuration"] - before["TaskDuration"]) / wall - sum(shares.values())
+    return shares
 
 
 def watch(page, meter: Meter, seconds: float, broken: list[int], rtt_ms: list[float] | None = None) -> list[float]:
@@ -117,8 +134,9 @@ def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmu
     page.wait_for_timeout(warmup * 1000)
     broken: list[int] = []
     rtt: list[float] = []
-    received_before, started = meter.received_bytes, time.perf_counter()
+    received_before, started, durations_before = meter.received_bytes, time.perf_counter(), meter.durations()
     training = watch(page, meter, seconds, broken, rtt)
+    training_kinds = breakdown(durations_before, meter.durations())
     traffic = (meter.received_bytes - received_before) / 1024 / (time.perf_counter() - started)
     timings: dict[str, list[float]] = {"pause_act": [], "pause_shown": [], "resume_act": [], "resume_shown": []}
     for _ in range(clicks):
@@ -134,7 +152,7 @@ def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmu
     page.wait_for_timeout(2000)
     idle = watch(page, meter, min(seconds, 15.0), broken)
     result = {
-        "busy_training": summary(training), "busy_paused": summary(idle), "rtt_ms": summary(rtt),
+        "busy_training": summary(training), "busy_training_by_kind": training_kinds, "busy_paused": summary(idle), "rtt_ms": summary(rtt),
         **{name: summary(values) for name, values in timings.items()},
         "kB_per_s_received": traffic, "failed_requests": len(problems.failed), "http_errors": len(problems.http_errors),
         "console_errors": len(problems.console_errors), "broken_images_max": max(broken, default=0),
@@ -157,6 +175,8 @@ def report(results: dict[str, dict]) -> None:
               f"{cell(r['pause_act'])} | {cell(r['pause_shown'])} | {cell(r['resume_act'])} | "
               f"{cell(r['resume_shown'])} | {r['kB_per_s_received']:.0f} | {r['failed_requests']} / "
               f"{r['http_errors']} / {r['console_errors']} / {r['broken_images_max']}")
+        kinds = ", ".join(f"{kind} {100 * share:.0f} %" for kind, share in r["busy_training_by_kind"].items())
+        print(f"    main thread while training, by kind: {kinds}")
         for example in r["examples"]:
             print(f"    {example[:160]}")
 

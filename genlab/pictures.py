@@ -174,6 +174,17 @@ def data_uri_png(picture: np.ndarray, fast: bool = False) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(picture, fast)).decode()
 
 
+def data_uri_webp(picture: np.ndarray, lossless: bool) -> str:
+    """A picture as an inline `data:image/webp;base64,...` URI, for live frames re-sent twice a second:
+    lossless for charts (lines and text: 2-3x smaller than a fast PNG), lossy (quality 85) for photo-like
+    pictures such as D's heatmap (about 5x smaller). Encoder effort is kept low (method 0-1): a frame is
+    encoded on the server's training CPU."""
+    buffer = io.BytesIO()
+    options = {"lossless": True, "method": 1} if lossless else {"quality": 85, "method": 0}
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="WEBP", **options)
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
 def gif_bytes(frames: Sequence[np.ndarray] | np.ndarray, duration_ms: int = 100, loop: int = 0,
               pingpong: bool = False) -> bytes:
     """An animated GIF of uint8 frames (T, H, W) or (T, H, W, 3); loops forever by default.

@@ -29,7 +29,7 @@ from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_transfer import transfer_panel
 from pages.train_share import sync_url
-from pages.train_view import live_view
+from pages.train_view import live_view, view_options
 
 use_app_navigation()
 
@@ -168,5 +168,6 @@ with st.container():
             share_panel(runner, view)
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
+view_options(runner)
 with beside_lesson(ss["live.refresh"]):
     st.fragment(run_every=ss["live.refresh"])(studio)()

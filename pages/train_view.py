@@ -61,12 +61,12 @@ QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the 
 )
 
 
-def chart(figure, key: str, live: bool, width: int = viz.PICTURE_WIDTH) -> None:
+def chart(figure, key: str, live: bool, width: int = viz.PICTURE_WIDTH, lossy: bool = False) -> None:
     """`figure` as a picture while the run trains (`live`), else as an interactive plotly chart; restyled
     for a projector in presentation mode."""
     figure = presentation(figure) if presenting() else figure
     if live:
-        uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width)
+        uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width, lossy)
         st.image(uri, width="stretch" if width == viz.PICTURE_WIDTH else "content")
     else:
         st.plotly_chart(figure, key=key)
@@ -91,18 +91,31 @@ def latest(history, key: str) -> float | None:
     return float(series[1][-1])
 
 
+def quality_row(history) -> str:
+    """The run's latest cheap quality numbers as one markdown table (labels over values; "" when it has
+    none yet). One element, not a st.metric each: eight metrics re-rendered twice a second took about
+    7 % of a laptop's main thread (benchmarks/browser_cost.py), a table of the same numbers a fraction."""
+    shown = []
+    for key, label, fmt in QUALITY_METRICS:
+        value = latest(history, key)
+        if value is None:
+            continue
+        text = fmt.format(value)
+        total = latest(history, "quality/modes_total")
+        if key == "quality/modes_covered" and total is not None:
+            text += f" / {total:.0f}"
+        shown.append((label, text))
+    if not shown:
+        return ""
+    labels, values = zip(*shown)
+    return "| " + " | ".join(labels) + " |\n|" + ":---:|" * len(shown) + "\n| " + " | ".join(values) + " |"
+
+
 def show_quality(snap, history) -> None:
     """The run's latest cheap quality numbers, and the failure detectors' findings on its history."""
-    shown = [(label, fmt, latest(history, key)) for key, label, fmt in QUALITY_METRICS]
-    shown = [(label, fmt, value) for label, fmt, value in shown if value is not None]
-    if shown:
-        cols = st.columns(len(shown))
-        total = latest(history, "quality/modes_total")
-        for col, (label, fmt, value) in zip(cols, shown):
-            text = fmt.format(value)
-            if label.startswith("Modes covered") and total is not None:
-                text += f" / {total:.0f}"
-            col.metric(label, text)
+    row = quality_row(history)
+    if row:
+        st.markdown(row)
     findings = detect_for_config(history, snap.config, diverged_term=snap.diverged_term or None)
     for finding in findings:
         if finding.kind == "divergence" and snap.state == DIVERGED:
@@ -114,6 +127,29 @@ def show_quality(snap, history) -> None:
             st.warning(text, icon=":material/warning:")
     if snap.last_metric_error:
         st.caption(f"Quality metrics could not be measured: {snap.last_metric_error}")
+
+
+def view_options(runner) -> None:
+    """How the live view draws (not what the run does): outside the live fragment, so that its twice-a-second
+    re-runs do not redraw these widgets too (a widget costs the browser more to re-render than a picture
+    that did not change: benchmarks/browser_cost.py). A change re-runs the page, which redraws the view."""
+    points, gan = runner.trainer.data.kind == "points", runner.config.model.family == "gan"
+    row = st.container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps on a narrow screen
+    if points:
+        row.toggle("2D view", value=True, key="view.scene", help="D's heatmap under the real and generated points.")
+        if gan:
+            row.toggle("G's gradient field", value=True, key="view.field",
+                       help="Arrows: where the generator's loss pushes each generated point.")
+    row.toggle("Log scale", key="view.log", help="Loss curves on a logarithmic axis.")
+    row.toggle("Interactive charts", key="view.interactive",
+               help="While paused or stopped: charts you can hover and zoom (heavier for the browser).")
+    row.segmented_control("Steps shown", WINDOWS, key="view.window", default="all", format_func=fmt_window,
+                          label_visibility="collapsed",
+                          help="Show the whole run or only the latest steps (at full resolution). "
+                               "Kept across refreshes; Pause to zoom and hover freely.")
+    row.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
+                          default="Layer norms", label_visibility="collapsed",
+                          help="The lower right chart: each layer's weight norm or gradient norm.")
 
 
 def live_view() -> None:
@@ -145,24 +181,13 @@ def live_view() -> None:
         if snap.data_kind == "points":
             if snap.scene is not None:
                 chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True), uirevision=f"scene-{tag}"),
-                      "chart.scene", live, SCENE_WIDTH)
+                      "chart.scene", live, SCENE_WIDTH, lossy=True)
             elif snap.preview is not None:
                 chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), "chart.scene", live, SCENE_WIDTH)
-            opt = st.columns(2)
-            opt[0].toggle("2D view (heatmap + points)", value=True, key="view.scene")
-            if snap.family == "gan":
-                opt[1].toggle("Generator's gradient field", value=True, key="view.field")
         elif snap.preview is not None:
             st.image(samples_picture(snap), caption=f"Samples from fixed noise, step {snap.preview_step:,}")
     with right:
-        opts = st.columns([1, 1, 2])
-        log_y = opts[0].toggle("Log scale", key="view.log")
-        opts[1].toggle("Interactive charts", key="view.interactive",
-                       help="While paused or stopped: charts you can hover and zoom (heavier for the browser).")
-        opts[2].segmented_control("Steps shown", WINDOWS, key="view.window", default="all", format_func=fmt_window,
-                                  label_visibility="collapsed",
-                                  help="Show the whole run or only the latest steps (at full resolution). "
-                                       "Kept across refreshes; Pause to zoom and hover freely.")
+        log_y = ss.get("view.log", False)
         figure = viz.loss_figure(snap.history, log_y=log_y, uirevision=f"loss-{tag}-{log_y}-{window}")
         chart(figure, "chart.loss", live)
 
@@ -175,9 +200,7 @@ def live_view() -> None:
         else:
             chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), "chart.kl", live)
     with right:
-        which = st.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
-                                     default="Layer norms", label_visibility="collapsed")
-        if which == "Gradient norms":
+        if ss.get("view.chart") == "Gradient norms":
             chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), "chart.grads", live)
         else:
             chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), "chart.layers", live)

@@ -430,7 +430,23 @@ def test_detector_findings_and_quality_metrics_are_shown(app, monkeypatch):
     # the live quality numbers appear once the run has them
     runner._record_at_current_step({"quality/modes_covered": 6.0, "quality/modes_total": 8.0})
     app.run()
-    assert metric(app, "Modes covered (≥ N/4K samples each)") == "6 / 8"
+    table = next(m.value for m in app.markdown if "Modes covered" in m.value)
+    labels, _, values = table.splitlines()
+    assert labels.split("|")[1].strip() == "Modes covered (≥ N/4K samples each)"
+    assert values.split("|")[1].strip() == "6 / 8"
+
+
+def test_quality_row_is_one_table_of_the_latest_values_in_the_declared_order():
+    from pages.train_view import quality_row
+
+    assert quality_row({}) == ""
+    history = {"quality/high_quality_fraction": ([1, 2], [0.5, 0.954]), "quality/modes_covered": ([2], [7.0]),
+               "quality/modes_total": ([2], [8.0]), "quality/reverse_kl": ([1], [])}  # no reading yet: left out
+    header, rule, values = quality_row(history).splitlines()
+    assert [cell.strip() for cell in header.strip("|").split("|")] == ["Modes covered (≥ N/4K samples each)",
+                                                                       "High-quality samples"]
+    assert rule == "|:---:|:---:|"
+    assert [cell.strip() for cell in values.strip("|").split("|")] == ["7 / 8", "95%"]
 
 
 def test_evaluate_now_button_shows_metrics(app):

@@ -133,6 +133,18 @@ def test_samples_png_and_data_uri_decode_to_the_picture():
     assert uri.startswith(prefix) and np.array_equal(decode(base64.b64decode(uri[len(prefix):])), picture)
 
 
+def test_webp_data_uri_is_exact_when_lossless_and_close_when_lossy():
+    """Live charts are lossless WebP (lines and text must stay sharp); the 2D scene's heatmap is lossy."""
+    smooth = np.stack(np.meshgrid(np.arange(64), np.arange(48)), -1).sum(-1).astype(np.uint8)
+    picture = np.stack([smooth, 255 - smooth, smooth // 2], -1)
+    prefix = "data:image/webp;base64,"
+    lossless, lossy = pictures.data_uri_webp(picture, lossless=True), pictures.data_uri_webp(picture, lossless=False)
+    assert lossless.startswith(prefix) and lossy.startswith(prefix)
+    assert np.array_equal(decode(base64.b64decode(lossless[len(prefix):])), picture)
+    approximate = decode(base64.b64decode(lossy[len(prefix):])).astype(int)
+    assert approximate.shape == picture.shape and np.abs(approximate - picture).mean() < 4
+
+
 def test_gif_export_is_a_valid_multi_frame_gif():
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 256, (6, 12, 10), dtype=np.uint8)

@@ -130,8 +130,10 @@ def test_pictures_are_redrawn_only_when_the_figure_changes(monkeypatch):
     assert store.data_uri("loss", moved(flat_line_figure(1.0)), 300) != first and len(drawn) == 2
     assert live_pictures.figure_digest(flat_line_figure(1.0), 301) != live_pictures.figure_digest(flat_line_figure(1.0), 300)
     header, payload = first.split(",", 1)
-    assert header == "data:image/png;base64"
+    assert header == "data:image/webp;base64"
     assert Image.open(io.BytesIO(base64.b64decode(payload))).size == (300, 300)
+    lossy = store.data_uri("scene", flat_line_figure(1.0), 300, lossy=True)
+    assert lossy != first and Image.open(io.BytesIO(base64.b64decode(lossy.split(",", 1)[1]))).size == (300, 300)
 
 
 def test_a_changed_chart_waits_its_drawing_cost_times_the_ratio():

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from genlab.pictures import data_uri_png
+from genlab.pictures import data_uri_webp
 from genlab.viz import raster
 from genlab.viz.figures import LightFigure
 
@@ -73,13 +73,14 @@ class FigurePictures:
         self._clock = clock
         self._cost_ratio = cost_ratio
 
-    def data_uri(self, key: str, figure: LightFigure | Mapping, width: int = raster.WIDTH) -> str:
+    def data_uri(self, key: str, figure: LightFigure | Mapping, width: int = raster.WIDTH, lossy: bool = False) -> str:
+        """`figure`'s latest picture (WebP: lossy for photo-like figures such as a heatmap)."""
         digest = figure_digest(figure, width)
         kept = self._latest.get(key)
         began = self._clock()
         if kept is not None and (kept.digest == digest or (began < kept.next_draw and not kept.placeholder)):
             return kept.uri
-        uri = data_uri_png(raster.figure_picture(figure, width), fast=True)
+        uri = data_uri_webp(raster.figure_picture(figure, width), lossless=not lossy)
         took = self._clock() - began
         self._latest[key] = Drawn(digest, uri, began + self._cost_ratio * took, not has_traces(figure))
         return uri
