@@ -14,6 +14,7 @@ from pages.train_share import link_to
 
 ss = st.session_state
 FIRST_KEY = "share.first_losses"  # (runner id, run id, "loss/d 1.386 · ...") of the run shown
+TEACHER_KEYS = ("share.lock", "share.hide")  # the teacher's choices, kept while the panel is closed
 
 
 def first_losses(runner) -> str:

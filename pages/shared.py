@@ -109,3 +109,11 @@ def session_runner() -> TrainingRunner:
     runner = _attach(tab_token()).runner
     st.session_state[RUNNER_STATE_KEY] = runner
     return runner
+
+
+def keep_widget_values(keys) -> None:
+    """Keep these widgets' values through runs that do not draw them (a closed lazy panel): Streamlit
+    forgets a widget's value when a run does not draw it, but not a value the script set itself."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]

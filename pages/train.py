@@ -17,11 +17,11 @@ from genlab.data import DataUnavailableError
 from genlab.live import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STOPPED, CapacityError, TrainingRunner
 from pages.plain import plain
 from pages.recovery import offer_recovery
-from pages.shared import session_runner, use_app_navigation
+from pages.shared import keep_widget_values, session_runner, use_app_navigation
 from pages.train_controls import live_controls
 from pages.lesson_panel import beside_lesson
 from pages.presentation import presenting
-from pages.share_panel import share_panel
+from pages.share_panel import TEACHER_KEYS, share_panel
 from pages.train_evaluate import evaluate_panel
 from pages.train_handoff import open_handoff
 from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
@@ -162,10 +162,17 @@ with st.container():
     overwrite_prompt(runner)
 with st.container():
     if not presenting():  # fewer panels on a projector
-        with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)"):
-            evaluate_panel(runner)
-        with st.expander("Share · teach · hand in: link, student link, run report"):
-            share_panel(runner, view)
+        # Drawn only while open (opening one re-runs the page): a closed panel's widgets would
+        # still be re-rendered at every live refresh, which costs a laptop's browser.
+        with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)", key="train.evaluate_open",
+                         on_change="rerun") as panel:
+            if panel.open:
+                evaluate_panel(runner)
+        keep_widget_values(TEACHER_KEYS)
+        with st.expander("Share · teach · hand in: link, student link, run report", key="train.share_open",
+                         on_change="rerun") as panel:
+            if panel.open:
+                share_panel(runner, view)
 
 # --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
 view_options(runner)

@@ -159,6 +159,29 @@ def turn_on_interactive_charts(page, tries: int = 10) -> None:
     assert toggle.get_attribute("data-selected") == "true", "the Interactive charts toggle did not stay on"
 
 
+def quality_numbers(at) -> dict[str, str]:
+    """The Train page's live quality numbers in an AppTest, {label: value}, read from the markdown table
+    of labels over values that pages.train_view draws ({} before the run has any)."""
+    for block in at.markdown:
+        lines = block.value.splitlines()
+        if len(lines) == 3 and lines[1].startswith("|:---:|"):
+            labels, values = ([cell.strip() for cell in line.strip().strip("|").split("|")] for line in (lines[0], lines[2]))
+            return dict(zip(labels, values))
+    return {}
+
+
+QUALITY_CELL_JS = """([label, pattern]) => [...document.querySelectorAll('table')].some(table => {
+    const column = [...table.querySelectorAll('th')].findIndex(th => th.innerText.trim() === label);
+    const cell = column < 0 ? null : table.querySelectorAll('tbody tr td')[column];
+    return cell !== null && cell !== undefined && new RegExp(pattern).test(cell.innerText.trim());
+})"""
+
+
+def wait_for_quality(page, label: str, pattern: str = ".", timeout_ms: int = 120_000) -> None:
+    """Wait until the Train page's quality table shows, under `label`, a value matching the regex `pattern`."""
+    page.wait_for_function(QUALITY_CELL_JS, arg=[label, pattern], timeout=timeout_ms, polling=250)
+
+
 def wait_idle(page, timeout_ms: int = 30_000) -> None:
     """Wait until the app's script has finished its run (Streamlit marks the app 'notRunning')."""
     page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(timeout=timeout_ms)

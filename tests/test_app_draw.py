@@ -8,6 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from genlab.data.drawn import EXTENT, encode_anchors, parse_drawing_path, snap
 from pages.shared import RUNNER_STATE_KEY
+from conftest import quality_numbers
 
 TIMEOUT = 60
 SQUARE = snap([(x, y) for x in (-2.0, 2.0) for y in np.linspace(-2.0, 2.0, 11)]
@@ -74,8 +75,8 @@ def test_training_on_the_drawing_moves_the_generated_points_onto_it(draw, wait_u
     print(f"median distance to the drawing: {before:.2f} before, {after:.2f} after {runner.step_count} steps")
     assert after < 0.3 < before
     draw.run()  # the live readout has the 2D quality numbers for drawn data
-    labels = [m.label for m in draw.metric]
-    assert "Precision (k = 3)" in labels and "Recall (k = 3)" in labels
+    shown = quality_numbers(draw)
+    assert "Precision (k = 3)" in shown and "Recall (k = 3)" in shown
 
 
 def test_the_train_page_keeps_the_drawing_through_a_reset(draw):

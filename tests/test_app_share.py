@@ -54,6 +54,8 @@ def test_a_link_restores_its_setup_and_keeps_the_tab_token_apart(open_link):
     assert at.select_slider(key="live.r1").value == 1.0  # the widgets show the link's values
     token = param(at, "tab")  # the tab's private token (pages.shared) stays in the URL beside the setup
     assert token and token == at.session_state[TAB_TOKEN_KEY]
+    at.session_state["train.share_open"] = True  # the Share panel with the link
+    at.run()
     link = next(c.value for c in at.code if "family=gan" in c.value)
     assert "tab=" not in link and token not in link and "r1=1" in link and "seed=3" in link and "dataset=grid" in link
 
@@ -111,13 +113,25 @@ def test_a_teachers_link_locks_and_hides_controls(open_link):
     assert not at.select_slider(key="live.lr-d").disabled
     keys = {w.key for w in at.select_slider}
     assert "live.r2" not in keys and "live.gp" not in keys and "live.r1" in keys
+    at.session_state["train.share_open"] = True  # the Share panel draws its content only when open
+    at.run()
+    assert [c for c in at.code if "lock=r1" in c.value]  # the panel is drawn, with this link
     assert not [m for m in at.multiselect if m.key == "share.lock"]  # students get no teacher controls
     assert param(at, "lock") == "r1,seed"
 
 
 def test_a_teacher_makes_a_student_link(open_link):
     at = open_link({"family": "gan", "dataset": "ring", "r1": "1"})
+    assert not [m for m in at.multiselect if m.key == "share.lock"]  # closed: not drawn at all
+    at.session_state["train.share_open"] = True
+    at.run()
     at.multiselect(key="share.lock").set_value(["r1"]).run()
     at.multiselect(key="share.hide").set_value(["live"]).run()
     student = [c.value for c in at.code if "lock=r1" in c.value]
     assert len(student) == 1 and "hide=live" in student[0] and "r1=1" in student[0]
+    # closing the panel and opening it again keeps the teacher's choices
+    at.session_state["train.share_open"] = False
+    at.run()
+    at.session_state["train.share_open"] = True
+    at.run()
+    assert at.multiselect(key="share.lock").value == ["r1"] and at.multiselect(key="share.hide").value == ["live"]

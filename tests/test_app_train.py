@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from genlab.live import CAPACITY, DIVERGED, RUNNING, TrainingRunner
 from pages.shared import RUNNER_STATE_KEY
+from conftest import quality_numbers
 
 TIMEOUT = 60  # the first run imports torch and builds a trainer
 
@@ -430,10 +431,7 @@ def test_detector_findings_and_quality_metrics_are_shown(app, monkeypatch):
     # the live quality numbers appear once the run has them
     runner._record_at_current_step({"quality/modes_covered": 6.0, "quality/modes_total": 8.0})
     app.run()
-    table = next(m.value for m in app.markdown if "Modes covered" in m.value)
-    labels, _, values = table.splitlines()
-    assert labels.split("|")[1].strip() == "Modes covered (≥ N/4K samples each)"
-    assert values.split("|")[1].strip() == "6 / 8"
+    assert quality_numbers(app) == {"Modes covered (≥ N/4K samples each)": "6 / 8"}
 
 
 def test_quality_row_is_one_table_of_the_latest_values_in_the_declared_order():
@@ -451,6 +449,9 @@ def test_quality_row_is_one_table_of_the_latest_values_in_the_declared_order():
 
 def test_evaluate_now_button_shows_metrics(app):
     app.button(key="btn.step").click().run()
+    assert not [b for b in app.button if b.key == "btn.evaluate"]  # the panel is drawn only while open
+    app.session_state["train.evaluate_open"] = True
+    app.run()
     app.button(key="btn.evaluate").click().run()
     assert not app.exception and not app.error, [e.value for e in app.error]
     labels = [m.label for m in app.metric]

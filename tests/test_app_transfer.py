@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 from genlab.runs import load_run
 from genlab.transfer import SHIPPED_ROOT
 from test_app_train import app, runner_of  # noqa: F401 - `app` is the Train page fixture
+from conftest import quality_numbers
 
 SHIPPED = "fashion-gan"
 
@@ -52,10 +53,6 @@ def test_a_random_start_does_not_show_the_shipped_samples(app, shipped):
     assert not torch.allclose(runner.trainer.preview(), shipped.preview(), atol=1e-2)
 
 
-def metric_value(at, label: str) -> str | None:
-    return next((m.value for m in at.metric if m.label == label), None)
-
-
 @pytest.mark.slow
 def test_500_images_with_adaptive_augmentation_show_p_and_r_t_moving(app, wait_until):
     app.selectbox(key="setup.dataset").set_value("fashion_mnist").run()
@@ -72,8 +69,8 @@ def test_500_images_with_adaptive_augmentation_show_p_and_r_t_moving(app, wait_u
     def p_moved(at):
         at.run()
         assert not at.exception, at.exception
-        value = metric_value(at, "ADA p")
-        return value is not None and metric_value(at, "r_t (ADA)") is not None and float(value) > 0
+        shown = quality_numbers(at)
+        return "r_t (ADA)" in shown and float(shown.get("ADA p", 0)) > 0
 
     wait_until(lambda: p_moved(app), timeout=120, interval=0.5, what="ADA p above 0 with r_t shown")
     app.button(key="btn.pause").click().run()

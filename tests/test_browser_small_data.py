@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import turn_on_interactive_charts
+from conftest import turn_on_interactive_charts, wait_for_quality
 
 from test_browser import (  # noqa: F401 - fixtures: server, browser, new_tab
     LOAD_TIMEOUT_MS, browser, expect, sync_api, metric_value, new_tab, open_train, screenshot, server, start, step_count,
@@ -35,9 +35,8 @@ def test_500_images_with_ada_show_p_and_r_t_moving(server, new_tab):
     expect(page.get_by_text("Reset: a fresh run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
     choose(page, "Augment D's inputs", re.compile("^adaptive"))
     start(page)
-    expect(metric_value(page, "r_t (ADA)").first).to_be_visible(timeout=LOAD_TIMEOUT_MS)
-    expect(metric_value(page, "ADA p", re.compile(r"^0\.(00[1-9]|0[1-9]\d|[1-9]\d\d)$")).first) \
-        .to_be_visible(timeout=LOAD_TIMEOUT_MS)  # p left 0.000
+    wait_for_quality(page, "r_t (ADA)", timeout_ms=LOAD_TIMEOUT_MS)
+    wait_for_quality(page, "ADA p", r"^0\.(00[1-9]|0[1-9]\d|[1-9]\d\d)$", timeout_ms=LOAD_TIMEOUT_MS)  # p left 0.000
     page.get_by_role("button", name="Pause", exact=True).click()
     expect(metric_value(page, "State", "paused").first).to_be_visible()
     # paused, the charts can be interactive plotly charts (while training they are pictures)
