@@ -12,7 +12,9 @@ The format, derived from the knob declarations (genlab.config), so a new knob is
 - view state, each only when not the default: `refresh` (live view, seconds), `lesson` (an open
   lesson's id), `present=true` (projector mode), `show` / `hide` / `lock` (comma-separated control
   names: knob keys, or `setup` / `live` for whole groups; teachers' links for students).
-- The run's name and a data file's path are not shared (a link cannot carry an upload).
+- The run's name and a data file's path are not shared (a link cannot carry an upload). A drawing
+  (Draw your data) is data in its own right, not a file: `dataset=points&drawing=<σ>:<points>`, its
+  data.path without the "drawn:" prefix (genlab.drawing_codec), checked like any other value.
 - `RESERVED_KEYS` (e.g. the app's private per-tab token `tab`) are never written and never read:
   a page keeps its own state there. Any other unknown key is reported as a problem.
 
@@ -27,6 +29,7 @@ from typing import Any, Mapping
 from urllib.parse import urlencode
 
 from genlab.config import KNOBS, ConfigError, Knob, RunConfig, get_dotted, knob_by_key
+from genlab.drawing_codec import DRAWN_PREFIX, is_drawing, parse_drawing_path
 from genlab.presets import config_for
 
 FAMILY_KEY, DATASET_KEY = "family", "dataset"
@@ -36,10 +39,11 @@ RESERVED_KEYS = frozenset({"tab"})  # other features' own URL state: left alone
 REFRESH_CHOICES = (0.5, 1.0, 2.0)  # seconds between two draws of the live view
 CONTROL_GROUPS = ("setup", "live")  # names of whole groups of controls in show / hide / lock
 VIEW_KEYS = ("refresh", "lesson", "present", "show", "hide", "lock")
+DRAWING_KEY = "drawing"  # a drawn data set (dataset points), the only data a link carries
 SHARED_KNOBS: tuple[Knob, ...] = tuple(k for k in KNOBS if k.path not in NOT_SHARED)
 TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
-assert not {k.key for k in KNOBS} & (set(VIEW_KEYS) | RESERVED_KEYS), "a knob key collides with a view key"
+assert not {k.key for k in KNOBS} & (set(VIEW_KEYS) | RESERVED_KEYS | {DRAWING_KEY}), "a knob key collides with a view key"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +130,8 @@ def config_to_params(config: RunConfig, view: View | None = None) -> dict[str, s
     family, dataset = config.model.family, config.data.name
     preset = config_for(family, dataset, dotted={"data.path": config.data.path} if config.data.path else None)
     params = {FAMILY_KEY: family, DATASET_KEY: dataset}
+    if is_drawing(config.data.path):
+        params[DRAWING_KEY] = config.data.path[len(DRAWN_PREFIX):]
     for knob in SHARED_KNOBS:
         if knob.family not in (None, family):
             continue  # the other family's settings mean nothing to this run
@@ -160,10 +166,10 @@ def params_to_config(params: Mapping[str, str], base: Mapping[str, str] | None =
     merged = {**(base or {}), **params}
     family = _choice(merged, FAMILY_KEY, DEFAULT_FAMILY, problems, base)
     dataset = _choice(merged, DATASET_KEY, DEFAULT_DATASET, problems, base)
-    dotted: dict[str, Any] = {}
+    dotted: dict[str, Any] = _drawing(merged, dataset, problems)
     for source in (base or {}, params):
         for key, text in source.items():
-            if key in (FAMILY_KEY, DATASET_KEY) or key in VIEW_KEYS or key in RESERVED_KEYS:
+            if key in (FAMILY_KEY, DATASET_KEY, DRAWING_KEY) or key in VIEW_KEYS or key in RESERVED_KEYS:
                 continue
             value = _knob_value(key, text, family, problems if source is params else None)
             if value is not None:
@@ -181,6 +187,23 @@ def _choice(merged: Mapping[str, str], key: str, default: str, problems: list[Pr
     except ConfigError as exc:
         problems.append(Problem(key, text, f"{exc.allowed}; using {fallback}"))
         return fallback
+
+
+def _drawing(merged: Mapping[str, str], dataset: str, problems: list[Problem]) -> dict[str, Any]:
+    """{"data.path": "drawn:…"} for a link's valid drawing on dataset points, else {} (a Problem says why)."""
+    text = merged.get(DRAWING_KEY)
+    if text is None:
+        return {}
+    if dataset != "points":
+        problems.append(Problem(DRAWING_KEY, text[:40], "is for dataset=points (a drawn data set); ignored"))
+        return {}
+    path = DRAWN_PREFIX + text
+    try:
+        parse_drawing_path(path)
+    except ConfigError as exc:
+        problems.append(Problem(DRAWING_KEY, text[:40], f"{exc.allowed}; ignored"))
+        return {}
+    return {"data.path": path}
 
 
 def _knob_value(key: str, text: str, family: str, problems: list[Problem] | None) -> tuple[str, Any] | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.config import ConfigError
-from genlab.data.drawn import (
-    DEFAULT_SPREAD, EXTENT, add_anchors, decode_anchors, drawn_samples, encode_anchors, grid_nodes, remove_anchors,
+from genlab.data.drawn import drawn_samples
+from genlab.drawing_codec import (
+    DEFAULT_SPREAD, EXTENT, add_anchors, decode_anchors, encode_anchors, grid_nodes, remove_anchors,
 )
 from genlab.viz.drawing import drawing_figure
 from genlab.viz.targets import selected_points

@@ -12,7 +12,7 @@ import streamlit as st
 
 from genlab.config import KNOBS, ConfigError, Knob, RunConfig, get_dotted, knob_for
 from genlab.data import UPLOADS, missing_upload, source_from_upload, upload_path
-from genlab.data.drawn import is_drawing
+from genlab.drawing_codec import is_drawing
 from genlab.presets import config_for, default_run_name, preset
 from genlab.trainers import pick_device
 from pages.plain import plain

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from genlab.config import ConfigError
-from genlab.data.drawn import drawing_path
+from genlab.drawing_codec import drawing_path
 from genlab.presets import config_for
 from genlab.theory.bridge import ring_setup
 from pages.train_form import flash

@@ -6,7 +6,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from genlab.data.drawn import EXTENT, encode_anchors, parse_drawing_path, snap
+from genlab.drawing_codec import EXTENT, encode_anchors, parse_drawing_path, snap
 from pages.shared import RUNNER_STATE_KEY
 from conftest import quality_numbers
 

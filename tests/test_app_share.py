@@ -135,3 +135,16 @@ def test_a_teacher_makes_a_student_link(open_link):
     at.session_state["train.share_open"] = True
     at.run()
     assert at.multiselect(key="share.lock").value == ["r1"] and at.multiselect(key="share.hide").value == ["live"]
+
+
+def test_a_link_with_a_drawing_trains_on_that_drawing(open_link):
+    from genlab.drawing_codec import drawing_path, parse_drawing_path
+
+    path = drawing_path([(0.0, 2.0), (2.0, 0.0), (-2.0, 0.0)], 0.2)
+    at = open_link({"family": "gan", "dataset": "points", "drawing": path.removeprefix("drawn:")})
+    assert not at.warning and not at.error, [w.value for w in at.warning]
+    runner = runner_of(at)
+    assert runner.config.data.path == path and runner.trainer.data.kind == "points"
+    anchors, spread = parse_drawing_path(runner.config.data.path)
+    assert len(anchors) == 3 and spread == 0.2
+    assert param(at, "drawing") == path.removeprefix("drawn:")  # the page's own URL keeps the drawing

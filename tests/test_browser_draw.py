@@ -14,7 +14,7 @@ import pytest
 
 from conftest import REPO_ROOT, app_page, playwright_and_chromium
 from conftest import turn_on_interactive_charts, wait_idle
-from genlab.data.drawn import EXTENT, decode_anchors
+from genlab.drawing_codec import EXTENT, decode_anchors
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

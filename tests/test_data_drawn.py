@@ -8,9 +8,10 @@ import pytest
 import torch
 
 from genlab.config import ConfigError
-from genlab.data.drawn import (
-    CELLS, EXTENT, MAX_ANCHORS, add_anchors, decode_anchors, drawing_path, drawn_samples, drawn_source, encode_anchors,
-    grid_axis, grid_nodes, is_drawing, parse_drawing_path, remove_anchors, snap,
+from genlab.data.drawn import drawn_samples, drawn_source
+from genlab.drawing_codec import (
+    CELLS, EXTENT, MAX_ANCHORS, add_anchors, decode_anchors, drawing_path, encode_anchors, grid_axis, grid_nodes,
+    is_drawing, parse_drawing_path, remove_anchors, snap,
 )
 from genlab.viz.targets import selected_points
 

@@ -6,6 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from conftest import REPO_ROOT
 from genlab.config import KNOBS, RunConfig, get_dotted
 from genlab.presets import config_for
 from genlab.share import (
@@ -130,3 +131,43 @@ def test_view_shows_hides_and_locks_by_key_and_by_group():
     assert view.shows(r1) and view.shows(seed) and view.locks(r1) and not view.locks(seed)
     assert not View(show=("seed",)).shows(r1) and not View(hide=("r1",)).shows(r1) and View().shows(beta)
     assert View(lock=("seed",)).restricted and not View(refresh=2.0).restricted
+
+
+# --- drawings --------------------------------------------------------------------------------------
+def drawn_config(anchors, spread: float = 0.1, family: str = "gan") -> RunConfig:
+    from genlab.drawing_codec import drawing_path
+
+    return config_for(family, "points", dotted={"data.path": drawing_path(anchors, spread), "seed": 5})
+
+
+def test_a_drawing_travels_in_the_link_and_comes_back_exactly():
+    config = drawn_config([(0.0, 0.0), (1.0, 1.0), (-2.0, 0.4)], spread=0.25)
+    params = config_to_params(config)
+    assert params["dataset"] == "points" and params["drawing"] == config.data.path.removeprefix("drawn:")
+    assert "data-path" not in params
+    back, _, problems = params_to_config(params)
+    assert problems == [] and back == config
+    assert dict(parse_qsl(urlsplit(train_link(config)).query))["drawing"] == params["drawing"]
+
+
+@pytest.mark.parametrize("params, problem_keys", [
+    ({"dataset": "ring", "drawing": "0.1:UgUg"}, ["drawing"]),  # a drawing only means something for points
+    ({"dataset": "points", "drawing": "0.1:Ug!"}, ["drawing", "dataset"]),  # not grid text: no data, so the ring
+    ({"dataset": "points", "drawing": "lots:Ug"}, ["drawing", "dataset"]),  # σ not a number
+    ({"dataset": "points", "data-path": "/etc/passwd"}, ["data-path", "dataset"]),  # a file path never comes in
+])
+def test_a_bad_or_misplaced_drawing_is_named_and_left_out(params, problem_keys):
+    config, _, problems = params_to_config({"family": "gan", **params})
+    assert [p.key for p in problems] == problem_keys, problems
+    assert config.data.path == "" and config.data.name == "ring"
+    config.validate()
+
+
+def test_the_link_format_needs_neither_torch_nor_streamlit():
+    import subprocess
+    import sys
+
+    code = "import sys, genlab.share; print(sorted({'torch', 'streamlit'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO_ROOT).stdout.strip()
+    assert out == "[]"

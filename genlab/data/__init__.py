@@ -22,7 +22,8 @@ import torch
 
 from genlab.config import TOY2D_DATASETS, ConfigError, DataConfig
 from genlab.data import toy2d
-from genlab.data.drawn import drawn_source, is_drawing, parse_drawing_path
+from genlab.data.drawn import drawn_source
+from genlab.drawing_codec import is_drawing, parse_drawing_path
 from genlab.data.folder import images_from_folder
 from genlab.data.image_zip import images_from_zip_bytes
 from genlab.data.images import MNIST_LIKE, load_cifar10, load_mnist_like

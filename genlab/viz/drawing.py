@@ -1,7 +1,7 @@
 """The "Draw your data" chart: a plane to click or lasso on, the drawn points and the data set they make.
 
 A click may land on a grid target, a drawn point or a data point: the page snaps whatever it gets to the
-nearest grid node (genlab.data.drawn.snap), so a click on a drawn point picks that point (to erase it)."""
+nearest grid node (genlab.drawing_codec.snap), so a click on a drawn point picks that point (to erase it)."""
 from __future__ import annotations
 
 import numpy as np
