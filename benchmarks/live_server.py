@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -41,7 +42,9 @@ class Server:
 
 @contextlib.contextmanager
 def serve(env: dict[str, str] | None = None, log_path: Path | None = None) -> Iterator[Server]:
-    """`streamlit run app.py` on a free loopback port (runs saved to a temporary folder); stopped after."""
+    """`streamlit run app.py` on a free loopback port (runs saved to a temporary folder); stopped after,
+    also when this benchmark is stopped with SIGTERM (`kill`, `timeout`): the server would outlive it."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
