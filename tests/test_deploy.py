@@ -153,7 +153,10 @@ def test_two_sessions_train_on_different_replicas_and_share_one_library(tmp_path
         for page in names.values():
             page.get_by_role("button", name="Save", exact=True).click()
         for page in names.values():
-            expect(page.get_by_text(re.compile(r"Saved step|same-name"))).to_be_visible()
+            # this save's own outcome, not the "Saved step ... as replica-run-N" still on screen from the
+            # last one: the replica that comes second asks before replacing the other's run
+            expect(page.get_by_text(re.compile(r"Saved step [\d,]+ as same-name|A run named same-name")).first) \
+                .to_be_visible()
 
     listed = subprocess.run([sys.executable, "-m", "genlab", "list", "--root", str(runs), "--json"],
                             cwd=REPO_ROOT, capture_output=True, text=True, check=True)
