@@ -42,7 +42,7 @@ def fmt_seconds(seconds: float) -> str:
 
 
 
-QUALITY_METRICS = (  # (history key, label, format) shown as st.metric when the run reports them
+QUALITY_METRICS = (  # (history key, label, format) in the quality table when the run reports them
     ("quality/modes_covered", "Modes covered (≥ N/4K samples each)", "{:.0f}"),
     ("quality/high_quality_fraction", "High-quality samples", "{:.0%}"),
     ("quality/reverse_kl", "Reverse KL to uniform (nats)", "{:.3f}"),
@@ -96,12 +96,12 @@ def quality_row(history) -> str:
     none yet). One element, not a st.metric each: eight metrics re-rendered twice a second took about
     7 % of a laptop's main thread (benchmarks/browser_cost.py), a table of the same numbers a fraction."""
     shown = []
+    total = latest(history, "quality/modes_total")
     for key, label, fmt in QUALITY_METRICS:
         value = latest(history, key)
         if value is None:
             continue
         text = fmt.format(value)
-        total = latest(history, "quality/modes_total")
         if key == "quality/modes_covered" and total is not None:
             text += f" / {total:.0f}"
         shown.append((label, text))
