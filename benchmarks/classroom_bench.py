@@ -1,10 +1,10 @@
 """How many students one server holds: N sessions each training the default ring GAN at once.
 
 Two ways to run the N trainings, measured the same way:
-  threads    what the app does today: N genlab.live.TrainingRunner objects in this process, each
-             training in its own thread (one torch thread each), all under one GIL;
-  processes  each TrainingRunner in its own worker process (torch.multiprocessing, spawn), this
-             process asking it for snapshots over a pipe: the design a process-based runner would use.
+  threads    N genlab.live.TrainingRunner objects in this process, each training in its own thread
+             (one torch thread each), all under one GIL (GENLAB_RUNNER=thread);
+  processes  N genlab.live.ProcessRunner objects, each run in its own worker process (torch.multiprocessing,
+             spawn), this process asking it for snapshots over a pipe: the app's default.
 Each session's page refresh is played the way a browser tab's live view makes the server work: every
 0.5 s, a thread per session (Streamlit runs each session's script in its own thread) takes the run's
 snapshot and builds and serializes the live view's charts (genlab.viz, as st.plotly_chart sends
@@ -13,7 +13,7 @@ students' machines, not on the server, and on this 2-core machine it would take 
 
 Reported per N: steps/s of every run (min / median / max) and of all together, refresh latency p50 and
 p95, and the memory of the server: RSS of this process (threads), or the proportional set size (PSS:
-shared libraries counted once) of this process plus its workers (processes).
+shared libraries counted once) of this process plus its workers, the spare one included (processes).
 
     python benchmarks/classroom_bench.py                       # N = 1, 2, 4, 8, both modes (~5 minutes)
     python benchmarks/classroom_bench.py --modes threads --sessions 1 2 --seconds 10
@@ -26,7 +26,6 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -55,82 +54,13 @@ def refresh_work(snapshot) -> None:
         figure.to_json()
 
 
-def picklable(snapshot):
-    """A Snapshot with its read-only mappings as plain dicts, to cross a process boundary."""
-    return replace(snapshot, history=dict(snapshot.history), last=dict(snapshot.last),
-                   layer_stats=dict(snapshot.layer_stats))
-
-
 # --- the two ways to host a run ---------------------------------------------------------------------
-class ThreadSession:
-    """A TrainingRunner in this process (the app's way)."""
+def make_runner(mode: str, config, capacity):
+    """The app's runner for `mode`: a TrainingRunner (a thread here) or a ProcessRunner (a worker process)."""
+    from genlab.live import TrainingRunner
+    from genlab.live.process_runner import ProcessRunner
 
-    def __init__(self, config, capacity):
-        from genlab.live import TrainingRunner
-
-        self.runner = TrainingRunner(config, capacity=capacity)
-
-    def start(self) -> None:
-        self.runner.start()
-
-    def snapshot(self):
-        return self.runner.snapshot(want_scene=True)
-
-    def close(self) -> None:
-        self.runner.close()
-
-    def pids(self) -> list[int]:
-        return []
-
-
-def worker(connection, config_json: str) -> None:
-    """A worker process: one TrainingRunner, answering "start", "snapshot" and "close" over the pipe."""
-    from genlab.config import RunConfig
-    from genlab.live import CapacityLimiter, TrainingRunner
-
-    runner = TrainingRunner(RunConfig.from_json(config_json), capacity=CapacityLimiter(1))
-    connection.send("ready")
-    while True:
-        command = connection.recv()
-        if command == "start":
-            runner.start()
-            connection.send("started")
-        elif command == "snapshot":
-            connection.send(picklable(runner.snapshot(want_scene=True)))
-        else:
-            runner.close()
-            connection.send("closed")
-            return
-
-
-class ProcessSession:
-    """A TrainingRunner in a worker process of its own, driven over a pipe."""
-
-    def __init__(self, config, context):
-        self.connection, child = context.Pipe()
-        self.process = context.Process(target=worker, args=(child, config.to_json()), daemon=True)
-        self.process.start()
-        self.lock = threading.Lock()  # one request at a time on the pipe
-        self._ask(None)  # "ready"
-
-    def _ask(self, command):
-        with self.lock:
-            if command is not None:
-                self.connection.send(command)
-            return self.connection.recv()
-
-    def start(self) -> None:
-        self._ask("start")
-
-    def snapshot(self):
-        return self._ask("snapshot")
-
-    def close(self) -> None:
-        self._ask("close")
-        self.process.join(timeout=30)
-
-    def pids(self) -> list[int]:
-        return [self.process.pid]
+    return (TrainingRunner if mode == "threads" else ProcessRunner)(config, capacity=capacity)
 
 
 # --- measuring --------------------------------------------------------------------------------------
@@ -155,7 +85,7 @@ class Refresher(threading.Thread):
         next_at = time.perf_counter()
         while not self.stop.is_set():
             started = time.perf_counter()
-            refresh_work(self.session.snapshot())
+            refresh_work(self.session.snapshot(want_scene=True))
             if self.recording:
                 self.latencies.append(time.perf_counter() - started)
             next_at += REFRESH_S
@@ -168,15 +98,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def measure(mode: str, n: int, seconds: float, warmup_s: float) -> dict:
-    import torch.multiprocessing as mp
+    import multiprocessing
 
     from genlab.live import CapacityLimiter
 
     config = default_config()
     capacity = CapacityLimiter(n)
-    context = mp.get_context("spawn")
-    sessions = [ThreadSession(config, capacity) if mode == "threads" else ProcessSession(config, context)
-                for _ in range(n)]
+    sessions = [make_runner(mode, config, capacity) for _ in range(n)]
     stop = threading.Event()
     refreshers = [Refresher(session, stop) for session in sessions]
     try:
@@ -194,9 +122,9 @@ def measure(mode: str, n: int, seconds: float, warmup_s: float) -> dict:
         elapsed = time.perf_counter() - started
         for refresher in refreshers:
             refresher.recording = False
-        pids = [pid for session in sessions for pid in session.pids()]
+        workers = [child.pid for child in multiprocessing.active_children()]  # the runs' and the spare one
         memory_mib = (memory_kib(os.getpid(), "VmRSS") if mode == "threads"
-                      else sum(memory_kib(pid, "Pss") for pid in [os.getpid(), *pids])) / 1024
+                      else sum(memory_kib(pid, "Pss") for pid in [os.getpid(), *workers])) / 1024
     finally:
         stop.set()
         for refresher in refreshers:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.live import IDLE, TrainingRunner, autosave_name, autosave_root
-from genlab.runs import CheckpointError, delete_run, list_runs, load_run, run_info
+from genlab.runs import CheckpointError, delete_run, list_runs, run_info
 from pages.plain import plain
 from pages.shared import checkpoint_root, tab_token
 
@@ -20,20 +20,18 @@ MESSAGE_KEY = "recovery.message"  # (kind, text) to show once, after a Recover /
 
 
 def _recover(runner: TrainingRunner, name: str) -> None:
-    root = autosave_root(checkpoint_root())
     try:
-        loaded = load_run(name, root=root)
+        opened = runner.open_saved(name, root=autosave_root(checkpoint_root()))
     except (CheckpointError, ValueError) as exc:
         st.session_state[MESSAGE_KEY] = ("error", f"The autosaved run cannot be opened: {plain(exc)}")
         return
-    if not loaded.data_available:
+    if not opened.trainable:
         st.session_state[MESSAGE_KEY] = (
-            "warning", f"The autosaved run (step {loaded.trainer.step_count:,}) trained on data that is not "
-                       f"available here ({plain(loaded.config.data.name)}; uploads are not kept), so it cannot "
+            "warning", f"The autosaved run (step {opened.step:,}) trained on data that is not "
+                       f"available here ({plain(opened.dataset)}; uploads are not kept), so it cannot "
                        "continue. It stays listed on the Runs page under Autosaved runs.")
         return
-    runner.load(loaded.trainer, loaded.history)
-    st.session_state[MESSAGE_KEY] = ("success", f"Recovered the run at step {runner.step_count:,}: press Start "
+    st.session_state[MESSAGE_KEY] = ("success", f"Recovered the run at step {opened.step:,}: press Start "
                                                 "to continue, Save to keep it.")
 
 

@@ -90,13 +90,13 @@ def _detach(attachment: Attachment) -> None:
 
 @st.cache_resource(scope="session", on_release=_detach, show_spinner="Preparing a training run…")
 def _attach(token: str) -> Attachment:
-    from genlab.live import REGISTRY, Autosave, TrainingRunner, autosave_name, autosave_root  # torch: lazily
+    from genlab.live import REGISTRY, Autosave, autosave_name, autosave_root, runner_class  # torch: lazily
 
     def make_runner() -> TrainingRunner:
         from genlab.transfer import new_trainer
 
         # runs_root: a run started from a saved run's weights (transfer) finds its parent there
-        runner = TrainingRunner(default_config(), trainer_factory=functools.partial(new_trainer,
+        runner = runner_class()(default_config(), trainer_factory=functools.partial(new_trainer,
                                                                                     runs_root=checkpoint_root()))
         runner.enable_autosave(Autosave(autosave_root(checkpoint_root()), autosave_name(token)))
         return runner

@@ -8,8 +8,6 @@ re-runs on its own about twice a second (ARCHITECTURE.md).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from genlab.config import ConfigError
@@ -42,22 +40,20 @@ SHOWN_FLASH_KEY = "train.shown_flash"  # the messages on screen, until the next 
 def open_run(runner: TrainingRunner, path: str) -> str | None:
     """Load the saved run at `path` (sent by the Runs page's "Continue training") into the runner;
     returns its folder name when it can be trained here, else None (the reason is flashed)."""
-    from genlab.runs import CheckpointError, load_run
+    from genlab.runs import CheckpointError
 
     try:
         with st.spinner("Opening the run…"):
-            loaded = load_run(Path(path))
-            if not loaded.data_available:
-                flash("warning", f"**{plain(loaded.path.name)}**: its data set ({loaded.config.data.name}) is not "
-                                 "available here, so it can be sampled and explored (Latent explorer) but not "
-                                 "trained. The current run is unchanged.")
-                return None
-            runner.load(loaded.trainer, loaded.history)
+            opened = runner.open_saved(path)
     except (CheckpointError, ValueError) as exc:  # CheckpointError is a ValueError; so is a bad history
         flash("error", f"Could not open the run: {plain(exc)}")
         return None
-    flash("success", f"Opened **{plain(loaded.path.name)}** at step {runner.step_count:,} — press Start to continue.")
-    return loaded.path.name
+    if not opened.trainable:
+        flash("warning", f"**{plain(opened.name)}**: its data set ({opened.dataset}) is not available here, so it "
+                         "can be sampled and explored (Latent explorer) but not trained. The current run is unchanged.")
+        return None
+    flash("success", f"Opened **{plain(opened.name)}** at step {opened.step:,} — press Start to continue.")
+    return opened.name
 
 
 def command(name: str) -> None:

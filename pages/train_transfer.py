@@ -49,7 +49,7 @@ def start_from(name: str, freeze_d: int, lr_scale: float) -> None:
     except (ConfigError, CheckpointError, DataUnavailableError, ValueError) as exc:
         flash("error", f"Not started from {name}: {exc}")
         return
-    flash("success", f"A fresh run from **{name}**: {runner.trainer.transfer.summary()}. Press Start to fine-tune.")
+    flash("success", f"A fresh run from **{name}**: {runner.transfer_summary()}. Press Start to fine-tune.")
 
 
 def start_from_chosen_parent() -> None:
@@ -93,9 +93,9 @@ def transfer_panel(runner) -> None:
         ss[PARENT_KEY] = requested
     with st.expander("Start from a saved run (transfer, fine-tuning)", expanded=requested is not None):
         if config.transfer.from_run:
-            report = getattr(runner.trainer, "transfer", None)
+            summary = runner.transfer_summary()
             st.caption(f"This run started from **{config.transfer.from_run}**"
-                       + (f": {report.summary()}." if report is not None else "."))
+                       + (f": {summary}." if summary is not None else "."))
             st.button("Reset without a parent", key="transfer.drop", on_click=drop_parent)
         runs = parent_choices()
         if not runs:

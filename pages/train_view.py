@@ -133,7 +133,7 @@ def view_options(runner) -> None:
     """How the live view draws (not what the run does): outside the live fragment, so that its twice-a-second
     re-runs do not redraw these widgets too (a widget costs the browser more to re-render than a picture
     that did not change: benchmarks/browser_cost.py). A change re-runs the page, which redraws the view."""
-    points, gan = runner.trainer.data.kind == "points", runner.config.model.family == "gan"
+    points, gan = runner.data_kind == "points", runner.config.model.family == "gan"
     row = st.container(horizontal=True, vertical_alignment="center", gap="medium")  # wraps on a narrow screen
     if points:
         row.toggle("2D view", value=True, key="view.scene", help="D's heatmap under the real and generated points.")

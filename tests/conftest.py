@@ -30,6 +30,9 @@ def pytest_configure(config):
     # The tests' models are small: one intra-op thread runs them fastest, and it leaves the second
     # core to the Streamlit servers and browsers that the UI tests start.
     torch.set_num_threads(1)
+    # AppTests reach into the tab's runner (its trainer, exclusive()): they run it in a thread. The app's
+    # default, a worker process per run, is tested by tests/test_process_runner.py and the live browser tests.
+    os.environ["GENLAB_RUNNER"] = "thread"
 
 
 def wait_until(condition: Callable[[], object], timeout: float = 30.0, interval: float = 0.05, what: str = ""):

@@ -33,11 +33,13 @@ expect.set_options(timeout=30_000)  # the default 5 s is too short for a loaded 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings; the run of a
-    closed tab is kept GRACE_S seconds (not 30 minutes), so it stops using the CPU soon after each test."""
+    """`streamlit run app.py` on a free port, with a cap of MAX_TRAININGS concurrent trainings, each in a worker
+    process; the run of a closed tab is kept GRACE_S seconds (not 30 minutes), so it stops using the CPU soon
+    after each test."""
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     with streamlit_server("app.py", log_path, GENLAB_MAX_TRAININGS=str(MAX_TRAININGS), GENLAB_RUNNER_GRACE_S=GRACE_S,
-                          GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints"))) as url:
+                          GENLAB_CHECKPOINT_DIR=str(tmp_path_factory.mktemp("checkpoints")),
+                          GENLAB_RUNNER="process") as url:  # the app's default: each run in a worker process
         yield url
 
 

@@ -1,4 +1,5 @@
-"""TrainingRunner: the background training thread, its commands, snapshots and the capacity cap."""
+"""TrainingRunner: the background training thread, its commands, snapshots and the capacity cap; the tests
+of the page-facing interface also run on ProcessRunner (the same run in a worker process)."""
 from __future__ import annotations
 
 import threading
@@ -16,9 +17,11 @@ from genlab.live import (
     STOPPED,
     CapacityError,
     CapacityLimiter,
+    OpenedRun,
     TrainingRunner,
     threads_per_training,
 )
+from genlab.live.process_runner import ProcessRunner
 
 SMALL = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64}
 RING = RunConfig(name="ring-test", seed=0).replace(**SMALL)
@@ -44,9 +47,26 @@ def make_runner(capacity):
     assert not any(r.thread_alive for r in runners)
 
 
+@pytest.fixture(params=[TrainingRunner, pytest.param(ProcessRunner, marks=pytest.mark.slow)],
+                ids=["thread", "process"])
+def make_any_runner(request, capacity):
+    """make_runner for the tests of what pages use: once with each runner class."""
+    runners = []
+
+    def make(config: RunConfig = RING, **kwargs):
+        runner = request.param(config, capacity=kwargs.pop("capacity", capacity), **kwargs)
+        runners.append(runner)
+        return runner
+
+    yield make
+    for runner in runners:
+        runner.close()
+    assert capacity.active == 0
+
+
 # --- commands ----------------------------------------------------------------------------------------
-def test_start_pause_resume_stop(make_runner, wait_until):
-    runner = make_runner()
+def test_start_pause_resume_stop(make_any_runner, wait_until):
+    runner = make_any_runner()
     assert runner.state == IDLE and runner.snapshot().preview is not None
     runner.start()
     wait_until(lambda: runner.step_count >= 20, what="training steps")
@@ -73,8 +93,8 @@ def test_start_pause_resume_stop(make_runner, wait_until):
     wait_until(lambda: runner.step_count > stopped_at, what="steps after restart")
 
 
-def test_manual_steps_and_gan_only_kinds(make_runner):
-    runner = make_runner()
+def test_manual_steps_and_gan_only_kinds(make_any_runner):
+    runner = make_any_runner()
     metrics = runner.step("d")
     assert "loss/d" in metrics and "loss/g" not in metrics
     metrics = runner.step("g")
@@ -87,8 +107,8 @@ def test_manual_steps_and_gan_only_kinds(make_runner):
         runner.step("x")
 
 
-def test_vae_has_no_d_only_step(make_runner):
-    runner = make_runner(RING.replace(**{"model.family": "vae", "objective.likelihood": "gaussian"}))
+def test_vae_has_no_d_only_step(make_any_runner):
+    runner = make_any_runner(RING.replace(**{"model.family": "vae", "objective.likelihood": "gaussian"}))
     with pytest.raises(ValueError, match="GANs only"):
         runner.step("d")
     assert "loss/kl" in runner.step()
@@ -107,17 +127,17 @@ def test_live_change_reaches_trainer_mid_run(make_runner, wait_until):
     assert runner.live_values()["objective.r1_gamma"] == 1.0
 
 
-def test_bad_live_change_raises_and_changes_nothing(make_runner):
-    runner = make_runner()
+def test_bad_live_change_raises_and_changes_nothing(make_any_runner):
+    runner = make_any_runner()
     with pytest.raises(ConfigError, match="r1_gamma"):
         runner.set_live(**{"objective.r1_gamma": -1.0})
     with pytest.raises(ConfigError, match="needs Reset"):
         runner.set_live(**{"model.width": 64})
-    assert runner.trainer.config.objective.r1_gamma == 0.0
+    assert runner.config.objective.r1_gamma == 0.0
 
 
-def test_slow_motion_limits_speed(make_runner, wait_until):
-    runner = make_runner()
+def test_slow_motion_limits_speed(make_any_runner, wait_until):
+    runner = make_any_runner()
     runner.set_slow_motion(5.0)
     runner.start()
     wait_until(lambda: runner.step_count >= 1)
@@ -129,8 +149,8 @@ def test_slow_motion_limits_speed(make_runner, wait_until):
     wait_until(lambda: runner.step_count > start + 30, what="full speed again")
 
 
-def test_reset_builds_a_new_run_and_keeps_old_one_on_error(make_runner, wait_until):
-    runner = make_runner()
+def test_reset_builds_a_new_run_and_keeps_old_one_on_error(make_any_runner, wait_until):
+    runner = make_any_runner()
     runner.step()
     with pytest.raises(ConfigError):
         runner.reset(RING.replace(**{"model.arch": "conv"}))  # conv on 2D data is invalid
@@ -141,8 +161,8 @@ def test_reset_builds_a_new_run_and_keeps_old_one_on_error(make_runner, wait_unt
 
 
 # --- snapshots -----------------------------------------------------------------------------------------
-def test_snapshot_is_a_read_only_copy(make_runner):
-    runner = make_runner()
+def test_snapshot_is_a_read_only_copy(make_any_runner):
+    runner = make_any_runner()
     for _ in range(3):
         runner.step()
     snap = runner.snapshot()
@@ -157,8 +177,8 @@ def test_snapshot_is_a_read_only_copy(make_runner):
     assert len(snap.history["loss/d"][0]) == 3  # the old snapshot did not change
 
 
-def test_2d_scene_only_when_asked(make_runner, wait_until):
-    runner = make_runner()
+def test_2d_scene_only_when_asked(make_any_runner, wait_until):
+    runner = make_any_runner()
     runner.step()
     assert runner.snapshot().scene is None
     scene = wait_until(lambda: runner.snapshot(want_scene=True).scene)
@@ -172,12 +192,12 @@ def test_2d_scene_only_when_asked(make_runner, wait_until):
     wait_until(lambda: runner.snapshot(want_scene=True).scene.step > scene.step, what="a newer scene")
 
 
-def test_image_runs_have_image_previews(make_runner):
+def test_image_runs_have_image_previews(make_any_runner):
     config = RunConfig(name="shapes").replace(**{
         "data.name": "shapes", "data.n_samples": 256, "model.family": "vae", "model.arch": "conv",
         "model.width": 8, "optim.batch_size": 16,
     })
-    runner = make_runner(config)
+    runner = make_any_runner(config)
     runner.step()
     snap = runner.snapshot(want_scene=True)
     assert snap.data_kind == "images" and snap.scene is None
@@ -211,8 +231,8 @@ def test_nan_run_pauses_with_message_and_rolls_back(make_runner, wait_until):
 
 
 # --- many users --------------------------------------------------------------------------------------------
-def test_two_runs_train_at_once(make_runner, wait_until):
-    a, b = make_runner(), make_runner(RING.replace(seed=1))
+def test_two_runs_train_at_once(make_any_runner, wait_until):
+    a, b = make_any_runner(), make_any_runner(RING.replace(seed=1))
     a.start()
     b.start()
     wait_until(lambda: a.step_count >= 20 and b.step_count >= 20, what="both runs progressing")
@@ -220,9 +240,9 @@ def test_two_runs_train_at_once(make_runner, wait_until):
     wait_until(lambda: a.step_count > a_at and b.step_count > b_at, what="both still progressing")
 
 
-def test_capacity_cap_refuses_with_a_clear_message(make_runner, wait_until):
+def test_capacity_cap_refuses_with_a_clear_message(make_any_runner, wait_until):
     capacity = CapacityLimiter(limit=2)
-    a, b, c = (make_runner(capacity=capacity) for _ in range(3))
+    a, b, c = (make_any_runner(capacity=capacity) for _ in range(3))
     a.start()
     b.start()
     assert capacity.active == 2
@@ -267,9 +287,9 @@ def test_close_stops_the_thread(make_runner, wait_until):
         runner.start()
 
 
-def test_save_writes_a_loadable_run(make_runner, tmp_path):
+def test_save_writes_a_loadable_run(make_any_runner, tmp_path):
     checkpoints = pytest.importorskip("genlab.runs")
-    runner = make_runner()
+    runner = make_any_runner()
     for _ in range(12):
         runner.step()
     path = runner.save(name="saved-ring", root=str(tmp_path))
@@ -308,9 +328,26 @@ def test_load_continues_a_saved_run(make_runner, tmp_path):
     assert runner.step_count >= 13
 
 
+def test_open_saved_continues_a_saved_run(make_any_runner, tmp_path):
+    first = make_any_runner()
+    for _ in range(6):
+        first.step()
+    path = first.save(name="reopen", root=str(tmp_path))
+    runner = make_any_runner(RING.replace(seed=5, **{"model.width": 16}))
+    run_id = runner.run_id
+    assert runner.open_saved(path) == OpenedRun("reopen", 6, "ring", True)
+    assert runner.run_id != run_id and runner.step_count == 6 and runner.config.model.width == 32
+    runner.step()
+    assert runner.history_lists()["step"] == [float(s) for s in range(1, 8)]  # the saved curve goes on
+    with pytest.raises(ValueError, match="missing"):  # CheckpointError: nothing changes
+        runner.open_saved(tmp_path / "missing")
+    assert runner.step_count == 7
+    assert make_any_runner().open_saved("reopen", root=str(tmp_path)).step == 6  # by name under a root
+
+
 # --- quality metrics ---------------------------------------------------------------------------------
-def test_running_ring_gan_records_quality_metrics_and_evaluates_now(make_runner, wait_until):
-    runner = make_runner()
+def test_running_ring_gan_records_quality_metrics_and_evaluates_now(make_any_runner, wait_until):
+    runner = make_any_runner()
     runner.start()
     wait_until(lambda: "quality/modes_covered" in runner.snapshot().history, timeout=30,
                what="cheap quality metrics in the history")
@@ -338,8 +375,8 @@ def test_a_failing_quality_metric_does_not_stop_training(make_runner, wait_until
     runner.stop()
 
 
-def test_start_until_pauses_at_that_step(make_runner, wait_until):
-    runner = make_runner()
+def test_start_until_pauses_at_that_step(make_any_runner, wait_until):
+    runner = make_any_runner()
     runner.start(until=7)
     wait_until(lambda: runner.state == PAUSED, what="the pause at step 7")
     assert runner.step_count == 7 and runner.thread_alive

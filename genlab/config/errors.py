@@ -14,6 +14,10 @@ class ConfigError(ValueError):
         self.field, self.value, self.allowed = field_name, value, allowed
         super().__init__(f"{field_name}={value!r} is invalid: {allowed}")
 
+    def __reduce__(self):
+        # pickled with its three parts (a worker process sends it to the server), not the joined message
+        return type(self), (self.field, self.value, self.allowed)
+
 
 def check_run_name(name: Any) -> str:
     """A run name is a folder name: letters, digits, '.', '_', '-', starting with a letter or digit."""

@@ -6,7 +6,7 @@ stored as uint8 (4x smaller than float32) and only the drawn batch is converted 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -65,6 +65,18 @@ class DataSource:
 
     def __len__(self) -> int:
         return self.x.shape[0]
+
+    def to(self, device: torch.device | str) -> DataSource:
+        """This source with every tensor (and its held-out part) on `device`; itself when they are there."""
+        device = torch.device(device)
+        if self.x.device == device and (self.heldout is None or self.heldout.device == device):
+            return self
+
+        def moved(values: torch.Tensor | None) -> torch.Tensor | None:
+            return None if values is None else values.to(device)
+
+        return replace(self, x=self.x.to(device), labels=moved(self.labels), factors=moved(self.factors),
+                       modes=moved(self.modes), heldout=None if self.heldout is None else self.heldout.to(device))
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -13,10 +13,13 @@ import atexit
 import copy
 import logging
 import math
+import os
 import threading
 import time
 import weakref
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import torch
@@ -46,10 +49,20 @@ def _stop_all_runners() -> None:
             pass
 
 
+@dataclass(frozen=True)
+class OpenedRun:
+    """What open_saved found: the run's folder name, its step, its data set and whether it can train here."""
+
+    name: str
+    step: int
+    dataset: str
+    trainable: bool
+
+
 class TrainingRunner:
     """One run: a trainer built from a RunConfig and the thread that trains it.
 
-    Commands: start, pause, resume, step(kind), stop, reset, load, save, set_live, set_slow_motion.
+    Commands: start, pause, resume, step(kind), stop, reset, open_saved, load, save, set_live, set_slow_motion.
     Read: snapshot(). All methods are thread-safe; none is called from the training thread.
     """
 
@@ -99,6 +112,17 @@ class TrainingRunner:
         with self._trainer_lock:
             self._install(trainer, data)
 
+    def open_saved(self, name_or_path: str | os.PathLike, root: str | os.PathLike | None = None) -> OpenedRun:
+        """Open the saved run `name_or_path` (a folder, or a name under `root`) to continue training it:
+        when its data set is here it becomes this runner's run, idle until Start; otherwise nothing
+        changes. Returns what a page tells the user; CheckpointError / ValueError for a bad folder."""
+        from genlab.runs import load_run  # imported lazily: the runner works without it
+
+        loaded = load_run(name_or_path, root=root) if root is not None else load_run(Path(name_or_path))
+        if loaded.data_available:
+            self.load(loaded.trainer, loaded.history)
+        return OpenedRun(loaded.path.name, loaded.trainer.step_count, loaded.config.data.name, loaded.data_available)
+
     def load(self, trainer, history: Mapping[str, Sequence[float]] | None = None, *, data=None) -> None:
         """Stop, then continue a saved run: `trainer` (e.g. genlab.runs.load_run(...).trainer)
         becomes this runner's run, idle until Start; `history` (its saved metrics table) seeds the
@@ -121,6 +145,16 @@ class TrainingRunner:
     @property
     def step_count(self) -> int:
         return self.trainer.step_count
+
+    @property
+    def data_kind(self) -> str:
+        """"points" or "images": what the current run trains on."""
+        return self.trainer.data.kind
+
+    def transfer_summary(self) -> str | None:
+        """One line on what the current run took from its parent run (None: it did not start from one)."""
+        report = getattr(self.trainer, "transfer", None)
+        return None if report is None else report.summary()
 
     @property
     def thread_alive(self) -> bool:

@@ -1,7 +1,8 @@
 """What a page reads from a live run: one copied, read-only Snapshot."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 from typing import Mapping
 
 import numpy as np
@@ -36,3 +37,19 @@ class Snapshot:
     slow_motion_steps_per_s: float | None
     device: str
     last_metric_error: str = ""  # the latest quality-metric failure ("" when none); training went on
+
+
+def portable(snapshot: Snapshot) -> Snapshot:
+    """The snapshot with its read-only mappings as plain dicts, so that it can be pickled (to cross from a
+    worker process to the server); read_only() makes the received one read-only again."""
+    return replace(snapshot, history=dict(snapshot.history), last=dict(snapshot.last),
+                   layer_stats=dict(snapshot.layer_stats))
+
+
+def read_only(snapshot: Snapshot) -> Snapshot:
+    """An unpickled portable() snapshot, read-only again like the one it was made from."""
+    for array in [snapshot.preview, *(a for pair in snapshot.history.values() for a in pair)]:
+        if array is not None:
+            array.flags.writeable = False
+    return replace(snapshot, history=MappingProxyType(snapshot.history), last=MappingProxyType(snapshot.last),
+                   layer_stats=MappingProxyType(snapshot.layer_stats))

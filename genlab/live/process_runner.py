@@ -1,0 +1,338 @@
+"""ProcessRunner: a run trained in a worker process of its own, with the TrainingRunner's page-facing interface.
+
+Python's GIL lets threads of one process train only one step at a time: on this 2-core machine
+8 runs in threads made 122 steps/s in all, in worker processes 333 (benchmarks/classroom_bench.py).
+So the app hosts each tab's run in a worker (torch.multiprocessing, spawn: a fresh interpreter, no
+forked torch or OpenMP state), genlab.live.worker, and talks to it over a pipe, one request at a
+time. What stays in the server: the training cap (CAPACITY: a slot from start() to stop/reset/close),
+the run's settings between requests (config, run id, data kind) and the latest snapshot, which the
+page still gets, marked as an error, when the worker died (killed for memory, a crash in torch):
+then Reset starts a new worker, and the autosave keeps what the dead one had trained.
+
+A spare worker is spawned ahead of need, so that a new run does not wait for an interpreter to import
+torch. The thread runner stays for tests and for `GENLAB_RUNNER=thread` (genlab.live.runner_class).
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import dataclasses
+import threading
+import weakref
+from typing import Any, Callable
+
+import torch.multiprocessing as torch_mp
+
+from genlab.config import RunConfig
+from genlab.live.capacity import CAPACITY, CapacityLimiter, threads_per_training
+from genlab.live.runner import OpenedRun
+from genlab.live.snapshot import ERROR, Snapshot, read_only
+from genlab.live.worker import Header, WorkerSetup, serve
+from genlab.trainers import make_trainer
+
+POLL_S = 0.25  # how often a waiting request checks that its worker is still alive
+_CONTEXT = torch_mp.get_context("spawn")
+_OPEN_RUNNERS: "weakref.WeakSet[ProcessRunner]" = weakref.WeakSet()
+
+
+class WorkerGone(RuntimeError):
+    """The worker process of a run ended unexpectedly; the message says what is lost and what to do."""
+
+
+@dataclasses.dataclass
+class _Worker:
+    process: Any
+    connection: Any
+
+    def receive(self):
+        """The worker's next reply; WorkerGone when the process ended instead."""
+        try:
+            while not self.connection.poll(POLL_S):
+                if not self.process.is_alive():
+                    raise EOFError
+            return self.connection.recv()
+        except (EOFError, OSError):
+            raise self.gone() from None
+
+    def gone(self) -> WorkerGone:
+        """The error that says this worker ended (to raise once its pipe broke)."""
+        self.process.join(timeout=5.0)
+        return WorkerGone(
+            f"The training process of this run stopped unexpectedly (exit code {self.process.exitcode}; "
+            "e.g. the server ran out of memory). The run's last autosave is on the Runs page under "
+            "Autosaved runs; press Reset to start a fresh run here.")
+
+    def end(self, timeout: float) -> None:
+        """Wait at most `timeout` s for the process to exit, then kill it."""
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5.0)
+        self.connection.close()
+
+
+def _spawn() -> _Worker:
+    ours, theirs = _CONTEXT.Pipe()
+    process = _CONTEXT.Process(target=serve, args=(theirs,), name="genlab-training-worker", daemon=True)
+    process.start()
+    theirs.close()  # the worker holds its end: when it exits, ours reads EOF
+    return _Worker(process, ours)
+
+
+class _Spares:
+    """Keeps one worker spawned (importing torch, ≈ 2-3 s) before a run needs it."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._spare: _Worker | None = None
+        self._filling = False
+
+    def take(self) -> _Worker:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        self.fill()
+        return spare if spare is not None and spare.process.is_alive() else _spawn()
+
+    def fill(self) -> None:
+        """Spawn a spare in the background unless there is one (or one is on its way)."""
+        with self._lock:
+            if self._spare is not None or self._filling:
+                return
+            self._filling = True
+        threading.Thread(target=self._fill, name="genlab-spare-worker", daemon=True).start()
+
+    def _fill(self) -> None:
+        worker = _spawn()
+        with self._lock:
+            self._filling = False
+            if self._spare is None:
+                self._spare, worker = worker, None
+        if worker is not None:
+            self._dismiss(worker)
+
+    def close(self) -> None:
+        with self._lock:
+            spare, self._spare = self._spare, None
+        if spare is not None:
+            self._dismiss(spare)
+
+    @staticmethod
+    def _dismiss(worker: _Worker) -> None:
+        try:
+            worker.connection.send(None)
+        except OSError:
+            pass
+        worker.end(5.0)
+
+
+SPARES = _Spares()
+
+
+class ProcessRunner:
+    """One tab's run in a worker process: start, pause, resume, step, stop, reset, open_saved, save,
+    set_live, set_slow_motion, evaluate_now, autosave, snapshot... as TrainingRunner, whose docstrings
+    say what each does. Thread-safe; one request at a time goes to the worker."""
+
+    def __init__(self, config: RunConfig | None = None, *, data=None, capacity: CapacityLimiter | None = None,
+                 trainer_factory: Callable[..., Any] = make_trainer):
+        self._capacity = capacity or CAPACITY
+        self._factory = trainer_factory
+        self._lock = threading.Lock()  # one request at a time on the pipe
+        self._worker: _Worker | None = None
+        self._header: Header | None = None
+        self._run_base = 0  # run ids used by this runner's earlier workers
+        self._data = data
+        self._autosave = None
+        self._gone = ""  # why the worker is gone ("" while it serves)
+        self._closed = False
+        self._last_snapshot: Snapshot | None = None
+        self._start_worker(config or RunConfig(), data)
+        _OPEN_RUNNERS.add(self)
+
+    # --- what the page reads ----------------------------------------------------------------------
+    @property
+    def run_id(self) -> int:
+        return self._run_base + self._header.run_id
+
+    @property
+    def config(self) -> RunConfig:
+        return copy.deepcopy(self._header.config)
+
+    @property
+    def data_kind(self) -> str:
+        return self._header.data_kind
+
+    @property
+    def state(self) -> str:
+        return self._status()[0]
+
+    @property
+    def step_count(self) -> int:
+        return self._status()[1]
+
+    @property
+    def thread_alive(self) -> bool:
+        return self._status()[2]
+
+    def snapshot(self, *, want_scene: bool = False, last_steps: int | None = None) -> Snapshot:
+        try:
+            snapshot = read_only(self._call("snapshot", want_scene=want_scene, last_steps=last_steps))
+        except WorkerGone:
+            return dataclasses.replace(self._last_snapshot, state=ERROR, message=self._gone, steps_per_s=0.0,
+                                       version=self._last_snapshot.version + 1)
+        if snapshot.state == ERROR:  # the worker's training thread ended: its slot is free
+            self._capacity.release(self)
+        if last_steps is None:
+            self._last_snapshot = snapshot
+        return snapshot
+
+    def history_lists(self) -> dict[str, list[float]]:
+        return self._call("history_lists")
+
+    def live_values(self) -> dict[str, Any]:
+        return self._call("live_values")
+
+    def transfer_summary(self) -> str | None:
+        return self._call("transfer_summary")
+
+    # --- commands ---------------------------------------------------------------------------------
+    def start(self, until: int | None = None) -> None:
+        if self._closed:
+            raise RuntimeError("this runner is closed")
+        self._capacity.acquire(self)  # the cap is the server's: CapacityError before the worker hears of it
+        try:
+            self._call("start", until)
+        except BaseException:
+            self._capacity.release(self)
+            raise
+
+    def resume(self) -> None:
+        self.start()
+
+    def pause(self) -> None:
+        self._call("pause")
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        try:
+            if self._worker is not None:
+                self._call("stop", timeout)
+        finally:
+            self._capacity.release(self)
+
+    def step(self, kind: str = "both") -> dict[str, float] | None:
+        return self._call("step", kind)
+
+    def reset(self, config: RunConfig | None = None, *, data=None) -> None:
+        if data is None and config is None:
+            data = self._data
+        if self._worker is None:  # the worker died: this run starts in a new one
+            self._start_worker(config or self._header.config, data, first_run_id=self.run_id + 1)
+        else:
+            self._call("reset", config, data=_on_cpu(data))
+        self._data = data
+        self._capacity.release(self)
+
+    def open_saved(self, name_or_path, root=None) -> OpenedRun:
+        if self._worker is None:
+            self._start_worker(self._header.config, None, first_run_id=self.run_id + 1)
+        opened = self._call("open_saved", name_or_path, root)
+        if opened.trainable:
+            self._data = None
+            self._capacity.release(self)
+        return opened
+
+    def set_live(self, **dotted: Any) -> None:
+        self._call("set_live", **dotted)
+
+    def set_slow_motion(self, steps_per_s: float | None) -> None:
+        self._call("set_slow_motion", steps_per_s)
+
+    def save(self, name: str | None = None, root: str = "checkpoints"):
+        return self._call("save", name, root)
+
+    def evaluate_now(self, n_samples: int = 2500, ks: tuple[int, ...] = (1, 10, 100)):
+        return self._call("evaluate_now", n_samples, ks)
+
+    def enable_autosave(self, autosave) -> None:
+        self._autosave = autosave
+        self._call("enable_autosave", autosave)
+
+    def autosave_now(self):
+        return None if self._worker is None else self._call("autosave_now")
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Stop for good and end the worker; timeout=0 returns at once (the worker ends in the background)."""
+        self._closed = True
+        if timeout == 0:
+            threading.Thread(target=self._shut_down, args=(30.0,), name="genlab-close-worker", daemon=True).start()
+        else:
+            self._shut_down(timeout)
+
+    # --- internals --------------------------------------------------------------------------------
+    def _start_worker(self, config: RunConfig, data, first_run_id: int = 0) -> None:
+        """Hand the run to a (spare) worker; its errors (ConfigError, DataUnavailableError...) are raised here."""
+        worker = SPARES.take()
+        worker.connection.send(WorkerSetup(config, _on_cpu(data), self._factory, threads_per_training(self._capacity)))
+        status, payload = worker.receive()
+        if status == "error":
+            worker.end(5.0)
+            raise payload
+        with self._lock:
+            self._worker, self._header, self._run_base, self._gone = worker, payload[1], first_run_id, ""
+        if self._autosave is not None:
+            self._call("enable_autosave", self._autosave)
+        self._last_snapshot = read_only(self._call("snapshot"))
+
+    def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            worker = self._worker
+            if worker is None:
+                raise WorkerGone(self._gone or "this runner is closed")
+            try:
+                worker.connection.send((name, args, kwargs))
+                status, payload = worker.receive()
+            except (WorkerGone, OSError) as exc:
+                self._worker, self._gone = None, str(exc if isinstance(exc, WorkerGone) else worker.gone())
+                worker.end(5.0)
+                self._capacity.release(self)
+                raise WorkerGone(self._gone) from None
+        if status == "error":
+            raise payload
+        result, self._header = payload
+        return result
+
+    def _status(self) -> tuple[str, int, bool]:
+        try:
+            return self._call("status")
+        except WorkerGone:
+            return ERROR, self._last_snapshot.step, False
+
+    def _shut_down(self, timeout: float | None) -> None:
+        try:
+            if self._worker is not None:
+                self._call("close", timeout)
+        except WorkerGone:
+            pass
+        finally:
+            with self._lock:
+                worker, self._worker = self._worker, None
+                self._gone = self._gone or "this runner is closed"
+            if worker is not None:
+                worker.end(timeout if timeout is not None else 30.0)
+            self._capacity.release(self)
+            _OPEN_RUNNERS.discard(self)
+
+
+def _on_cpu(data):
+    # the worker moves it to the run's device: the server never holds device memory for a run
+    return None if data is None else data.to("cpu")
+
+
+@atexit.register
+def _end_workers() -> None:
+    SPARES.close()
+    for runner in list(_OPEN_RUNNERS):
+        try:
+            runner.close(timeout=10.0)
+        except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass

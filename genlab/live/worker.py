@@ -1,0 +1,133 @@
+"""The worker process of a ProcessRunner: one TrainingRunner in an interpreter of its own.
+
+A worker is spawned ahead of need (genlab.live.process_runner keeps one spare): it imports torch and
+the trainers first, then waits for its run's WorkerSetup, builds the run and answers requests —
+(name, args, kwargs) with a name from REQUESTS — one at a time on its pipe, while the runner's own
+thread trains. A reply is ("ok", (result, Header)) or ("error", exception). When the server's end of
+the pipe closes (the server stopped or died), the worker autosaves the run's unsaved progress and
+exits, so a crashed server loses at most what its last autosave interval had not written.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import signal
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from genlab.live.capacity import ENV_TORCH_THREADS
+
+log = logging.getLogger(__name__)
+
+# What the server may ask of a worker's runner ("status": its state, step and whether it trains).
+REQUESTS = frozenset({
+    "start", "pause", "stop", "step", "reset", "open_saved", "set_live", "live_values", "set_slow_motion",
+    "save", "enable_autosave", "autosave_now", "evaluate_now", "history_lists", "transfer_summary", "snapshot",
+    "status", "close",
+})
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    """What a worker builds its run from (the TrainingRunner's arguments, and its share of the cores)."""
+
+    config: Any  # RunConfig
+    data: Any  # a DataSource on the CPU, or None
+    trainer_factory: Callable[..., Any]
+    torch_threads: int
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the server keeps of the worker's run between requests (changed only by its requests)."""
+
+    run_id: int
+    config: Any  # RunConfig, live values included
+    data_kind: str
+
+
+def header(runner) -> Header:
+    return Header(runner.run_id, runner.config, runner.data_kind)
+
+
+def portable_error(exc: BaseException) -> BaseException:
+    """`exc` itself when it survives pickling (ConfigError, CheckpointError, ...), else a RuntimeError
+    with its type and message, so that the server always gets an exception it can raise."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any exception type may refuse pickling
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def answer(runner, name: str, args: tuple, kwargs: dict) -> Any:
+    """Carry out one request on `runner`; its result, ready to pickle."""
+    from genlab.live.snapshot import portable
+
+    if name not in REQUESTS:
+        raise ValueError(f"a training worker does not answer {name!r}")
+    if name == "status":
+        return runner.state, runner.step_count, runner.thread_alive
+    result = getattr(runner, name)(*args, **kwargs)
+    return portable(result) if name == "snapshot" else result
+
+
+def serve(connection) -> None:
+    """The worker's main function: build the run from the WorkerSetup it receives, then answer requests."""
+    # Ctrl-C in the server's terminal reaches the whole process group: the server shuts down and
+    # closes the pipe, and this worker then autosaves and exits (instead of dying mid-step).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from genlab.live.capacity import CapacityLimiter
+    from genlab.live.runner import TrainingRunner  # the slow imports, done while this worker is a spare
+
+    try:
+        setup = connection.recv()
+    except (EOFError, OSError):
+        return
+    if setup is None:  # a spare that is not needed any more
+        return
+    os.environ[ENV_TORCH_THREADS] = str(setup.torch_threads)  # the server's cap decides each run's cores
+    try:
+        runner = TrainingRunner(setup.config, data=_on_device(setup.data, setup.config),
+                                capacity=CapacityLimiter(1), trainer_factory=setup.trainer_factory)
+    except Exception as exc:  # noqa: BLE001 - a bad setup goes back to the server, which raises it
+        connection.send(("error", portable_error(exc)))
+        return
+    connection.send(("ok", (None, header(runner))))
+    while True:
+        try:
+            name, args, kwargs = connection.recv()
+        except (EOFError, OSError):
+            return _autosave_and_close(runner)
+        try:
+            if name == "reset" and kwargs.get("data") is not None:
+                kwargs = {**kwargs, "data": _on_device(kwargs["data"], args[0] if args else runner.config)}
+            reply = ("ok", (answer(runner, name, args, kwargs), header(runner)))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the server
+            reply = ("error", portable_error(exc))
+        try:
+            connection.send(reply)
+        except (EOFError, OSError):
+            return _autosave_and_close(runner)
+        except Exception as exc:  # noqa: BLE001 - a result that does not pickle: say so instead
+            connection.send(("error", RuntimeError(f"the answer to {name} could not be sent: {exc}")))
+        if name == "close":
+            return
+
+
+def _on_device(data, config):
+    """Uploaded data crosses the pipe on the CPU; the run trains on the device its config picks."""
+    if data is None:
+        return None
+    from genlab.trainers.base import pick_device
+
+    return data.to(pick_device(config.device))
+
+
+def _autosave_and_close(runner) -> None:
+    try:
+        runner.autosave_now()
+    except Exception:  # noqa: BLE001 - closing must go on
+        log.exception("autosave of a training worker whose server went away failed")
+    runner.close(timeout=30.0)

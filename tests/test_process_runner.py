@@ -1,0 +1,115 @@
+"""ProcessRunner: what hosting a run in a worker process adds to the runner interface (tests/test_runner.py
+runs the shared commands on both runners): a worker that dies, a server that goes away, data and errors
+crossing the pipe."""
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from genlab.config import ConfigError, RunConfig
+from genlab.data.points import points_from_array
+from genlab.live import ERROR, IDLE, RUNNING, Autosave, CapacityLimiter
+from genlab.live.process_runner import ProcessRunner, WorkerGone
+
+pytestmark = pytest.mark.slow  # each test starts worker processes (a fresh interpreter imports torch)
+
+RING = RunConfig(name="ring-test", seed=0).replace(**{"data.n_samples": 2000, "model.width": 32,
+                                                      "optim.batch_size": 64})
+
+
+@pytest.fixture
+def capacity():
+    return CapacityLimiter(limit=2)
+
+
+@pytest.fixture
+def runner(capacity):
+    runner = ProcessRunner(RING, capacity=capacity)
+    yield runner
+    runner.close()
+    assert capacity.active == 0
+
+
+def test_a_killed_worker_shows_an_error_and_reset_starts_a_new_one(runner, capacity, wait_until):
+    runner.start()
+    seen = wait_until(lambda: (snap := runner.snapshot()).step >= 5 and snap, what="training in the worker")
+    assert capacity.holds(runner)
+    old_run = runner.run_id
+    os.kill(runner._worker.process.pid, signal.SIGKILL)  # e.g. the kernel's out-of-memory killer
+
+    snap = runner.snapshot()
+    assert snap.state == ERROR and "stopped unexpectedly (exit code -9" in snap.message
+    assert "Autosaved runs" in snap.message and "Reset" in snap.message
+    assert snap.step == seen.step and snap.config == RING  # the page keeps the last picture it got of the run
+    assert runner.state == ERROR and not runner.thread_alive
+    assert not capacity.holds(runner)  # its slot is free for other tabs
+    with pytest.raises(WorkerGone, match="press Reset"):
+        runner.start()
+    assert not capacity.holds(runner)
+
+    runner.reset()
+    assert runner.run_id > old_run and runner.state == IDLE and runner.step_count == 0
+    runner.start()
+    wait_until(lambda: runner.step_count >= 5, what="training in the new worker")
+
+
+def test_a_worker_whose_server_went_away_autosaves_and_exits(runner, tmp_path, wait_until):
+    from genlab.runs import load_run
+
+    runner.enable_autosave(Autosave(tmp_path, "tab-gone"))
+    runner.start()
+    wait_until(lambda: runner.step_count >= 20, what="training")
+    worker = runner._worker
+    worker.connection.close()  # what the worker sees when the server process dies
+    worker.process.join(timeout=60)
+    assert worker.process.exitcode == 0
+    loaded = load_run("tab-gone", root=tmp_path)
+    assert loaded.trainer.step_count >= 20
+
+
+def test_uploaded_data_and_config_errors_cross_the_pipe(runner, wait_until):
+    far_away = points_from_array(np.random.default_rng(0).normal((3.0, -3.0), 0.05, size=(300, 2)), origin="far.csv")
+    runner.reset(RING.replace(**{"data.name": "points", "data.path": "far.csv"}), data=far_away)
+    runner.step()
+    scene = wait_until(lambda: runner.snapshot(want_scene=True).scene, what="the 2D scene")
+    assert np.allclose(scene.real.mean(axis=0), (3.0, -3.0), atol=0.1)  # the worker trains on these points
+    runner.reset(RING.replace(seed=1))  # another config: a built-in set again
+    assert np.abs(wait_until(lambda: runner.snapshot(want_scene=True).scene).real.mean(axis=0)).max() < 0.5
+
+    with pytest.raises(ConfigError) as info:
+        runner.set_live(**{"objective.r1_gamma": -1.0})
+    assert info.value.field == "objective.r1_gamma" and info.value.value == -1.0  # the error itself, not a copy
+
+
+def test_the_cap_is_kept_in_the_server(capacity, wait_until):
+    runners = [ProcessRunner(RING.replace(seed=seed), capacity=capacity) for seed in range(3)]
+    try:
+        for runner in runners[:2]:
+            runner.start()
+        with pytest.raises(Exception, match="already running 2 training"):
+            runners[2].start()
+        assert runners[2].state == IDLE  # the worker never heard of the refused Start
+        runners[0].stop()
+        runners[2].start()
+        wait_until(lambda: runners[2].state == RUNNING and runners[2].step_count > 0)
+    finally:
+        for runner in runners:
+            runner.close()
+    assert capacity.active == 0
+
+
+def test_close_without_waiting_ends_the_worker_in_the_background(capacity, wait_until):
+    runner = ProcessRunner(RING, capacity=capacity)
+    runner.start()
+    process = runner._worker.process
+    started = time.perf_counter()
+    runner.close(timeout=0)
+    assert time.perf_counter() - started < 1.0  # Streamlit's session-end hook must not block its event loop
+    wait_until(lambda: not process.is_alive(), timeout=60, what="the worker to exit")
+    assert capacity.active == 0
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.start()
