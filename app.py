@@ -12,16 +12,27 @@ from pages.shared import tab_token
 @st.cache_resource(show_spinner=False)
 def _warm_imports() -> threading.Thread:
     """Import torch, the trainers and plotly in the background once per server process, so the first
-    visit to Train does not wait ~4 s of CPU for them while the visitor reads the home page."""
+    visit to Train does not wait ~4 s of CPU for them while the visitor reads the home page. Where runs
+    train in worker processes, the first worker is spawned before anything else; the server itself then
+    never builds an optimizer for a live run."""
 
     def warm() -> None:
-        import genlab.live  # noqa: F401  (torch, models, trainers, runner)
+        from genlab.live.hosting import runner_kind  # does not import torch
+
+        in_workers = runner_kind() == "process"
+        if in_workers:
+            from genlab.live.pool import SPARES  # does not import torch
+
+            SPARES.fill()  # the first worker imports torch (≈ 3 s of CPU) on another core meanwhile
+            import genlab.live.process_runner  # noqa: F401  (torch, the runner interface)
+        import genlab.live.registry  # noqa: F401
+        import genlab.live.runner  # noqa: F401  (torch, models, trainers)
         import genlab.viz as viz
         from genlab.config import RunConfig
         from genlab.trainers import make_trainer
 
-        # torch imports torch._dynamo (~1.3 s of CPU) when the first optimizer is built, so build a run
-        make_trainer(RunConfig(), device="cpu")
+        if not in_workers:  # torch imports torch._dynamo (~1.3 s of CPU) at the first optimizer: build a run
+            make_trainer(RunConfig(), device="cpu")
         viz.loss_figure({}).to_dict()  # plotly loads its validators lazily on first use
 
     thread = threading.Thread(target=warm, name="genlab-warm-imports", daemon=True)

@@ -59,3 +59,13 @@ def test_a_data_source_moves_with_its_heldout_part():
     meta = source.to("meta")
     assert meta.x.device.type == "meta" and meta.heldout.x.device.type == "meta" and len(meta.heldout) == 20
     assert source.x.device.type == "cpu"  # a copy moved, not the original
+
+
+def test_the_server_can_spawn_a_worker_before_importing_torch(repo_root):
+    import subprocess
+    import sys
+
+    code = "import sys, genlab.live.pool, genlab.live.hosting; print(sorted({'torch', 'streamlit'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=repo_root).stdout.strip()
+    assert out == "[]"

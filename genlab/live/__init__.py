@@ -1,17 +1,32 @@
 """The live side of the app: one runner per browser tab (its run in a worker process, ProcessRunner, or
 a thread, TrainingRunner), what it shows, how many may run, the registry that keeps a tab's runner
-across reconnects, and its autosave."""
-from genlab.live.advice import divergence_advice
-from genlab.live.autosave import AUTOSAVE_DIR, Autosave, autosave_name, autosave_root
-from genlab.live.capacity import CAPACITY, CapacityError, CapacityLimiter, threads_per_training
-from genlab.live.hosting import ENV_RUNNER, runner_class, runner_kind
-from genlab.live.registry import REGISTRY, Attachment, RunnerRegistry
-from genlab.live.runner import OpenedRun, TrainingRunner
-from genlab.live.snapshot import DIVERGED, ERROR, IDLE, PAUSED, RUNNING, STATES, STOPPED, Snapshot
+across reconnects, and its autosave.
 
-__all__ = [
-    "AUTOSAVE_DIR", "CAPACITY", "DIVERGED", "ENV_RUNNER", "ERROR", "IDLE", "PAUSED", "REGISTRY", "RUNNING", "STATES",
-    "STOPPED", "Attachment", "Autosave", "CapacityError", "CapacityLimiter", "OpenedRun", "RunnerRegistry", "Snapshot",
-    "TrainingRunner", "autosave_name", "autosave_root", "divergence_advice", "runner_class", "runner_kind",
-    "threads_per_training",
-]
+Names are loaded on first use: `genlab.live.pool` and `genlab.live.hosting` must be importable without
+torch (the server spawns a spare worker before its own import of torch is done).
+"""
+from __future__ import annotations
+
+import importlib
+
+_MODULE_OF = {
+    "divergence_advice": "advice",
+    "AUTOSAVE_DIR": "autosave", "Autosave": "autosave", "autosave_name": "autosave", "autosave_root": "autosave",
+    "CAPACITY": "capacity", "CapacityError": "capacity", "CapacityLimiter": "capacity",
+    "threads_per_training": "capacity",
+    "ENV_RUNNER": "hosting", "runner_class": "hosting", "runner_kind": "hosting",
+    "REGISTRY": "registry", "Attachment": "registry", "RunnerRegistry": "registry",
+    "OpenedRun": "runner", "TrainingRunner": "runner",
+    "DIVERGED": "snapshot", "ERROR": "snapshot", "IDLE": "snapshot", "PAUSED": "snapshot", "RUNNING": "snapshot",
+    "STATES": "snapshot", "STOPPED": "snapshot", "Snapshot": "snapshot",
+}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genlab.live' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"genlab.live.{module}"), name)
+    globals()[name] = value
+    return value

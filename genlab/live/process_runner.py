@@ -9,8 +9,9 @@ the run's settings between requests (config, run id, data kind) and the latest s
 page still gets, marked as an error, when the worker died (killed for memory, a crash in torch):
 then Reset starts a new worker, and the autosave keeps what the dead one had trained.
 
-A spare worker is spawned ahead of need, so that a new run does not wait for an interpreter to import
-torch. The thread runner stays for tests and for `GENLAB_RUNNER=thread` (genlab.live.runner_class).
+A spare worker is spawned ahead of need (genlab.live.pool), so that a new run does not wait for an
+interpreter to import torch. The thread runner stays for tests and for `GENLAB_RUNNER=thread`
+(genlab.live.runner_class).
 """
 from __future__ import annotations
 
@@ -21,111 +22,17 @@ import threading
 import weakref
 from typing import Any, Callable
 
-import torch.multiprocessing as torch_mp
+import torch.multiprocessing  # noqa: F401  (registers its reductions: tensors cross the pipe in shared memory)
 
 from genlab.config import RunConfig
 from genlab.live.capacity import CAPACITY, CapacityLimiter, threads_per_training
 from genlab.live.runner import OpenedRun
 from genlab.live.snapshot import ERROR, Snapshot, read_only
-from genlab.live.worker import Header, WorkerSetup, serve
+from genlab.live.pool import SPARES, WorkerGone, Worker
+from genlab.live.worker import Header, WorkerSetup
 from genlab.trainers import make_trainer
 
-POLL_S = 0.25  # how often a waiting request checks that its worker is still alive
-_CONTEXT = torch_mp.get_context("spawn")
 _OPEN_RUNNERS: "weakref.WeakSet[ProcessRunner]" = weakref.WeakSet()
-
-
-class WorkerGone(RuntimeError):
-    """The worker process of a run ended unexpectedly; the message says what is lost and what to do."""
-
-
-@dataclasses.dataclass
-class _Worker:
-    process: Any
-    connection: Any
-
-    def receive(self):
-        """The worker's next reply; WorkerGone when the process ended instead."""
-        try:
-            while not self.connection.poll(POLL_S):
-                if not self.process.is_alive():
-                    raise EOFError
-            return self.connection.recv()
-        except (EOFError, OSError):
-            raise self.gone() from None
-
-    def gone(self) -> WorkerGone:
-        """The error that says this worker ended (to raise once its pipe broke)."""
-        self.process.join(timeout=5.0)
-        return WorkerGone(
-            f"The training process of this run stopped unexpectedly (exit code {self.process.exitcode}; "
-            "e.g. the server ran out of memory). The run's last autosave is on the Runs page under "
-            "Autosaved runs; press Reset to start a fresh run here.")
-
-    def end(self, timeout: float) -> None:
-        """Wait at most `timeout` s for the process to exit, then kill it."""
-        self.process.join(timeout)
-        if self.process.is_alive():
-            self.process.kill()
-            self.process.join(5.0)
-        self.connection.close()
-
-
-def _spawn() -> _Worker:
-    ours, theirs = _CONTEXT.Pipe()
-    process = _CONTEXT.Process(target=serve, args=(theirs,), name="genlab-training-worker", daemon=True)
-    process.start()
-    theirs.close()  # the worker holds its end: when it exits, ours reads EOF
-    return _Worker(process, ours)
-
-
-class _Spares:
-    """Keeps one worker spawned (importing torch, ≈ 2-3 s) before a run needs it."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._spare: _Worker | None = None
-        self._filling = False
-
-    def take(self) -> _Worker:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        self.fill()
-        return spare if spare is not None and spare.process.is_alive() else _spawn()
-
-    def fill(self) -> None:
-        """Spawn a spare in the background unless there is one (or one is on its way)."""
-        with self._lock:
-            if self._spare is not None or self._filling:
-                return
-            self._filling = True
-        threading.Thread(target=self._fill, name="genlab-spare-worker", daemon=True).start()
-
-    def _fill(self) -> None:
-        worker = _spawn()
-        with self._lock:
-            self._filling = False
-            if self._spare is None:
-                self._spare, worker = worker, None
-        if worker is not None:
-            self._dismiss(worker)
-
-    def close(self) -> None:
-        with self._lock:
-            spare, self._spare = self._spare, None
-        if spare is not None:
-            self._dismiss(spare)
-
-    @staticmethod
-    def _dismiss(worker: _Worker) -> None:
-        try:
-            worker.connection.send(None)
-        except OSError:
-            pass
-        worker.end(5.0)
-
-
-SPARES = _Spares()
 
 
 class ProcessRunner:
@@ -138,7 +45,7 @@ class ProcessRunner:
         self._capacity = capacity or CAPACITY
         self._factory = trainer_factory
         self._lock = threading.Lock()  # one request at a time on the pipe
-        self._worker: _Worker | None = None
+        self._worker: Worker | None = None
         self._header: Header | None = None
         self._run_base = 0  # run ids used by this runner's earlier workers
         self._data = data
@@ -330,9 +237,15 @@ def _on_cpu(data):
 
 @atexit.register
 def _end_workers() -> None:
+    """The server is stopping: every run's unsaved progress to its autosave, then its worker ends (this runs
+    before multiprocessing's own exit handler, which would kill the workers first)."""
     SPARES.close()
     for runner in list(_OPEN_RUNNERS):
         try:
-            runner.close(timeout=10.0)
+            runner.autosave_now()
         except Exception:  # noqa: BLE001 - best effort at interpreter exit
+            pass
+        try:
+            runner.close(timeout=10.0)
+        except Exception:  # noqa: BLE001
             pass
