@@ -1,62 +1,10 @@
-"""genlab: train small GANs and VAEs live in the browser. Run with `streamlit run app.py`."""
-from __future__ import annotations
+"""genlab: train small GANs and VAEs live in the browser. Run with `streamlit run app.py`.
 
-import threading
+The app's frame is pages/app_frame.py. It runs only when Streamlit runs this script: a worker process
+(genlab.live.pool, spawned) first imports its parent's main module, which under Streamlit is this
+script, as "__mp_main__" — the guard multiprocessing asks for, so that a worker does not start the app.
+"""
+if __name__ == "__main__":
+    from pages.app_frame import main
 
-import streamlit as st
-
-from pages.presentation import presentation_toggle
-from pages.shared import tab_token
-
-
-@st.cache_resource(show_spinner=False)
-def _warm_imports() -> threading.Thread:
-    """Import torch, the trainers and plotly in the background once per server process, so the first
-    visit to Train does not wait ~4 s of CPU for them while the visitor reads the home page. Where runs
-    train in worker processes, the first worker is spawned before anything else; the server itself then
-    never builds an optimizer for a live run."""
-
-    def warm() -> None:
-        from genlab.live.hosting import runner_kind  # does not import torch
-
-        in_workers = runner_kind() == "process"
-        if in_workers:
-            from genlab.live.pool import SPARES  # does not import torch
-
-            SPARES.fill()  # the first worker imports torch (≈ 3 s of CPU) on another core meanwhile
-            import genlab.live.process_runner  # noqa: F401  (torch, the runner interface)
-        import genlab.live.registry  # noqa: F401
-        import genlab.live.runner  # noqa: F401  (torch, models, trainers)
-        import genlab.viz as viz
-        from genlab.config import RunConfig
-        from genlab.trainers import make_trainer
-
-        if not in_workers:  # torch imports torch._dynamo (~1.3 s of CPU) at the first optimizer: build a run
-            make_trainer(RunConfig(), device="cpu")
-        viz.loss_figure({}).to_dict()  # plotly loads its validators lazily on first use
-
-    thread = threading.Thread(target=warm, name="genlab-warm-imports", daemon=True)
-    thread.start()
-    return thread
-
-
-st.set_page_config(page_title="genlab", page_icon=":material/science:", layout="wide")
-tab_token()  # on every page, so a reload anywhere keeps this tab's run
-
-pages = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:"),
-    st.Page("pages/latent.py", title="Latent explorer", icon=":material/explore:"),
-    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:"),
-    st.Page("pages/dirac.py", title="Dirac-GAN lab", icon=":material/insights:"),
-    st.Page("pages/draw.py", title="Draw your data", icon=":material/draw:"),
-]
-navigation = st.navigation(pages)
-presentation_toggle()
-try:
-    navigation.run()
-finally:
-    # after the page, not before: importing torch holds the GIL for long stretches (loading its
-    # libraries), which would hold up the first page's rendering
-    _warm_imports()
+    main()

@@ -69,3 +69,15 @@ def test_the_server_can_spawn_a_worker_before_importing_torch(repo_root):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=repo_root).stdout.strip()
     assert out == "[]"
+
+
+def test_a_spawned_worker_importing_app_py_does_not_start_the_app(repo_root):
+    """multiprocessing's spawn imports the parent's main module (under Streamlit: app.py) as "__mp_main__"."""
+    import subprocess
+    import sys
+
+    code = ("import runpy, sys; runpy.run_path('app.py', run_name='__mp_main__'); "
+            "print(sorted({'streamlit', 'pages', 'torch'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=repo_root).stdout.strip()
+    assert out == "[]"
