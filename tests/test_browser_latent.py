@@ -64,14 +64,12 @@ def _runs_folder(tmp_path_factory) -> tuple[Path, str]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """`streamlit run app.py` (or the page alone while app.py does not list it yet) on a free port."""
+    """`streamlit run app.py` on a free port, the Latent explorer's URL first."""
     root, run = _runs_folder(tmp_path_factory)
-    declared = "pages/latent.py" in (REPO_ROOT / "app.py").read_text()
-    script, path = ("app.py", "latent") if declared else ("pages/latent.py", "")
     log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
     pythonpath = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    with streamlit_server(script, log_path, GENLAB_CHECKPOINT_DIR=str(root), PYTHONPATH=pythonpath) as url:
-        yield f"{url}/{path}", run, log_path
+    with streamlit_server("app.py", log_path, GENLAB_CHECKPOINT_DIR=str(root), PYTHONPATH=pythonpath) as url:
+        yield f"{url}/latent", run, log_path
 
 
 @pytest.fixture(scope="module")
