@@ -34,8 +34,8 @@ def test_config_errors_pickle_with_their_parts():
     assert str(error) == "objective.beta=-1.0 is invalid: must be >= 0"
 
 
-def test_an_error_that_does_not_pickle_crosses_as_its_type_and_message():
-    class Local(Exception):  # a class defined in a function cannot be pickled
+def test_an_error_of_another_type_crosses_as_its_type_and_message():
+    class Local(Exception):  # e.g. a class defined in a function, which cannot be pickled
         pass
 
     crossed = portable_error(Local("boom"))

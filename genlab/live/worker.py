@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import signal
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -52,13 +51,17 @@ def header(runner) -> Header:
 
 
 def portable_error(exc: BaseException) -> BaseException:
-    """`exc` itself when it survives pickling (ConfigError, CheckpointError, ...), else a RuntimeError
-    with its type and message, so that the server always gets an exception it can raise."""
-    try:
-        pickle.loads(pickle.dumps(exc))
+    """`exc` itself when its type is one the pages catch and that pickles with its message (ConfigError,
+    CheckpointError, DataUnavailableError, plain ValueError / RuntimeError ...), else a RuntimeError with
+    its type and message, so that the server always gets an exception it can raise."""
+    from genlab.config import ConfigError
+    from genlab.data import DataUnavailableError
+    from genlab.runs import CheckpointError
+
+    crossing = (ConfigError, CheckpointError, DataUnavailableError, ValueError, RuntimeError, TypeError, KeyError)
+    if type(exc) in crossing:
         return exc
-    except Exception:  # noqa: BLE001 - any exception type may refuse pickling
-        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
 def answer(runner, name: str, args: tuple, kwargs: dict) -> Any:
