@@ -6,6 +6,7 @@ import threading
 
 import streamlit as st
 
+from pages.preload import preload_widget_code
 from pages.presentation import presentation_toggle
 from pages.shared import tab_token
 
@@ -58,6 +59,7 @@ def main() -> None:
     presentation_toggle()
     try:
         navigation.run()
+        preload_widget_code()
     finally:
         # after the page, not before: importing torch holds the GIL for long stretches (loading its
         # libraries), which would hold up the first page's rendering

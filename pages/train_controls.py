@@ -35,7 +35,7 @@ def live_controls(runner) -> None:
         for knob in knobs:
             knob_widget(knob, live_key(knob), on_change=on_live_change, args=(knob.path,))
     st.subheader("Speed")
-    slow_rate = runner.snapshot().slow_motion_steps_per_s  # the runner keeps it across page visits
+    slow_rate = runner.slow_motion_steps_per_s  # the runner keeps it across page visits
     ss.setdefault("live.refresh", 0.5)
     ss.setdefault("live.slow_motion", slow_rate is not None)
     ss.setdefault("live.slow_rate", slow_rate if slow_rate in SLOW_MOTION else 2.0)

@@ -168,6 +168,8 @@ def live_view() -> None:
     cols[4].metric("Device", snap.device)
     if snap.state in (DIVERGED, ERROR):
         st.error(snap.message, icon=":material/warning:")
+    elif not runner.ready:
+        st.info(snap.message, icon=":material/hourglass_top:")
     refresh = ss.get("live.refresh", 0.5)
     if snap.state == RUNNING:
         st.caption(f"≈ {snap.steps_per_s * refresh:,.0f} steps between refreshes (every {refresh:g} s).")

@@ -310,6 +310,19 @@ def test_every_page_renders(server, new_tab):
         screenshot(page, f"page_{re.sub(r'[^a-z0-9]+', '_', name.lower()).strip('_') or 'home'}")
 
 
+def test_the_home_page_fetches_the_train_pages_widget_code(server, new_tab):
+    from pages.preload import widget_module_files
+
+    page = new_tab(server)
+    expect(page.get_by_text("genlab — train GANs and VAEs live")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    wanted = list(widget_module_files())
+    # still on Home (no Train widget drawn yet): each file fetched, once
+    page.wait_for_function(
+        """files => files.every(f => performance.getEntriesByType('resource').some(e => e.name.endsWith('/static/js/' + f)))""",
+        arg=wanted, timeout=LOAD_TIMEOUT_MS)
+    assert page.url.split("?")[0].rstrip("/") == server.rstrip("/")
+
+
 def test_a_dropped_connection_and_a_reload_keep_the_tabs_run(server, new_tab):
     """Streamlit ends a session's resources on every websocket disconnect: the run must outlive it."""
     sockets = []

@@ -113,3 +113,43 @@ def test_close_without_waiting_ends_the_worker_in_the_background(capacity, wait_
     assert capacity.active == 0
     with pytest.raises(RuntimeError, match="closed"):
         runner.start()
+
+
+def test_the_page_draws_before_the_worker_is_ready_and_commands_wait_for_it(capacity, wait_until):
+    from genlab.live.pool import SPARES
+    from genlab.live.process_runner import PREPARING
+
+    SPARES.close()  # no spare ready: this runner's worker starts from scratch (seconds)
+    started = time.perf_counter()
+    runner = ProcessRunner(RING, capacity=capacity)
+    try:
+        assert time.perf_counter() - started < 1.0  # the page is not held up by a starting worker
+        assert not runner.ready
+        snap = runner.snapshot()
+        assert (snap.state, snap.step, snap.preview, snap.message) == (IDLE, 0, None, PREPARING)
+        assert (runner.state, runner.step_count, runner.config, runner.data_kind) == (IDLE, 0, RING, "points")
+        runner.start()  # waits for the worker, then trains
+        assert runner.ready
+        wait_until(lambda: runner.step_count >= 5, what="training in the worker")
+        assert runner.snapshot().preview is not None
+    finally:
+        runner.close()
+
+
+def test_a_setup_that_fails_in_the_worker_shows_an_error_and_reset_recovers(capacity, wait_until):
+    # a folder outside the data roots: valid as a config, refused when the worker loads the data
+    refused = RING.replace(**{"data.name": "folder", "data.path": "/nonexistent/images"})
+    runner = ProcessRunner(refused, capacity=capacity)
+    try:
+        assert runner.wait_ready(timeout=120)
+        snap = runner.snapshot()
+        assert snap.state == ERROR and "could not be set up" in snap.message and "outside the folders" in snap.message
+        with pytest.raises(WorkerGone, match="press Reset"):
+            runner.start()
+        assert not capacity.holds(runner)
+        runner.reset(RING)
+        runner.start()
+        wait_until(lambda: runner.step_count >= 5, what="training after Reset")
+    finally:
+        runner.close()
+    assert capacity.active == 0

@@ -56,6 +56,7 @@ def make_any_runner(request, capacity):
     def make(config: RunConfig = RING, **kwargs):
         runner = request.param(config, capacity=kwargs.pop("capacity", capacity), **kwargs)
         runners.append(runner)
+        assert runner.wait_ready(timeout=120), "the run's worker process did not start"
         return runner
 
     yield make
@@ -145,7 +146,9 @@ def test_slow_motion_limits_speed(make_any_runner, wait_until):
     threading.Event().wait(1.0)
     assert runner.step_count - start <= 8
     assert runner.snapshot().slow_motion_steps_per_s == pytest.approx(5.0)
+    assert runner.slow_motion_steps_per_s == pytest.approx(5.0)  # what the sidebar reads
     runner.set_slow_motion(None)
+    assert runner.slow_motion_steps_per_s is None
     wait_until(lambda: runner.step_count > start + 30, what="full speed again")
 
 

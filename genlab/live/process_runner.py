@@ -24,15 +24,16 @@ from typing import Any, Callable
 
 import torch.multiprocessing  # noqa: F401  (registers its reductions: tensors cross the pipe in shared memory)
 
-from genlab.config import RunConfig
+from genlab.config import TOY2D_DATASETS, RunConfig
 from genlab.live.capacity import CAPACITY, CapacityLimiter, threads_per_training
 from genlab.live.runner import OpenedRun
-from genlab.live.snapshot import ERROR, Snapshot, read_only
+from genlab.live.snapshot import ERROR, Snapshot, placeholder, read_only
 from genlab.live.pool import SPARES, WorkerGone, Worker
 from genlab.live.worker import Header, WorkerSetup
 from genlab.trainers import make_trainer
 
 _OPEN_RUNNERS: "weakref.WeakSet[ProcessRunner]" = weakref.WeakSet()
+PREPARING = "Preparing the model: its training process is starting…"
 
 
 class ProcessRunner:
@@ -52,9 +53,18 @@ class ProcessRunner:
         self._autosave = None
         self._gone = ""  # why the worker is gone ("" while it serves)
         self._closed = False
-        self._last_snapshot: Snapshot | None = None
-        self._start_worker(config or RunConfig(), data)
+        self._pending = threading.Lock()  # enable_autosave vs. the first worker's setup
+        self._worker_up = False  # a worker has been set up (enable_autosave then goes to it directly)
+        self._ready = threading.Event()  # the first worker answers (or its setup failed)
+        config = copy.deepcopy(config or RunConfig()).validate()
+        kind = data.kind if data is not None else ("points" if config.data.name in TOY2D_DATASETS else "images")
+        self._header = Header(0, config, kind)
+        self._last_snapshot = placeholder(config, kind, PREPARING)
         _OPEN_RUNNERS.add(self)
+        # Importing torch and building the run take a fresh worker seconds: the page draws meanwhile
+        # (snapshot() shows the placeholder), and a command waits for the worker (wait_ready).
+        threading.Thread(target=self._set_up_first_worker, args=(config, data), name="genlab-worker-setup",
+                         daemon=True).start()
 
     # --- what the page reads ----------------------------------------------------------------------
     @property
@@ -70,6 +80,19 @@ class ProcessRunner:
         return self._header.data_kind
 
     @property
+    def slow_motion_steps_per_s(self) -> float | None:
+        return self._header.slow_motion_steps_per_s
+
+    @property
+    def ready(self) -> bool:
+        """Whether the first worker has answered (or failed to set up); until then snapshot() is a placeholder."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until `ready`; False if `timeout` s passed first."""
+        return self._ready.wait(timeout)
+
+    @property
     def state(self) -> str:
         return self._status()[0]
 
@@ -82,6 +105,8 @@ class ProcessRunner:
         return self._status()[2]
 
     def snapshot(self, *, want_scene: bool = False, last_steps: int | None = None) -> Snapshot:
+        if not self._ready.is_set():
+            return self._last_snapshot
         try:
             snapshot = read_only(self._call("snapshot", want_scene=want_scene, last_steps=last_steps))
         except WorkerGone:
@@ -130,6 +155,7 @@ class ProcessRunner:
         return self._call("step", kind)
 
     def reset(self, config: RunConfig | None = None, *, data=None) -> None:
+        self._ready.wait()
         if data is None and config is None:
             data = self._data
         if self._worker is None:  # the worker died: this run starts in a new one
@@ -140,6 +166,7 @@ class ProcessRunner:
         self._capacity.release(self)
 
     def open_saved(self, name_or_path, root=None) -> OpenedRun:
+        self._ready.wait()
         if self._worker is None:
             self._start_worker(self._header.config, None, first_run_id=self.run_id + 1)
         opened = self._call("open_saved", name_or_path, root)
@@ -161,11 +188,15 @@ class ProcessRunner:
         return self._call("evaluate_now", n_samples, ks)
 
     def enable_autosave(self, autosave) -> None:
-        self._autosave = autosave
-        self._call("enable_autosave", autosave)
+        with self._pending:
+            self._autosave = autosave
+            sent_by_setup = not self._worker_up
+        if not sent_by_setup:
+            self._call("enable_autosave", autosave)
 
     def autosave_now(self):
-        return None if self._worker is None else self._call("autosave_now")
+        # before the first worker answers there is no step to keep
+        return None if not self._ready.is_set() or self._worker is None else self._call("autosave_now")
 
     def close(self, timeout: float | None = 30.0) -> None:
         """Stop for good and end the worker; timeout=0 returns at once (the worker ends in the background)."""
@@ -176,6 +207,17 @@ class ProcessRunner:
             self._shut_down(timeout)
 
     # --- internals --------------------------------------------------------------------------------
+    def _set_up_first_worker(self, config: RunConfig, data) -> None:
+        try:
+            self._start_worker(config, data)
+            if self._closed:  # closed while its worker was starting
+                self._shut_down(30.0)
+        except BaseException as exc:  # noqa: BLE001 - the page shows it; Reset tries again
+            self._gone = f"The run could not be set up: {type(exc).__name__}: {exc}. Change the Setup and press Reset."
+            self._last_snapshot = dataclasses.replace(self._last_snapshot, state=ERROR, message=self._gone)
+        finally:
+            self._ready.set()
+
     def _start_worker(self, config: RunConfig, data, first_run_id: int = 0) -> None:
         """Hand the run to a (spare) worker; its errors (ConfigError, DataUnavailableError...) are raised here."""
         worker = SPARES.take()
@@ -186,11 +228,18 @@ class ProcessRunner:
             raise payload
         with self._lock:
             self._worker, self._header, self._run_base, self._gone = worker, payload[1], first_run_id, ""
-        if self._autosave is not None:
-            self._call("enable_autosave", self._autosave)
-        self._last_snapshot = read_only(self._call("snapshot"))
+        with self._pending:
+            autosave, self._worker_up = self._autosave, True
+        if autosave is not None:
+            self._request("enable_autosave", autosave)
+        self._last_snapshot = read_only(self._request("snapshot"))
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """One request to the worker, once the first one is set up (WorkerGone when there is none)."""
+        self._ready.wait()
+        return self._request(name, *args, **kwargs)
+
+    def _request(self, name: str, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             worker = self._worker
             if worker is None:
@@ -209,12 +258,15 @@ class ProcessRunner:
         return result
 
     def _status(self) -> tuple[str, int, bool]:
+        if not self._ready.is_set():
+            return self._last_snapshot.state, 0, False
         try:
             return self._call("status")
         except WorkerGone:
             return ERROR, self._last_snapshot.step, False
 
     def _shut_down(self, timeout: float | None) -> None:
+        self._ready.wait(timeout)  # a worker still being set up is ended with the others at exit
         try:
             if self._worker is not None:
                 self._call("close", timeout)

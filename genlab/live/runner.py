@@ -257,6 +257,20 @@ class TrainingRunner:
             self._view.set_picture_interval(self._picture_interval())
             self._cond.notify_all()
 
+    @property
+    def slow_motion_steps_per_s(self) -> float | None:
+        """The rate set_slow_motion asked for (as the sleep between steps allows); None at full speed."""
+        delay = self._slow_delay_s
+        return 1.0 / delay if delay else None
+
+    @property
+    def ready(self) -> bool:
+        """Always True: this runner builds its run before its constructor returns (ProcessRunner does not)."""
+        return True
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        return True
+
     def request_scene(self) -> None:
         """A viewer wants the 2D scene: keep drawing it (at most every PREVIEW_INTERVAL_S) for a while."""
         view = self._view
@@ -328,8 +342,8 @@ class TrainingRunner:
         if want_scene:
             self.request_scene()
         with self._cond:
-            view, trainer, config, delay = self._view, self.trainer, self._config, self._slow_delay_s
-        return view.snapshot(trainer, config, (1.0 / delay) if delay else None, last_steps)
+            view, trainer, config = self._view, self.trainer, self._config
+        return view.snapshot(trainer, config, self.slow_motion_steps_per_s, last_steps)
 
     # --- internals --------------------------------------------------------------------------------
     def _set_state_locked(self, state: str, **message: str) -> None:

@@ -53,3 +53,11 @@ def read_only(snapshot: Snapshot) -> Snapshot:
             array.flags.writeable = False
     return replace(snapshot, history=MappingProxyType(snapshot.history), last=MappingProxyType(snapshot.last),
                    layer_stats=MappingProxyType(snapshot.layer_stats))
+
+
+def placeholder(config: RunConfig, data_kind: str, message: str) -> Snapshot:
+    """What a page shows of a run whose trainer is not built yet: step 0, no pictures, `message`."""
+    return Snapshot(version=0, state=IDLE, step=0, steps_per_s=0.0, elapsed_s=0.0, message=message, diverged_term="",
+                    family=config.model.family, data_kind=data_kind, config=config, history=MappingProxyType({}),
+                    last=MappingProxyType({}), layer_stats=MappingProxyType({}), preview=None, preview_step=0,
+                    scene=None, slow_motion_steps_per_s=None, device="…")

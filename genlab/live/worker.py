@@ -19,6 +19,8 @@ from genlab.live.capacity import ENV_TORCH_THREADS
 
 log = logging.getLogger(__name__)
 
+WORKER_NICENESS = 10  # added to the server's: the kernel gives a busy server ≈ 9× a worker's CPU share
+
 # What the server may ask of a worker's runner ("status": its state, step and whether it trains).
 REQUESTS = frozenset({
     "start", "pause", "stop", "step", "reset", "open_saved", "set_live", "live_values", "set_slow_motion",
@@ -44,10 +46,11 @@ class Header:
     run_id: int
     config: Any  # RunConfig, live values included
     data_kind: str
+    slow_motion_steps_per_s: float | None = None
 
 
 def header(runner) -> Header:
-    return Header(runner.run_id, runner.config, runner.data_kind)
+    return Header(runner.run_id, runner.config, runner.data_kind, runner.slow_motion_steps_per_s)
 
 
 def portable_error(exc: BaseException) -> BaseException:
@@ -81,6 +84,9 @@ def serve(connection) -> None:
     # Ctrl-C in the server's terminal reaches the whole process group: the server shuts down and
     # closes the pipe, and this worker then autosaves and exits (instead of dying mid-step).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Pages before training: a worker importing torch or training yields the cores to the server
+    # (and the visitor's browser, when they share a machine) whenever those have work to do.
+    os.nice(WORKER_NICENESS)
     import torch
 
     from genlab.live.capacity import CapacityLimiter
