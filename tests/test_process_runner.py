@@ -153,3 +153,20 @@ def test_a_setup_that_fails_in_the_worker_shows_an_error_and_reset_recovers(capa
     finally:
         runner.close()
     assert capacity.active == 0
+
+
+def test_a_runner_closed_while_its_worker_starts_leaves_no_process(capacity, wait_until):
+    import multiprocessing
+
+    from genlab.live.pool import SPARES
+
+    SPARES.close()
+    before = set(multiprocessing.active_children())
+    runner = ProcessRunner(RING, capacity=capacity)
+    runner.close(timeout=0)  # a tab closed at once
+    assert not runner.ready
+    wait_until(lambda: runner.ready, timeout=120, what="the worker's setup to end")
+    wait_until(lambda: not (set(multiprocessing.active_children()) - before - {SPARES._spare and SPARES._spare.process}),
+               timeout=60, what="the closed runner's worker to exit")
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.start()

@@ -210,13 +210,13 @@ class ProcessRunner:
     def _set_up_first_worker(self, config: RunConfig, data) -> None:
         try:
             self._start_worker(config, data)
-            if self._closed:  # closed while its worker was starting
-                self._shut_down(30.0)
         except BaseException as exc:  # noqa: BLE001 - the page shows it; Reset tries again
             self._gone = f"The run could not be set up: {type(exc).__name__}: {exc}. Change the Setup and press Reset."
             self._last_snapshot = dataclasses.replace(self._last_snapshot, state=ERROR, message=self._gone)
         finally:
             self._ready.set()
+        if self._closed:  # closed while its worker was starting: close() may have stopped waiting for it
+            self._shut_down(30.0)
 
     def _start_worker(self, config: RunConfig, data, first_run_id: int = 0) -> None:
         """Hand the run to a (spare) worker; its errors (ConfigError, DataUnavailableError...) are raised here."""
