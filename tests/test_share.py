@@ -85,7 +85,7 @@ TAMPERED = [  # (params, the key the problem names, words in its message, what t
     ({"r1": "abc"}, "r1", "finite number", ("objective.r1_gamma", 0.0)),
     ({"r1": "-1"}, "r1", "[0, 1000]", ("objective.r1_gamma", 0.0)),
     ({"r1": "nan"}, "r1", "finite number", ("objective.r1_gamma", 0.0)),
-    ({"lr-d": "0"}, "lr-d", "(0, 10]", ("optim.lr_discriminator", 3e-3)),  # the ring preset's
+    ({"lr-d": "0"}, "lr-d", "(0, 10]", ("optim.lr_discriminator", 4e-3)),  # the ring preset's
     ({"seed": "1.5"}, "seed", "integer", ("seed", 0)),
     ({"seed": "99999999999"}, "seed", "integer", ("seed", 0)),
     ({"loss": "magic"}, "loss", "one of", ("objective.gan_loss", "nonsaturating")),
