@@ -125,3 +125,25 @@ def test_series_rewind_keeps_exactly_the_values_up_to_the_step():
     steps, values = series.full()
     assert np.all(np.diff(steps) == 1) and steps[-1] == 60 and values[45] == -1.0
     assert np.all(np.diff(series.display()[0]) > 0)
+
+
+def test_a_new_snapshot_reuses_the_memory_of_the_one_it_replaces_and_restores_its_own_step():
+    from genlab.training.snapshot import Snapshot
+
+    trainer = make_trainer(CONV_GAN)
+    first = Snapshot(trainer)  # step 0: no optimizer moments yet, so the next snapshot cannot reuse those
+    run(trainer, until=2)
+    second = Snapshot(trainer, replacing=first)
+    run(trainer, until=4)
+    third = Snapshot(trainer, replacing=second)
+    at_four = flat_state(trainer)
+    run(trainer, until=6)
+    weights = ("networks", "discriminator")
+    assert {n: t.data_ptr() for n, t in third._state[weights[0]][weights[1]].items()} == \
+        {n: t.data_ptr() for n, t in second._state[weights[0]][weights[1]].items()}  # written over, not new
+    third.restore(trainer)
+    assert trainer.step_count == 4
+    assert_same_state(flat_state(trainer), at_four)
+    run(trainer, until=6)
+    Snapshot(trainer, replacing=third).restore(trainer)  # a snapshot taken now is now, whatever it reused
+    assert trainer.step_count == 6

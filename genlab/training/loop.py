@@ -93,7 +93,7 @@ def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: 
                     result = RunResult(STOPPED, steps, metrics)
                     break
                 if trainer.config is not snapshot.config:  # a live setting changed: keep the state before it
-                    snapshot = Snapshot(trainer)
+                    snapshot = Snapshot(trainer, replacing=snapshot)
                 try:
                     with trainer.autocast():
                         metrics = take_step()
@@ -106,7 +106,7 @@ def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: 
                     break
                 steps += 1
                 if trainer.step_count % snapshot_every == 0:
-                    snapshot = Snapshot(trainer)
+                    snapshot = Snapshot(trainer, replacing=snapshot)
                 for hook in hooks:
                     hook.on_step(trainer, metrics)
     except BaseException as error:

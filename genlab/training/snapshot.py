@@ -16,24 +16,35 @@ import torch
 SNAPSHOT_EVERY = 20  # steps between snapshots: a copy of the state costs ~1-10 % of a step here
 
 
-def cloned(state: Any) -> Any:
-    """A deep copy of a (nested dict/list/tuple of) state with every tensor cloned."""
+def cloned(state: Any, into: Any = None) -> Any:
+    """A deep copy of a (nested dict/list/tuple of) state with every tensor cloned. Tensors of `into`, an
+    earlier copy of the same structure that nothing else holds, are written over where their shape,
+    dtype and device match, instead of allocating new ones: fresh memory for a copy of every weight and
+    optimizer state costs page faults (≈ 28 a step for the MLP VAE at one copy every 20 steps), reused
+    memory does not."""
     if isinstance(state, torch.Tensor):
-        return state.detach().clone()
+        state = state.detach()
+        if (isinstance(into, torch.Tensor) and into.shape == state.shape and into.dtype == state.dtype
+                and into.device == state.device):
+            return into.copy_(state)
+        return state.clone()
     if isinstance(state, dict):
-        return {key: cloned(value) for key, value in state.items()}
+        earlier = into if isinstance(into, dict) else {}
+        return {key: cloned(value, earlier.get(key)) for key, value in state.items()}
     if isinstance(state, (list, tuple)):
-        return type(state)(cloned(value) for value in state)
+        earlier = into if isinstance(into, (list, tuple)) and len(into) == len(state) else (None,) * len(state)
+        return type(state)(cloned(value, old) for value, old in zip(state, earlier))
     return state
 
 
 class Snapshot:
     """`trainer.state_dict()` at one step, copied, so training on does not change it."""
 
-    def __init__(self, trainer):
+    def __init__(self, trainer, replacing: Snapshot | None = None):
+        """`replacing`: the snapshot this one supersedes; its memory is reused (it is invalid afterwards)."""
         self.step = trainer.step_count
         self.config = trainer.config  # the live settings it was taken under
-        self._state = cloned(trainer.state_dict())
+        self._state = cloned(trainer.state_dict(), replacing._state if replacing is not None else None)
 
     def restore(self, trainer) -> None:
         """Put the trainer back to this snapshot (its live settings stay as they are now). The
