@@ -28,13 +28,16 @@ _IMAGE_VAE = {"model.arch": "conv", "model.width": 32, "model.latent_dim": 10, "
 # switches in fewer steps, and the cool-down over the last 70 % of a 2,000-step budget settles G onto
 # the modes; an EMA of 0.98 (a shorter memory for a shorter run) shows the settled G a little sooner:
 # seeds 0-4 get there at steps 1,600-1,800 (was 1,900-2,900 with 3e-3 for both, EMA 0.99, a cool-down
-# over the last half of 3,000 steps). The grid keeps its own settings: its 25 modes spread over [-4, 4]²
-# need the wider net.
+# over the last half of 3,000 steps). The grid's 25 modes spread over [-4, 4]² need a wider, deeper net
+# and a large batch (each batch then holds ~40 samples of every mode, so D sees the gaps between them):
+# 128×3, batch 1,024, G at 4e-3 and D at 2e-3 reach all 25 with >= 90 % within 3σ at steps 3,300-4,100
+# on seeds 0-4 and 7 (two layers of 128 at batch 256 covered 25/25 on one seed of five at 67-80 %).
 _POINTS_GAN = {"model.arch": "mlp", "model.width": 64, "model.depth": 3, "model.latent_dim": 2,
                "optim.batch_size": 256, "optim.lr_generator": 6e-3, "optim.lr_discriminator": 4e-3, "optim.beta1": 0.0,
                "optim.beta2": 0.9, "optim.ema_decay": 0.98, "optim.lr_cooldown": 0.7, "steps": 2000}
-_GRID_GAN = {**_POINTS_GAN, "model.width": 128, "model.depth": 2, "optim.lr_generator": 3e-3,
-             "optim.lr_discriminator": 3e-3, "optim.ema_decay": 0.99, "optim.lr_cooldown": 0.5, "steps": 4000}
+_GRID_GAN = {**_POINTS_GAN, "model.width": 128, "model.depth": 3, "optim.batch_size": 1024,
+             "optim.lr_generator": 4e-3, "optim.lr_discriminator": 2e-3, "optim.ema_decay": 0.99,
+             "optim.lr_cooldown": 0.5, "steps": 6000}
 _POINTS_VAE = {"model.arch": "mlp", "model.width": 128, "model.depth": 2, "model.latent_dim": 2,
                "optim.batch_size": 256, "optim.lr_encoder": 1e-3, "optim.lr_decoder": 1e-3, "optim.beta1": 0.9,
                "optim.beta2": 0.999, "objective.likelihood": "gaussian", "objective.gaussian_std": 0.1}
