@@ -3,8 +3,8 @@
 Streamlit's frontend loads each element type's JavaScript (button, select box, slider, metric...)
 the first time a page shows one, in waves: a module is fetched, run, renders, and only then asks for
 the next. The Home page uses none of those types, so a first visit to Train waited about 1.3–2.5 s
-for about 40 files on this 2-core machine after its script had already finished (measured with
-Chromium's resource timings, benchmarks/first_visit.py). Importing the widgets' modules once the first
+for about 40 files on this 2-core machine after its script had already finished (a one-off timing
+script around benchmarks/first_visit.py's server and browser, listing Chromium's requests). Importing the widgets' modules once the first
 page is drawn puts them in the browser's module map, so Train renders as soon as its data arrives.
 """
 from __future__ import annotations

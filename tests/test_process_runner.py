@@ -120,11 +120,9 @@ def test_the_page_draws_before_the_worker_is_ready_and_commands_wait_for_it(capa
     from genlab.live.process_runner import PREPARING
 
     SPARES.close()  # no spare ready: this runner's worker starts from scratch (seconds)
-    started = time.perf_counter()
     runner = ProcessRunner(RING, capacity=capacity)
     try:
-        assert time.perf_counter() - started < 1.0  # the page is not held up by a starting worker
-        assert not runner.ready
+        assert not runner.ready  # the constructor returned while the worker still imports torch
         snap = runner.snapshot()
         assert (snap.state, snap.step, snap.preview, snap.message) == (IDLE, 0, None, PREPARING)
         assert (runner.state, runner.step_count, runner.config, runner.data_kind) == (IDLE, 0, RING, "points")
