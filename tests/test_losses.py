@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from genlab import losses
 
@@ -67,6 +68,36 @@ def test_bernoulli_nll_by_hand():
     x = torch.tensor([[1.0, 0.0]])
     expected = -(math.log(0.5) + math.log(0.25))
     assert math.isclose(float(losses.bernoulli_nll(logits, x)), expected, rel_tol=1e-6)
+
+
+def test_bernoulli_nll_matches_float64_reference_over_a_wide_range_of_logits():
+    torch.manual_seed(0)
+    logits = torch.cat([torch.randn(4, 300) * 8, torch.tensor([[-1e4, -90.0, -17.0, -1e-8, 0.0, 1e-8, 17.0, 90.0, 1e4]
+                                                               + [0.0] * 291])])
+    x = torch.rand(5, 300)
+    x[0, :10] = 0.0
+    x[1, :10] = 1.0
+    reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none").sum(1)
+    got = losses.bernoulli_nll(logits, x)
+    assert got.dtype == torch.float32 and torch.isfinite(got).all()
+    assert torch.allclose(got.double(), reference, rtol=1e-6, atol=1e-3)
+
+
+def test_bernoulli_nll_gradients_in_logits_and_data_match_autograd_of_the_fused_op():
+    torch.manual_seed(1)
+    logits = (torch.randn(6, 50) * 5).requires_grad_()
+    x = torch.rand(6, 50, requires_grad=True)
+    weights = torch.randn(6)
+    (losses.bernoulli_nll(logits, x) * weights).sum().backward()
+    mine = logits.grad.clone(), x.grad.clone()
+    logits.grad = x.grad = None
+    reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none").sum(1)
+    (reference * weights.double()).sum().backward()
+    assert torch.allclose(mine[0], logits.grad, atol=1e-6)
+    assert torch.allclose(mine[1], x.grad, atol=1e-5)
+    # and against the closed form: d/dl = sigmoid(l) - x, d/dx = -l, each times its sample's weight
+    assert torch.allclose(mine[0], (torch.sigmoid(logits) - x).detach() * weights[:, None], atol=1e-6)
+    assert torch.allclose(mine[1], -logits.detach() * weights[:, None], atol=1e-5)
 
 
 def test_gaussian_nll_by_hand_and_per_sample_sum():
