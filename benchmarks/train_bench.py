@@ -11,7 +11,7 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
 The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
-reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter and set
+reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter's formulas and set
 against a float32 matmul peak measured in the same run. --breakdown times genlab again without the
 history hook, then also without its per-layer statistics, then also without its checks and metric
 readout, to show where the time goes.
@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+from torch.utils.flop_counter import flop_registry  # noqa: E402
 
 from genlab.config import RunConfig  # noqa: E402
 from genlab.presets import preset  # noqa: E402
@@ -68,7 +69,9 @@ def forever(loader: DataLoader):
 
 
 class PlainGAN:
-    """dcgan/main.py's iteration with logits: D on real (label 1) and on detached fake (label 0), then G."""
+    """dcgan/main.py's iteration with logits: D on real (label 1) and on detached fake (label 0), then G.
+    With R1 on (the ring preset), D's loss on real data adds γ/2 · E‖∇_x D(x)‖², its gradient taken
+    from the same forward pass as the loss, the way Mescheder et al.'s code does it."""
 
     def __init__(self, trainer):
         self.G = copy.deepcopy(trainer.generator)
@@ -81,6 +84,7 @@ class PlainGAN:
             x = x.div(255).mul(2).sub(1)  # the generator's tanh range, as the trainer feeds D
         self.loader = forever(DataLoader(TensorDataset(x), batch_size=opt.batch_size, shuffle=True, drop_last=True))
         self.latent_dim = trainer.latent_dim
+        self.r1_gamma = trainer.config.objective.r1_gamma
         self.criterion = torch.nn.BCEWithLogitsLoss()
 
     def step(self) -> None:
@@ -89,7 +93,13 @@ class PlainGAN:
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
         self.D.zero_grad()
         label = torch.full((b,), 1.0)
-        err_real = self.criterion(self.D(real), label)
+        if self.r1_gamma > 0:
+            real.requires_grad_(True)
+        out_real = self.D(real)
+        err_real = self.criterion(out_real, label)
+        if self.r1_gamma > 0:
+            (grad,) = torch.autograd.grad(out_real.sum(), real, create_graph=True)
+            err_real = err_real + 0.5 * self.r1_gamma * grad.pow(2).reshape(b, -1).sum(1).mean()
         err_real.backward()
         fake = self.G(torch.randn(b, self.latent_dim))
         label.fill_(0.0)
@@ -157,11 +167,27 @@ def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
     return best
 
 
+class CountFlops(TorchDispatchMode):
+    """FLOPs of one call, from torch.utils.flop_counter's per-operator formulas (matmuls, convolutions).
+    Its FlopCounterMode also tracks modules, with hooks that autograd.grad (R1's gradient) breaks."""
+
+    def __init__(self):
+        super().__init__()
+        self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += formula(*args, **kwargs, out_val=out)
+        return out
+
+
 def flops_of(train) -> int:
-    counter = FlopCounterMode(display=False)
-    with counter:
+    with CountFlops() as counter:
         train(1)
-    return counter.get_total_flops()
+    return counter.total
 
 
 def rate(train, n: int) -> float:

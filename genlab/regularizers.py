@@ -70,10 +70,16 @@ def clip_weights_(weights: Iterable[Tensor], bound: float | Tensor) -> None:
 
 def per_sample_input_gradients(critic: Critic, x: Tensor) -> Tensor:
     """∇_x D(x) for each sample separately, flattened to shape (B, features); differentiable
-    (create_graph) so a penalty on it trains D. Summing D over the batch gives each sample's own
-    gradient, since samples do not interact (hence no BatchNorm in D)."""
+    (create_graph) so a penalty on it trains D."""
     x = x.detach().requires_grad_(True)
-    scores = critic(x)
+    return input_gradients_of(critic(x), x)
+
+
+def input_gradients_of(scores: Tensor, x: Tensor) -> Tensor:
+    """∇_x D(x) per sample, flattened to (B, features), from D's scores on x already computed (x
+    requiring grad), so that a loss and a penalty can share one pass of D; differentiable
+    (create_graph). Summing the scores over the batch gives each sample's own gradient, since
+    samples do not interact (hence no BatchNorm in D)."""
     (grad,) = torch.autograd.grad(scores.sum(), x, create_graph=True)
     return grad.flatten(1)
 
@@ -111,6 +117,12 @@ def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
 def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
     """R2, zero-centred on generated data: ½ E_z[‖∇_x D(G(z))‖²]; the trainer scales by γ."""
     return 0.5 * per_sample_squared_gradient_norms(critic, fake).mean()
+
+
+def zero_centred_penalty(x: Tensor, scores: Tensor) -> Tensor:
+    """½ E_x[‖∇_x D(x)‖²] from D's scores on x, computed with x requiring grad: R1 when x is real
+    data, R2 when it is generated, without a pass of D of its own (the trainer's loss pass serves)."""
+    return 0.5 * input_gradients_of(scores, x).pow(2).sum(dim=1).mean()
 
 
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:

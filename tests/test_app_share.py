@@ -67,6 +67,8 @@ def test_the_url_follows_a_live_change(open_link):
     assert not at.exception
     assert param(at, "r1") == "10"
     at.select_slider(key="live.r1").set_value(0.0).run()
+    assert param(at, "r1") == "0"  # off, below the ring preset's light R1
+    at.select_slider(key="live.r1").set_value(preset("gan", "ring")["objective.r1_gamma"]).run()
     assert param(at, "r1") is None  # back at the preset's value: not written
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import REPO_ROOT
 from genlab.config import KNOBS, RunConfig, get_dotted
-from genlab.presets import config_for
+from genlab.presets import config_for, preset
 from genlab.share import (
     NOT_SHARED, RESERVED_KEYS, SHARED_KNOBS, View, config_to_params, format_value, params_to_config, train_link,
 )
@@ -68,9 +68,9 @@ def test_view_state_is_written_only_when_not_the_default():
 
 
 def test_train_link_is_short_readable_and_never_holds_the_tab_token():
-    config = config_for("gan", "ring").replace(**{"objective.r1_gamma": 0.1})
+    config = config_for("gan", "ring").replace(**{"objective.r1_gamma": 0.5})
     link = train_link(config, View(lock=("r1", "lr-d")))
-    assert link == "train?family=gan&dataset=ring&r1=0.1&lock=r1,lr-d"
+    assert link == "train?family=gan&dataset=ring&r1=0.5&lock=r1,lr-d"
     params = dict(parse_qsl(urlsplit(link).query))
     assert params_to_config({**params, "tab": "a-private-token"})[2] == []  # reserved keys are neither read nor flagged
     assert not RESERVED_KEYS & set(config_to_params(config, View(lock=("r1",))))
@@ -81,10 +81,11 @@ def test_numbers_are_written_in_their_shortest_exact_form():
         ["1", "0.1", "1e-05", "0.0002", "5", "true", "false", "minimax"]
 
 
+RING_R1 = ("objective.r1_gamma", preset("gan", "ring")["objective.r1_gamma"])  # a bad r1 leaves the preset's
 TAMPERED = [  # (params, the key the problem names, words in its message, what the field is then)
-    ({"r1": "abc"}, "r1", "finite number", ("objective.r1_gamma", 0.0)),
-    ({"r1": "-1"}, "r1", "[0, 1000]", ("objective.r1_gamma", 0.0)),
-    ({"r1": "nan"}, "r1", "finite number", ("objective.r1_gamma", 0.0)),
+    ({"r1": "abc"}, "r1", "finite number", RING_R1),
+    ({"r1": "-1"}, "r1", "[0, 1000]", RING_R1),
+    ({"r1": "nan"}, "r1", "finite number", RING_R1),
     ({"lr-d": "0"}, "lr-d", "(0, 10]", ("optim.lr_discriminator", 4e-3)),  # the ring preset's
     ({"seed": "1.5"}, "seed", "integer", ("seed", 0)),
     ({"seed": "99999999999"}, "seed", "integer", ("seed", 0)),
@@ -97,7 +98,7 @@ TAMPERED = [  # (params, the key the problem names, words in its message, what t
     ({"arch": "conv"}, "arch", "2D data needs the mlp", ("model.arch", "mlp")),
     ({"name": "x"}, "name", "cannot be set by a link", ("name", "ring-gan")),
     ({"data-path": "/etc/passwd"}, "data-path", "cannot be set by a link", ("data.path", "")),
-    ({"r9": "1"}, "r9", "not a genlab setting", ("objective.r1_gamma", 0.0)),
+    ({"r9": "1"}, "r9", "not a genlab setting", RING_R1),
     ({"refresh": "7"}, "refresh", "0.5, 1, 2", ("seed", 0)),
     ({"present": "sometimes"}, "present", "true or false", ("seed", 0)),
     ({"lock": "r1,self-destruct"}, "lock", "self-destruct", ("seed", 0)),

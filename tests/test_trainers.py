@@ -191,3 +191,54 @@ def test_adam_runs_fused_on_the_cpu_and_holds_every_parameter():
     optimizer = make_optimizer(RunConfig(), [{"params": net.parameters(), "lr": 1e-3}])
     assert optimizer.param_groups[0]["fused"] is True
     assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in net.parameters()]
+
+
+@pytest.mark.parametrize(("overrides", "passes"), [
+    ({}, 1),  # an MLP critic judges both batches in one pass
+    ({"model.spectral_norm_discriminator": True}, 1),
+    ({"objective.r1_gamma": 0.1}, 2),  # R1 differentiates D at the real batch: its own pass, shared with R1
+    ({"data.name": "shapes", "data.n_samples": 256, "model.arch": "conv", "model.width": 8, "optim.batch_size": 8}, 2),
+])
+def test_the_critic_judges_real_and_fake_as_its_own_passes_would(overrides, passes):
+    trainer = gan(**overrides)
+    D = trainer.discriminator.eval()  # spectral normalization's weights stay as they are in eval mode
+    real = trainer._to_model_space(trainer._real_batch())
+    fake = trainer.generator(trainer._noise(real.shape[0])).detach()
+    calls = []
+    handle = D.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    try:
+        judged_real, judged_fake, real_logits, fake_logits = trainer._judge(real, fake)
+    finally:
+        handle.remove()
+    assert len(calls) == passes and sum(calls) == 2 * real.shape[0]
+    assert judged_real.requires_grad == (trainer.config.objective.r1_gamma > 0) and not judged_fake.requires_grad
+    assert torch.equal(judged_real, real) and torch.equal(judged_fake, fake)
+    with torch.no_grad():
+        assert torch.allclose(real_logits, D(real), atol=1e-5)
+        assert torch.allclose(fake_logits, D(fake), atol=1e-5)
+
+
+@pytest.mark.parametrize("gamma_field", ["objective.r1_gamma", "objective.r2_gamma"])
+def test_r1_and_r2_from_the_loss_pass_match_the_penalty_with_a_pass_of_its_own(gamma_field):
+    """The D update's R1 / R2 shares D's pass with the loss; its value and its gradient on D's weights
+    are those of regularizers.r1_penalty / r2_penalty, which run D again."""
+    from genlab.regularizers import r1_penalty, r2_penalty
+    from genlab.trainers.penalties import add_penalties
+
+    trainer = gan(**{gamma_field: 1.0})
+    D = trainer.discriminator
+    real = trainer._to_model_space(trainer._real_batch())
+    fake = trainer.generator(trainer._noise(real.shape[0])).detach()
+    real, fake, real_logits, fake_logits = trainer._judge(real, fake)
+    terms = {}
+    shared = add_penalties(torch.zeros(()), "discriminator", trainer, terms, real=real, fake=fake,
+                           real_scores=real_logits, fake_scores=fake_logits)
+    own = r1_penalty(D, real) if gamma_field == "objective.r1_gamma" else r2_penalty(D, fake)
+    assert torch.allclose(shared, own, rtol=1e-5) and shared > 0
+    weights = list(D.parameters())  # the output layer's bias does not move ∇_x D: no gradient there
+    grads_shared = torch.autograd.grad(shared, weights, retain_graph=True, allow_unused=True)
+    grads_own = torch.autograd.grad(own, weights, allow_unused=True)
+    assert sum(g is not None for g in grads_shared) >= len(weights) - 1
+    for a, b in zip(grads_shared, grads_own):
+        assert (a is None) == (b is None)
+        assert a is None or torch.allclose(a, b, rtol=1e-4, atol=1e-7)

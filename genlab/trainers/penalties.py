@@ -21,9 +21,8 @@ from genlab.regularizers import (
     l2_penalty,
     orthogonal_penalty,
     penalized_weights,
-    r1_penalty,
-    r2_penalty,
     wgan_gradient_penalty,
+    zero_centred_penalty,
 )
 
 if TYPE_CHECKING:
@@ -31,8 +30,8 @@ if TYPE_CHECKING:
 
 # what a penalty's function is called with
 WEIGHTS = "weights"  # the network's weight matrices and kernels: f(weights)
-REAL = "real"  # the critic and a real batch: f(D, real)
-FAKE = "fake"  # the critic and a generated batch: f(D, fake)
+REAL = "real"  # a real batch that requires grad and D's scores on it: f(real, D(real))
+FAKE = "fake"  # a generated batch that requires grad and D's scores on it: f(fake, D(fake))
 REAL_AND_FAKE = "real and fake"  # the critic, both batches and the trainer's RNG: f(D, real, fake, generator=rng)
 
 
@@ -56,8 +55,8 @@ def _weight_norms(network: str, suffix: str) -> tuple[Penalty, Penalty]:
 
 PENALTIES: tuple[Penalty, ...] = (
     Penalty("objective.gp_lambda", "penalty/gp", wgan_gradient_penalty, REAL_AND_FAKE),
-    Penalty("objective.r1_gamma", "penalty/r1", r1_penalty, REAL),
-    Penalty("objective.r2_gamma", "penalty/r2", r2_penalty, FAKE),
+    Penalty("objective.r1_gamma", "penalty/r1", zero_centred_penalty, REAL),
+    Penalty("objective.r2_gamma", "penalty/r2", zero_centred_penalty, FAKE),
     *_weight_norms("discriminator", "d"),
     *_weight_norms("generator", "g"),
     Penalty("objective.ortho_generator", "penalty/ortho_g", orthogonal_penalty, WEIGHTS),
@@ -67,9 +66,11 @@ PENALTIES: tuple[Penalty, ...] = (
 
 
 def add_penalties(loss: Tensor, network: str, trainer: Trainer, terms: dict[str, Tensor],
-                  real: Tensor | None = None, fake: Tensor | None = None) -> Tensor:
+                  real: Tensor | None = None, fake: Tensor | None = None,
+                  real_scores: Tensor | None = None, fake_scores: Tensor | None = None) -> Tensor:
     """loss + Σ strength · penalty over the table's penalties on `network` whose strength is not 0;
-    each penalty's unweighted value goes into `terms` under its metric name."""
+    each penalty's unweighted value goes into `terms` under its metric name. A penalty that needs
+    D's scores on a batch (R1, R2) gets them with the batch, which must then require grad."""
     module = trainer.networks[network]
     for penalty in PENALTIES:
         if penalty.network != network:
@@ -80,9 +81,9 @@ def add_penalties(loss: Tensor, network: str, trainer: Trainer, terms: dict[str,
         if penalty.needs == WEIGHTS:
             value = penalty.compute(penalized_weights(module))
         elif penalty.needs == REAL:
-            value = penalty.compute(module, real)
+            value = penalty.compute(real, real_scores)
         elif penalty.needs == FAKE:
-            value = penalty.compute(module, fake)
+            value = penalty.compute(fake, fake_scores)
         else:
             value = penalty.compute(module, real, fake, generator=trainer.rng)
         terms[penalty.metric] = value
