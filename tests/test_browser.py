@@ -10,6 +10,9 @@ import time
 
 import pytest
 
+from genlab.config.sections import GAMMAS
+from genlab.presets import preset
+
 from conftest import REPO_ROOT, playwright_and_chromium, streamlit_server, turn_on_interactive_charts
 
 pytestmark = pytest.mark.browser
@@ -148,10 +151,10 @@ def test_ring_gan_live_training(server, new_tab):
     # while training, the 2D scene and the three charts are pictures (cheap for the browser)
     expect(page.get_by_test_id("stImage").nth(3)).to_be_visible()
 
-    # move R1 γ mid-run: 0 -> 0.01 -> 0.1 -> 0.5 -> 1
+    # move R1 γ mid-run, one value at a time, from the preset's up to 1
     slider = page.get_by_role("slider", name=re.compile("^R1"))
     slider.focus()
-    for _ in range(4):
+    for _ in range(GAMMAS.index(1.0) - GAMMAS.index(preset("gan", "ring")["objective.r1_gamma"])):
         slider.press("ArrowRight")
     expect(page.get_by_test_id("stSlider").filter(has=slider).get_by_test_id("stSliderThumbValue")) \
         .to_have_text("1")

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 sync_api, CHROMIUM = playwright_and_chromium()
 expect = sync_api.expect
 expect.set_options(timeout=180_000)  # a loaded machine: the first Train visit imports torch
-LINK = "train?family=gan&dataset=ring&seed=5&r1=0.1&lock=r1&tab=someone-elses-token"
+LINK = "train?family=gan&dataset=ring&seed=5&r1=0.5&lock=r1&tab=someone-elses-token"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_a_shared_link_opens_the_same_run_in_a_fresh_browser(server):
         try:
             link, losses = first_step(browser, f"{server}/{LINK}")
             params = dict(parse_qsl(urlsplit(link).query))
-            assert params == {"family": "gan", "dataset": "ring", "seed": "5", "r1": "0.1", "lock": "r1"}  # no tab
+            assert params == {"family": "gan", "dataset": "ring", "seed": "5", "r1": "0.5", "lock": "r1"}  # no tab
             again_link, again = first_step(browser, link)
         finally:
             browser.close()

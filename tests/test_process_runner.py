@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
-import time
+import threading
 
 import numpy as np
 import pytest
@@ -106,10 +106,21 @@ def test_close_without_waiting_ends_the_worker_in_the_background(capacity, wait_
     runner = ProcessRunner(RING, capacity=capacity)
     runner.start()
     process = runner._worker.process
-    started = time.perf_counter()
+    # Streamlit's session-end hook must not block its event loop: hold the shut-down until close() has
+    # returned; had close() waited for it, the hold would only end by running out
+    release, held_to_the_end = threading.Event(), []
+    shut_down = runner._shut_down
+
+    def held_shut_down(timeout):
+        held_to_the_end.append(not release.wait(60))
+        shut_down(timeout)
+
+    runner._shut_down = held_shut_down
     runner.close(timeout=0)
-    assert time.perf_counter() - started < 1.0  # Streamlit's session-end hook must not block its event loop
+    assert process.is_alive()  # nothing has told it to end yet
+    release.set()
     wait_until(lambda: not process.is_alive(), timeout=60, what="the worker to exit")
+    assert held_to_the_end == [False]
     assert capacity.active == 0
     with pytest.raises(RuntimeError, match="closed"):
         runner.start()
