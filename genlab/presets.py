@@ -28,7 +28,7 @@ _IMAGE_VAE = {"model.arch": "conv", "model.width": 32, "model.latent_dim": 10, "
 # and an EMA of 0.98 shows the settled G a little sooner. Without R1 that recipe reached the ring's target
 # (8/8 modes, >= 95 % within 3σ) by step 1,800 on seeds 0-4, which it was tuned on, but on 4 of 10 seeds
 # it had not seen, and seed 13 covered only 5 of 8 modes. A light R1 (γ = 0.1: D smooth around the real
-# points) and a 3,000-step budget reach it on all of seeds 0-14, at steps 1,500-2,400, and every one
+# points) and a 3,000-step budget reach it on all of seeds 0-14, at steps 1,400-2,500, and every one
 # covers 8/8. The grid's 25 modes spread over [-4, 4]² need a wider, deeper net and a large batch (each
 # batch then holds ~40 samples of every mode, so D sees the gaps between them): 128×3, batch 1,024, G at
 # 4e-3 and D at 2e-3, no R1, reach all 25 with >= 90 % within 3σ at steps 2,800-3,600 on seeds 0-4 and 7

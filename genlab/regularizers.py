@@ -89,15 +89,6 @@ def per_sample_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
     return per_sample_input_gradients(critic, x).norm(dim=1)
 
 
-def per_sample_squared_gradient_norms(critic: Critic, x: Tensor) -> Tensor:
-    """‖∇_x D(x)‖₂² = Σ_i (∂D/∂x_i)² for each sample, shape (B,); differentiable.
-
-    Summed from the squares rather than squaring the norm: ‖g‖ has no derivative at g = 0 (autograd
-    takes 0 there), so ‖g‖² built from it would lose its curvature exactly where a zero-centred
-    penalty has its minimum (the Dirac-GAN's equilibrium)."""
-    return per_sample_input_gradients(critic, x).pow(2).sum(dim=1)
-
-
 def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """WGAN-GP (Gulrajani et al. 2017), one interpolation weight and one gradient norm per sample:
 
@@ -111,17 +102,24 @@ def wgan_gradient_penalty(critic: Critic, real: Tensor, fake: Tensor, generator:
 
 def r1_penalty(critic: Critic, real: Tensor) -> Tensor:
     """R1 (Mescheder et al. 2018), zero-centred on real data: ½ E_x[‖∇_x D(x)‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_squared_gradient_norms(critic, real).mean()
+    x = real.detach().requires_grad_(True)
+    return zero_centred_penalty(x, critic(x))
 
 
 def r2_penalty(critic: Critic, fake: Tensor) -> Tensor:
     """R2, zero-centred on generated data: ½ E_z[‖∇_x D(G(z))‖²]; the trainer scales by γ."""
-    return 0.5 * per_sample_squared_gradient_norms(critic, fake).mean()
+    x = fake.detach().requires_grad_(True)
+    return zero_centred_penalty(x, critic(x))
 
 
 def zero_centred_penalty(x: Tensor, scores: Tensor) -> Tensor:
     """½ E_x[‖∇_x D(x)‖²] from D's scores on x, computed with x requiring grad: R1 when x is real
-    data, R2 when it is generated, without a pass of D of its own (the trainer's loss pass serves)."""
+    data, R2 when it is generated. The trainer passes the scores of its loss's own pass of D, so the
+    penalty needs no pass of its own.
+
+    ‖∇_x D‖² is summed from the squares Σ_i (∂D/∂x_i)² rather than squaring the norm: ‖g‖ has no
+    derivative at g = 0 (autograd takes 0 there), so ‖g‖² built from it would lose its curvature
+    exactly where a zero-centred penalty has its minimum (the Dirac-GAN's equilibrium)."""
     return 0.5 * input_gradients_of(scores, x).pow(2).sum(dim=1).mean()
 
 
