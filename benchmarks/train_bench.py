@@ -10,13 +10,17 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           the examples do for logging. Like dcgan/main.py (and genlab with n_critic = 1), the GAN loop reuses the D step's fake batch
           for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
-The two alternate in rounds (genlab, plain, genlab, ...) so drift in machine load hits both alike; each
-reports the median over rounds. FLOPs of one step are counted with torch.utils.flop_counter's formulas and set
-against a float32 matmul peak measured in the same run. --breakdown times genlab again without the
+Each model runs as a few independent pairs (a trainer and the plain copy of its networks), since the
+same code runs a few % faster in one instance than in another. Each round times every pair back to
+back, in alternating order, so drift in machine load hits both alike; a round is a whole number of
+stats_every periods. The ratio is the median of the pairs' ratios, shown with its quartiles and the
+spread between instances, which says how far apart two runs of identical code land here. FLOPs of one step are counted with torch.utils.flop_counter's formulas and set
+against a float32 matmul peak measured in the same run. genlab runs in float32 like the plain loop
+unless --precision says otherwise. --breakdown times genlab again without the
 history hook, then also without its per-layer statistics, then also without its checks and metric
 readout, to show where the time goes.
 
-    python benchmarks/train_bench.py --threads 1 --breakdown   # all models, ~3 minutes on 2 CPU cores
+    python benchmarks/train_bench.py --threads 1 --breakdown   # all models, ~6 minutes on 2 CPU cores
     python benchmarks/train_bench.py --models ring-gan --rounds 3 --seconds 0.5
 """
 from __future__ import annotations
@@ -190,40 +194,80 @@ def flops_of(train) -> int:
     return counter.total
 
 
+def clock() -> float:
+    """CPU seconds of this thread when torch runs on it alone (time the machine spent elsewhere, e.g. on
+    other virtual machines, left out), else wall seconds."""
+    return time.thread_time() if torch.get_num_threads() == 1 else time.perf_counter()
+
+
 def rate(train, n: int) -> float:
-    start = time.perf_counter()
+    start = clock()
     train(n)
-    return n / (time.perf_counter() - start)
+    return n / (clock() - start)
 
 
 @dataclass
 class Result:
     model: str
     batch: int
-    genlab: float  # steps/s (median over rounds)
+    genlab: float  # steps/s: median over every instance and round
     plain: float
+    ratios: list[float]  # genlab/plain of each (round, instance) pair, timed back to back
+    spread_genlab: float  # fastest instance's median steps/s over the slowest's, minus 1
+    spread_plain: float
     flops_genlab: int  # per step
     flops_plain: int
 
     @property
     def ratio(self) -> float:
-        return self.genlab / self.plain
+        return statistics.median(self.ratios)
 
 
-def bench(name: str, rounds: int, seconds: float) -> Result:
-    torch.manual_seed(0)
-    config = model_config(name)
-    trainer = make_trainer(config)
-    plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
-    sides = {"genlab": through_the_loop(trainer), "plain": one_by_one(plain.step)}
-    flops_g, flops_p = flops_of(sides["genlab"]), flops_of(sides["plain"])
-    # warm up, and size a round to about `seconds` for each side
-    per_round = {side: max(3, round(rate(train, 3) * seconds)) for side, train in sides.items()}
-    steps = {"genlab": [], "plain": []}
-    for _ in range(rounds):
-        for side, train in sides.items():
-            steps[side].append(rate(train, per_round[side]))
-    return Result(name, config.optim.batch_size, statistics.median(steps["genlab"]), statistics.median(steps["plain"]),
+def round_length(steps_per_second: float, seconds: float, stats_every: int) -> int:
+    """Steps in one side of a round: about `seconds` worth, a whole number of stats_every periods so
+    that every genlab round carries the same share of per-layer statistics (one per period)."""
+    periods = max(1, round(steps_per_second * seconds / stats_every))
+    return periods * stats_every
+
+
+def spread(rates_by_instance: list[list[float]]) -> float:
+    medians = [statistics.median(rates) for rates in rates_by_instance]
+    return max(medians) / min(medians) - 1
+
+
+def bench(name: str, rounds: int, seconds: float, instances: int, precision: str = "fp32") -> Result:
+    """`instances` independent genlab trainers and plain loops (one pair per instance, the plain copy of
+    its trainer's networks): the same code runs a few % faster or slower in one instance than in another
+    (where its tensors lie in memory), as large as the gaps measured here, so one pair would mistake
+    that for the loops' difference. Each round times every pair back to back, genlab first in even
+    rounds and plain first in odd ones."""
+    config = model_config(name, precision=precision)
+    pairs = []
+    for instance in range(instances):
+        torch.manual_seed(instance)
+        trainer = make_trainer(config.replace(seed=instance))
+        plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
+        pairs.append((through_the_loop(trainer), one_by_one(plain.step)))
+    flops_g, flops_p = flops_of(pairs[0][0]), flops_of(pairs[0][1])
+    n = round_length(rate(pairs[0][0], 3), seconds, config.stats_every)  # also warms up
+    for genlab_side, plain_side in pairs[1:]:
+        genlab_side(3)
+    for _, plain_side in pairs:
+        plain_side(3)
+    genlab_rates: list[list[float]] = [[] for _ in pairs]
+    plain_rates: list[list[float]] = [[] for _ in pairs]
+    ratios = []
+    for index in range(rounds):
+        for instance, (genlab_side, plain_side) in enumerate(pairs):
+            if index % 2 == 0:
+                g, p = rate(genlab_side, n), rate(plain_side, n)
+            else:
+                p, g = rate(plain_side, n), rate(genlab_side, n)
+            genlab_rates[instance].append(g)
+            plain_rates[instance].append(p)
+            ratios.append(g / p)
+    return Result(name, config.optim.batch_size, statistics.median(sum(genlab_rates, [])),
+                  statistics.median(sum(plain_rates, [])), ratios, spread(genlab_rates), spread(plain_rates),
                   flops_g, flops_p)
 
 
@@ -234,11 +278,11 @@ def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
     Frobenius/spectral norms, every 25 steps by default); "bare": also no divergence checks and no
     metric readout (what remains is the model's own work).
     """
-    config = model_config(name)
+    config = model_config(name, precision="fp32")
     full = make_trainer(config)
     no_history = make_trainer(config)
-    no_stats = make_trainer(model_config(name, stats_every=1_000_000))
-    bare = make_trainer(model_config(name, stats_every=1_000_000))
+    no_stats = make_trainer(model_config(name, precision="fp32", stats_every=1_000_000))
+    bare = make_trainer(model_config(name, precision="fp32", stats_every=1_000_000))
     bare._check_finite = lambda values: None
 
     def count_only(metrics):
@@ -250,7 +294,7 @@ def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
     sides = {"genlab": through_the_loop(full), "genlab, no history": through_the_loop(no_history, record=False),
              "genlab, no layer stats": through_the_loop(no_stats, record=False),
              "genlab, bare": through_the_loop(bare, record=False), "plain": one_by_one(plain.step)}
-    n = max(3, round(rate(sides["genlab"], 3) * seconds))
+    n = round_length(rate(sides["genlab"], 3), seconds, config.stats_every)
     times: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(rounds):
         for key, train in sides.items():
@@ -279,15 +323,17 @@ def machine() -> str:
 
 def table(results: list[Result], peak: float) -> str:
     lines = [
-        "| model | batch | genlab steps/s | plain steps/s | ratio | genlab samples/s | plain samples/s "
-        "| MFLOP/step (genlab / plain) | genlab GFLOP/s | % of matmul peak |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| model | batch | genlab steps/s | plain steps/s | ratio | ratio's quartiles | instance spread (genlab / plain) "
+        "| genlab samples/s | MFLOP/step (genlab / plain) | genlab GFLOP/s | % of matmul peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         achieved = r.flops_genlab * r.genlab / 1e9
+        low, _, high = statistics.quantiles(r.ratios, n=4) if len(r.ratios) > 1 else (r.ratio,) * 3
         lines.append(
-            f"| {r.model} | {r.batch} | {r.genlab:.1f} | {r.plain:.1f} | {r.ratio:.2f}× | {r.genlab * r.batch:,.0f} "
-            f"| {r.plain * r.batch:,.0f} | {r.flops_genlab / 1e6:.1f} / {r.flops_plain / 1e6:.1f} | {achieved:.1f} "
+            f"| {r.model} | {r.batch} | {r.genlab:.1f} | {r.plain:.1f} | {r.ratio:.2f}× | {low:.2f}–{high:.2f} "
+            f"| {100 * r.spread_genlab:.0f} % / {100 * r.spread_plain:.0f} % | {r.genlab * r.batch:,.0f} "
+            f"| {r.flops_genlab / 1e6:.1f} / {r.flops_plain / 1e6:.1f} | {achieved:.1f} "
             f"| {100 * achieved / peak:.0f}% |"
         )
     return "\n".join(lines)
@@ -296,8 +342,13 @@ def table(results: list[Result], peak: float) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
-    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds per model")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds per model")
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one side of a round")
+    parser.add_argument("--instances", type=int, default=3, help="independent genlab/plain pairs per model")
+    parser.add_argument("--precision", choices=("fp32", "auto", "bf16"), default="fp32",
+                        help="genlab's precision setting (the plain loop is float32): fp32 (default) compares "
+                             "like with like; auto is what the app and the CLI use (bf16 for image models on a "
+                             "CPU with bf16 instructions)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--breakdown", action="store_true",
@@ -318,12 +369,16 @@ def main() -> int:
     print(f"float32 matmul peak (1024x1024, best of 1 s): {peak:.1f} GFLOP/s", flush=True)
     results = []
     for name in args.models:
-        r = bench(name, args.rounds, args.seconds)
-        print(f"  {name}: genlab {r.genlab:.1f} steps/s, plain {r.plain:.1f} steps/s, ratio {r.ratio:.2f}", flush=True)
+        r = bench(name, args.rounds, args.seconds, args.instances, args.precision)
+        print(f"  {name}: genlab {r.genlab:.1f} steps/s, plain {r.plain:.1f} steps/s, ratio {r.ratio:.2f}; instances "
+              f"differ by {100 * r.spread_genlab:.0f} % (genlab) / {100 * r.spread_plain:.0f} % (plain)", flush=True)
         results.append(r)
     print()
     print(table(results, peak))
-    print(f"\n{args.rounds} alternating rounds of ~{args.seconds} s per side; medians. "
+    print(f"\ngenlab's precision setting: {args.precision}. "
+          f"{args.rounds} rounds of ~{args.seconds} s per side and instance, {args.instances} instances; steps/s "
+          "are medians, the ratio is the median (and quartiles) of the back-to-back pairs' ratios; instance "
+          "spread: the fastest instance's median over the slowest's. "
           f"Total {time.perf_counter() - start:.0f} s; load average at end {os.getloadavg()[0]:.1f}.")
     if args.breakdown:
         print("\nWhere genlab's time goes (ms per step, medians of alternating rounds):")

@@ -1,5 +1,5 @@
 """Precision and memory layout: bf16 autocast and channels_last on CUDA (those tests skip without
-CUDA), float32 elsewhere unless asked."""
+CUDA), bf16 autocast for image models on a CPU with bf16 instructions, float32 elsewhere unless asked."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from genlab.config import ConfigError, RunConfig
-from genlab.trainers import make_trainer
+from genlab.trainers import base, make_trainer
 from genlab.training import REACHED, Hook, run
 
 RING = RunConfig(name="precision", seed=0).replace(**{"data.n_samples": 256, "model.width": 16,
@@ -43,6 +43,32 @@ def test_auto_is_float32_on_the_cpu_and_bf16_is_a_choice():
     assert result.reason == REACHED and all(math.isfinite(v) for v in result.metrics.values())
     assert seen.seen and all(enabled and dtype == torch.bfloat16 for enabled, dtype in seen.seen)
     assert all(p.dtype == torch.float32 for p in trainer.generator.parameters())  # weights stay float32
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_on_the_cpu_is_bf16_for_image_models_only_where_the_cpu_has_bf16(monkeypatch, native):
+    monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: native)
+    images = make_trainer(CONV, device="cpu")
+    assert images.precision == ("bf16" if native else "fp32")
+    seen = AutocastSeen(images)
+    result = run(images, until=2)
+    assert result.reason == REACHED and all(math.isfinite(v) for v in result.metrics.values())
+    assert seen.seen and all(enabled == native for enabled, _ in seen.seen)
+    assert all(p.is_contiguous() for p in images.generator.parameters())  # channels_last is for CUDA only
+    assert make_trainer(RING, device="cpu").precision == "fp32"  # 2D points: bf16 made their steps slower
+    assert make_trainer(CONV.replace(precision="fp32"), device="cpu").precision == "fp32"
+
+
+@pytest.mark.parametrize("cpuinfo, expected", [
+    ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True),
+    ("flags\t\t: fpu avx2 amx_bf16 amx_tile\n", True),
+    ("Features\t: fp asimd bf16 i8mm\n", True),  # ARM
+    ("flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512vl\n", False),  # AVX-512 without bf16: emulated
+    ("model name\t: bf16 in a name is no flag\nflags\t\t: fpu avx2\n", False),
+    ("", False),
+])
+def test_cpuinfo_flags_tell_native_bf16(cpuinfo, expected):
+    assert base.cpuinfo_lists_bf16(cpuinfo) is expected
 
 
 def test_an_unknown_precision_is_a_named_config_error():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import math
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -46,6 +47,27 @@ def available_devices() -> list[str]:
     """The device choices this machine can run ("auto" and "cpu" always)."""
     present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     return ["auto", "cpu"] + [name for name, ok in present.items() if ok]
+
+
+def cpuinfo_lists_bf16(cpuinfo: str) -> bool:
+    """Whether a Linux /proc/cpuinfo text lists bf16 arithmetic in hardware: the x86 flags avx512_bf16
+    or amx_bf16, or ARM's bf16 feature."""
+    for line in cpuinfo.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip().lower() in ("flags", "features") and {"avx512_bf16", "amx_bf16", "bf16"} & set(value.split()):
+            return True
+    return False
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this machine's CPU computes in bf16 natively (read once; False where it cannot be told).
+    Without those instructions oneDNN emulates bf16 and a step gets slower, not faster."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
+            return cpuinfo_lists_bf16(cpuinfo.read())
+    except OSError:
+        return False
 
 
 def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
@@ -109,10 +131,17 @@ class Trainer:
     # --- precision and memory layout -------------------------------------------------------------
     @property
     def precision(self) -> str:
-        """"bf16" or "fp32": config.precision with "auto" resolved (bf16 on CUDA, fp32 elsewhere)."""
-        if self.config.precision == "auto":
-            return "bf16" if self.device.type == "cuda" else "fp32"
-        return self.config.precision
+        """"bf16" or "fp32": config.precision with "auto" resolved: bf16 on CUDA, and for image models on a
+        CPU with bf16 instructions (there a conv step took 0.73-0.92x the float32 time and FID at equal CPU
+        time came out no worse; 2D point models, whose steps are mostly per-operation overhead, got
+        slower); fp32 elsewhere."""
+        if self.config.precision != "auto":
+            return self.config.precision
+        if self.device.type == "cuda":
+            return "bf16"
+        if self.device.type == "cpu" and self.data.kind == "images" and cpu_has_native_bf16():
+            return "bf16"
+        return "fp32"
 
     def autocast(self) -> AbstractContextManager:
         """What a training step runs in (genlab.training.run enters it): bf16 autocast, or nothing."""
