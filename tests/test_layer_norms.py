@@ -128,6 +128,22 @@ def test_first_call_hooks_the_convolutions_and_later_calls_report_them():
     assert close(tracker(net, "d")["operator_norm/d/0"], float(torch.linalg.matrix_norm(dense, ord=2)))
 
 
+def test_norms_are_float32_inside_a_bf16_autocast_step():
+    """The trainer reads them at the end of a step, which may run in bf16 autocast (on CUDA, and for
+    image models on CPUs with bf16 instructions): the estimates must not follow it into bf16."""
+    torch.manual_seed(5)
+    net = nn.Sequential(nn.Conv2d(3, 8, 4, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(8 * 8 * 8, 16))
+    tracker = LayerNormTracker()
+    tracker.watch(net)
+    net(torch.randn(2, 3, 16, 16))
+    dense = dense_operator(net[0], (3, 16, 16))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        stats = tracker(net, "d")
+    assert close(stats["spectral_norm/d/3"], exact_sigma(net[3].weight.detach()))
+    assert close(stats["spectral_norm/d/0"], exact_sigma(net[0].weight.detach()))
+    assert close(stats["operator_norm/d/0"], float(torch.linalg.matrix_norm(dense, ord=2)))
+
+
 def test_a_padding_mode_other_than_zeros_gets_no_operator_norm():
     net = nn.Sequential(nn.Conv2d(1, 2, 3, padding=1, padding_mode="reflect"))
     tracker = LayerNormTracker()

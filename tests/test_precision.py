@@ -59,6 +59,25 @@ def test_auto_on_the_cpu_is_bf16_for_image_models_only_where_the_cpu_has_bf16(mo
     assert make_trainer(CONV.replace(precision="fp32"), device="cpu").precision == "fp32"
 
 
+def test_losses_are_float32_inside_bf16_autocast(monkeypatch):
+    """The networks run in bf16, their outputs go into the losses (and the readouts) in float32."""
+    from genlab import losses
+
+    seen: list[tuple[str, torch.dtype]] = []
+    for name in ("discriminator_loss", "generator_loss", "kl_standard_normal"):
+        original = getattr(losses, name)
+
+        def recording(*args, _name=name, _original=original, **kwargs):
+            seen.extend((_name, arg.dtype) for arg in args if isinstance(arg, torch.Tensor))
+            return _original(*args, **kwargs)
+        monkeypatch.setattr(losses, name, recording)
+    for family in ("gan", "vae"):
+        trainer = make_trainer(CONV.replace(precision="bf16", **{"model.family": family}), device="cpu")
+        assert run(trainer, until=2).reason == REACHED
+    assert {name for name, _ in seen} == {"discriminator_loss", "generator_loss", "kl_standard_normal"}
+    assert all(dtype == torch.float32 for _, dtype in seen), seen
+
+
 @pytest.mark.parametrize("cpuinfo, expected", [
     ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True),
     ("flags\t\t: fpu avx2 amx_bf16 amx_tile\n", True),

@@ -187,8 +187,11 @@ class LayerNormTracker:
         self.watch(net)
         stats: dict[str, float] = {}
         unconverged = 0
-        # eval mode: reading a spectrally normalized weight in train mode would run its power iteration
-        with eval_mode(net):
+        device_type = next(net.parameters(), torch.empty(0)).device.type
+        # eval mode: reading a spectrally normalized weight in train mode would run its power iteration.
+        # No autocast, even inside a bf16 training step: products in bf16 put σ ~0.3 % off, beyond
+        # the tolerance, and the stopping rule's rounding threshold assumes float32
+        with eval_mode(net), torch.autocast(device_type, enabled=False):
             for name, module in weight_layers(net):
                 key = f"{prefix}/{name}"
                 matrix = weight_matrix(module)

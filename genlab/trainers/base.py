@@ -132,9 +132,9 @@ class Trainer:
     @property
     def precision(self) -> str:
         """"bf16" or "fp32": config.precision with "auto" resolved: bf16 on CUDA, and for image models on a
-        CPU with bf16 instructions (there a conv step took 0.73-0.92x the float32 time and FID at equal CPU
-        time came out no worse; 2D point models, whose steps are mostly per-operation overhead, got
-        slower); fp32 elsewhere."""
+        CPU with bf16 instructions (there an image model's step took 0.70-0.96x the float32 time and FID
+        at equal CPU time came out no worse; 2D point models, whose steps are mostly per-operation
+        overhead, got slower); fp32 elsewhere."""
         if self.config.precision != "auto":
             return self.config.precision
         if self.device.type == "cuda":

@@ -135,16 +135,17 @@ class GANTrainer(Trainer):
         GAN's step without R1, one CPU thread; under spectral normalization both batches then meet the
         same normalized weights: one power iteration per update, as in Miyato et al.). A
         convolutional critic makes two passes, which ran faster on CPU than one over twice the batch
-        (10 % on the Fashion-MNIST preset)."""
+        (10 % on the Fashion-MNIST preset). Logits come back in float32, so that under bf16 autocast
+        the losses and their readouts are not rounded to bf16's three digits."""
         D, obj = self.discriminator, self.config.objective
         if obj.r1_gamma > 0:
             real = real.detach().requires_grad_(True)
         if obj.r2_gamma > 0:
             fake = fake.detach().requires_grad_(True)
         if self.config.model.arch == "mlp" and not (real.requires_grad or fake.requires_grad):
-            logits = D(torch.cat([real, fake]))
+            logits = D(torch.cat([real, fake])).float()
             return real, fake, logits[: real.shape[0]], logits[real.shape[0]:]
-        return real, fake, D(real), D(fake)
+        return real, fake, D(real).float(), D(fake).float()
 
     def _generator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
         obj = self.config.objective
@@ -153,7 +154,7 @@ class GANTrainer(Trainer):
             fake = G(self._noise(self.config.optim.batch_size))
         D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
         try:
-            adv = losses.generator_loss(obj.gan_loss, D(self._seen_by_d(fake)))
+            adv = losses.generator_loss(obj.gan_loss, D(self._seen_by_d(fake)).float())
         finally:
             for parameter in self._d_trainable:
                 parameter.requires_grad_(True)

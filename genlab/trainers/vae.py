@@ -52,7 +52,7 @@ class VAETrainer(Trainer):
         x = self._real_batch()
         if self.config.augment.vae_input != "off" and self.data.kind == "images":
             x = augment_input(x, self.config.augment.vae_input, self.rng)
-        mu, logvar = self.vae.encode(x)
+        mu, logvar = (value.float() for value in self.vae.encode(x))  # the KL in float32 under bf16 autocast
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device=self.device, generator=self.rng)
         recon = self.reconstruction_nll(self.vae.decode(z), x).mean()
         kl_dims = losses.kl_standard_normal(mu, logvar).mean(0)
