@@ -78,6 +78,14 @@ def test_losses_are_float32_inside_bf16_autocast(monkeypatch):
     assert all(dtype == torch.float32 for _, dtype in seen), seen
 
 
+def test_the_train_page_names_the_precision_beside_the_device(monkeypatch):
+    from genlab.live.view import device_label
+
+    monkeypatch.setattr(base, "cpu_has_native_bf16", lambda: True)
+    assert device_label(make_trainer(CONV, device="cpu")) == "cpu · bf16"
+    assert device_label(make_trainer(RING, device="cpu")) == "cpu"
+
+
 @pytest.mark.parametrize("cpuinfo, expected", [
     ("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512f avx512_bf16 avx512_vnni\n", True),
     ("flags\t\t: fpu avx2 amx_bf16 amx_tile\n", True),

@@ -35,7 +35,7 @@ class Snapshot:
     preview_step: int
     scene: Scene2D | None
     slow_motion_steps_per_s: float | None
-    device: str
+    device: str  # where the run trains, with its precision when not float32: "cpu", "cuda:0 · bf16"
     last_metric_error: str = ""  # the latest quality-metric failure ("" when none); training went on
 
 

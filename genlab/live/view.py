@@ -18,6 +18,12 @@ RATE_SAMPLE_S = 0.2  # steps/s from (time, step) samples at least this far apart
 SCENE_REQUEST_TTL_S = 3.0  # the scene is drawn only if a viewer asked within this many seconds
 
 
+def device_label(trainer) -> str:
+    """Where a run trains, as the Train page shows it: "cpu", or "cpu · bf16" when its steps run in
+    bf16 autocast (genlab.trainers.base.Trainer.precision)."""
+    return f"{trainer.device} · bf16" if trainer.precision == "bf16" else str(trainer.device)
+
+
 class LiveView(Hook):
     """A run's state and message, time trained, speed, latest metrics and layer norms, pictures.
 
@@ -130,6 +136,6 @@ class LiveView(Hook):
                 data_kind=trainer.data.kind, config=config, history=history,
                 last=MappingProxyType(dict(self._last)), layer_stats=MappingProxyType(dict(self._layer_stats)),
                 preview=self._preview[1], preview_step=self._preview[0], scene=self._scene,
-                slow_motion_steps_per_s=slow_motion_steps_per_s, device=str(trainer.device),
+                slow_motion_steps_per_s=slow_motion_steps_per_s, device=device_label(trainer),
                 last_metric_error=self._metric_error,
             )
