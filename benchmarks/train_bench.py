@@ -14,11 +14,11 @@ Each model runs as a few independent pairs (a trainer and the plain copy of its 
 same code runs a few % faster in one instance than in another. Each round times every pair back to
 back, in alternating order, so drift in machine load hits both alike; a round is a whole number of
 stats_every periods. The ratio is the median of the pairs' ratios, shown with its quartiles and the
-spread between instances, which says how far apart two runs of identical code land here. FLOPs of one step are counted with torch.utils.flop_counter's formulas and set
-against a float32 matmul peak measured in the same run. genlab runs in float32 like the plain loop
-unless --precision says otherwise. --breakdown times genlab again without the
-history hook, then also without its per-layer statistics, then also without its checks and metric
-readout, to show where the time goes.
+spread between instances, which says how far apart two runs of identical code land here. FLOPs of one
+step are counted with torch.utils.flop_counter's formulas and set against a float32 matmul peak
+measured in the same run. genlab runs in float32 like the plain loop unless --precision says
+otherwise. --breakdown times genlab again without the history hook, then also without its per-layer
+statistics, then also without its checks and metric readout, to show where the time goes.
 
     python benchmarks/train_bench.py --threads 1 --breakdown   # all models, ~6 minutes on 2 CPU cores
     python benchmarks/train_bench.py --models ring-gan --rounds 3 --seconds 0.5
@@ -238,7 +238,7 @@ def spread(rates_by_instance: list[list[float]]) -> float:
 def bench(name: str, rounds: int, seconds: float, instances: int, precision: str = "fp32") -> Result:
     """`instances` independent genlab trainers and plain loops (one pair per instance, the plain copy of
     its trainer's networks): the same code runs a few % faster or slower in one instance than in another
-    (where its tensors lie in memory), as large as the gaps measured here, so one pair would mistake
+    (presumably where its tensors lie in memory), as large as the gaps measured here, so one pair would mistake
     that for the loops' difference. Each round times every pair back to back, genlab first in even
     rounds and plain first in odd ones."""
     config = model_config(name, precision=precision)
@@ -250,7 +250,7 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
         pairs.append((through_the_loop(trainer), one_by_one(plain.step)))
     flops_g, flops_p = flops_of(pairs[0][0]), flops_of(pairs[0][1])
     n = round_length(rate(pairs[0][0], 3), seconds, config.stats_every)  # also warms up
-    for genlab_side, plain_side in pairs[1:]:
+    for genlab_side, _ in pairs[1:]:
         genlab_side(3)
     for _, plain_side in pairs:
         plain_side(3)

@@ -187,7 +187,7 @@ class LayerNormTracker:
         self.watch(net)
         stats: dict[str, float] = {}
         unconverged = 0
-        device_type = next(net.parameters(), torch.empty(0)).device.type
+        device_type = next((p.device.type for p in net.parameters()), "cpu")
         # eval mode: reading a spectrally normalized weight in train mode would run its power iteration.
         # No autocast, even inside a bf16 training step: products in bf16 put σ ~0.3 % off, beyond
         # the tolerance, and the stopping rule's rounding threshold assumes float32
