@@ -193,13 +193,15 @@ def test_adam_runs_fused_on_the_cpu_and_holds_every_parameter():
     assert [id(p) for p in optimizer.param_groups[0]["params"]] == [id(p) for p in net.parameters()]
 
 
-@pytest.mark.parametrize(("overrides", "passes"), [
-    ({}, 1),  # an MLP critic judges both batches in one pass
-    ({"model.spectral_norm_discriminator": True}, 1),
-    ({"objective.r1_gamma": 0.1}, 2),  # R1 differentiates D at the real batch: its own pass, shared with R1
-    ({"data.name": "shapes", "data.n_samples": 256, "model.arch": "conv", "model.width": 8, "optim.batch_size": 8}, 2),
+@pytest.mark.parametrize(("overrides", "input_gradients", "passes"), [
+    ({}, True, 1),  # an MLP critic judges both batches in one pass
+    ({"model.spectral_norm_discriminator": True}, True, 1),
+    ({"objective.r1_gamma": 0.1}, True, 2),  # R1 differentiates D at the real batch: its own pass, shared with R1
+    ({"objective.r1_gamma": 0.1}, False, 1),  # an update lazy R1 skips: one pass again
+    ({"data.name": "shapes", "data.n_samples": 256, "model.arch": "conv", "model.width": 8, "optim.batch_size": 8},
+     True, 2),
 ])
-def test_the_critic_judges_real_and_fake_as_its_own_passes_would(overrides, passes):
+def test_the_critic_judges_real_and_fake_as_its_own_passes_would(overrides, input_gradients, passes):
     trainer = gan(**overrides)
     D = trainer.discriminator.eval()  # spectral normalization's weights stay as they are in eval mode
     real = trainer._to_model_space(trainer._real_batch())
@@ -207,11 +209,12 @@ def test_the_critic_judges_real_and_fake_as_its_own_passes_would(overrides, pass
     calls = []
     handle = D.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
     try:
-        judged_real, judged_fake, real_logits, fake_logits = trainer._judge(real, fake)
+        judged_real, judged_fake, real_logits, fake_logits = trainer._judge(real, fake, input_gradients)
     finally:
         handle.remove()
     assert len(calls) == passes and sum(calls) == 2 * real.shape[0]
-    assert judged_real.requires_grad == (trainer.config.objective.r1_gamma > 0) and not judged_fake.requires_grad
+    assert judged_real.requires_grad == (trainer.config.objective.r1_gamma > 0 and input_gradients)
+    assert not judged_fake.requires_grad
     assert torch.equal(judged_real, real) and torch.equal(judged_fake, fake)
     with torch.no_grad():
         assert torch.allclose(real_logits, D(real), atol=1e-5)
@@ -229,7 +232,7 @@ def test_r1_and_r2_from_the_loss_pass_match_the_penalty_with_a_pass_of_its_own(g
     D = trainer.discriminator
     real = trainer._to_model_space(trainer._real_batch())
     fake = trainer.generator(trainer._noise(real.shape[0])).detach()
-    real, fake, real_logits, fake_logits = trainer._judge(real, fake)
+    real, fake, real_logits, fake_logits = trainer._judge(real, fake, input_gradients=True)
     terms = {}
     shared = add_penalties(torch.zeros(()), "discriminator", trainer, terms, real=real, fake=fake,
                            real_scores=real_logits, fake_scores=fake_logits)
@@ -242,3 +245,44 @@ def test_r1_and_r2_from_the_loss_pass_match_the_penalty_with_a_pass_of_its_own(g
     for a, b in zip(grads_shared, grads_own):
         assert (a is None) == (b is None)
         assert a is None or torch.allclose(a, b, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize(("n_critic", "carrying_steps"), [(1, {1, 5, 9}), (2, {1, 3, 5, 7, 9})])
+def test_lazy_r1_and_r2_fall_on_every_kth_d_update_with_k_times_their_strength(n_critic, carrying_steps):
+    """Lazy regularization (k = 4): R1 and R2 are computed on D updates 0, 4, 8, ... of the run (update
+    = step · n_critic + sub-step) and count k·γ there; the updates between carry neither. A step's
+    metrics hold the penalty when one of its D updates carried it."""
+    gamma_r1, gamma_r2, k = 0.5, 0.25, 4
+    trainer = gan(**{"objective.r1_gamma": gamma_r1, "objective.r2_gamma": gamma_r2,
+                     "objective.lazy_interval": k, "optim.n_critic": n_critic})
+    seen = set()
+    for _ in range(10):
+        metrics = trainer.step_d() if n_critic == 1 else trainer.step()
+        if "penalty/r1" in metrics:
+            seen.add(int(metrics["step"]))
+            assert "penalty/r2" in metrics
+        if n_critic > 1:
+            continue
+        if "penalty/r1" in metrics:
+            penalties = k * (gamma_r1 * metrics["penalty/r1"] + gamma_r2 * metrics["penalty/r2"])
+            assert metrics["loss/d"] - metrics["loss/d_adv"] == pytest.approx(penalties, rel=1e-4)
+        else:
+            assert metrics["loss/d"] == metrics["loss/d_adv"]
+    assert seen == carrying_steps
+
+
+def test_lazy_schedule_follows_the_step_count_through_a_reload():
+    """The rhythm comes from the step count, so a trainer restored at step 3 carries R1 at step 5 as
+    an uninterrupted one does, and an interval of 1 is every update."""
+    settings = {"objective.r1_gamma": 1.0, "objective.lazy_interval": 4}
+    uninterrupted = gan(**settings)
+    carried = [("penalty/r1" in uninterrupted.step_d()) for _ in range(8)]
+    assert carried == [True, False, False, False, True, False, False, False]
+    first = gan(**settings)
+    for _ in range(3):
+        first.step_d()
+    resumed = gan(**settings)
+    resumed.load_state_dict(first.state_dict())
+    assert [("penalty/r1" in resumed.step_d()) for _ in range(5)] == carried[3:]
+    resumed.update(**{"objective.lazy_interval": 1})  # live
+    assert all("penalty/r1" in resumed.step_d() for _ in range(3))

@@ -180,6 +180,14 @@ class ObjectiveConfig(Section):
     r2_gamma: float = knob(0.0, key="r2", label="R2 γ", formula="½γ·E‖∇D(G(z))‖² on generated data",
                            bounds=STRENGTH, family="gan", acts_on="discriminator", live=True, off=0.0,
                            ui_values=GAMMAS, short="R2 γ", column=True)
+    lazy_interval: int = knob(1, key="lazy-every", label="R1/R2 on every k-th D update (lazy regularization)",
+                              formula="k·γ·penalty on every k-th update, none between", bounds=(1, 1000),
+                              family="gan", acts_on="discriminator", live=True, off=1,
+                              ui_values=(1, 2, 4, 8, 16, 32), short="R1/R2 every",
+                              help="Karras et al. 2020 (StyleGAN2): the zero-centred penalties cost a second-order "
+                                   "backward pass; on the updates in between D skips them, and each update that "
+                                   "carries them counts them k times, so the mean pull is unchanged. "
+                                   "1: every update.")
     gp_lambda: float = knob(0.0, key="gp", label="WGAN-GP λ", formula="λ·E(‖∇D(x̂)‖ − 1)²", bounds=STRENGTH,
                             family="gan", acts_on="discriminator", live=True, off=0.0, short="GP λ", column=True,
                             ui_values=(0.0, 0.1, 1.0, 5.0, 10.0, 100.0))

@@ -81,8 +81,8 @@ class GANTrainer(Trainer):
             metrics.update(self._discriminator_update(fake.detach()))
             metrics.update(self._generator_update(fake))
         else:
-            for _ in range(n_critic):
-                metrics.update(self._discriminator_update())
+            for critic_index in range(n_critic):
+                metrics.update(self._discriminator_update(critic_index=critic_index))
             metrics.update(self._generator_update())
         metrics["loss/total"] = metrics["loss/d"] + metrics["loss/g"]
         return self._finish_step(metrics)
@@ -95,18 +95,28 @@ class GANTrainer(Trainer):
         """One generator update only."""
         return self._finish_step(self._generator_update())
 
-    def _discriminator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
+    def _lazy_weight(self, critic_index: int) -> int:
+        """What R1 and R2 count for in this D update: k = objective.lazy_interval times on every k-th
+        update of the run (counted as step · n_critic + critic_index, so a resumed or rolled-back run
+        keeps its rhythm without extra state), 0 (not computed) on the others."""
+        interval = self.config.objective.lazy_interval
+        update = self.step_count * self.config.optim.n_critic + critic_index
+        return interval if update % interval == 0 else 0
+
+    def _discriminator_update(self, fake: Tensor | None = None, critic_index: int = 0) -> dict[str, Tensor]:
         obj = self.config.objective
         G, D = self.generator, self.discriminator
         real = self._to_model_space(self._real_batch())
         if fake is None:
             with torch.no_grad():
                 fake = G(self._noise(real.shape[0]))
-        real, fake, real_logits, fake_logits = self._judge(self._seen_by_d(real), self._seen_by_d(fake))
+        lazy_weight = self._lazy_weight(critic_index)
+        real, fake, real_logits, fake_logits = self._judge(self._seen_by_d(real), self._seen_by_d(fake),
+                                                           input_gradients=lazy_weight > 0)
         adv = losses.discriminator_loss(obj.gan_loss, real_logits, fake_logits)
         terms = {"loss/d_adv": adv}
         loss = add_penalties(adv, "discriminator", self, terms, real=real, fake=fake,
-                             real_scores=real_logits, fake_scores=fake_logits)
+                             real_scores=real_logits, fake_scores=fake_logits, lazy_weight=lazy_weight)
         terms["loss/d"] = loss
         grads = self._descend("discriminator", loss, terms, {"d": D})
         if obj.weight_clip > 0:
@@ -125,22 +135,23 @@ class GANTrainer(Trainer):
                 terms["d/r_t"] = torch.tensor(self.ada.r_t)
         return {name: value.detach() for name, value in terms.items()}
 
-    def _judge(self, real: Tensor, fake: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def _judge(self, real: Tensor, fake: Tensor, input_gradients: bool) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """(real, fake, D(real), D(fake)) for D's update. R1 and R2 differentiate D at its inputs: with
-        either on, that batch comes back detached and requiring grad, and the penalty takes its
-        gradient from the same pass as the loss (one pass of D fewer per step, as Mescheder et al.'s
-        code does it). Without them an MLP critic judges both batches in one pass over the two
-        stacked: no critic in genlab.models mixes samples, so each logit is what a pass of its own
-        would give, and on the 2D nets a pass is mostly per-operation overhead (8 % off the ring
-        GAN's step without R1, one CPU thread; under spectral normalization both batches then meet the
-        same normalized weights: one power iteration per update, as in Miyato et al.). A
-        convolutional critic makes two passes, which ran faster on CPU than one over twice the batch
-        (10 % on the Fashion-MNIST preset). Logits come back in float32, so that under bf16 autocast
+        either on and `input_gradients` (an update that carries them), that batch comes back detached
+        and requiring grad, and the penalty takes its gradient from the same pass as the loss (one pass
+        of D fewer per step, as Mescheder et al.'s code does it). Without them (or on an update lazy
+        regularization skips) an MLP critic judges both batches in one pass over the two stacked: no
+        critic in genlab.models mixes samples, so each logit is what a pass of its own would give,
+        and on the 2D nets a pass is mostly per-operation overhead (8 % off the ring GAN's step
+        without R1, one CPU thread; under spectral normalization both batches then meet the same
+        normalized weights: one power iteration per update, as in Miyato et al.). A convolutional
+        critic makes two passes, which ran faster on CPU than one over twice the batch (10 % on the
+        Fashion-MNIST preset). Logits come back in float32, so that under bf16 autocast
         the losses and their readouts are not rounded to bf16's three digits."""
         D, obj = self.discriminator, self.config.objective
-        if obj.r1_gamma > 0:
+        if obj.r1_gamma > 0 and input_gradients:
             real = real.detach().requires_grad_(True)
-        if obj.r2_gamma > 0:
+        if obj.r2_gamma > 0 and input_gradients:
             fake = fake.detach().requires_grad_(True)
         if self.config.model.arch == "mlp" and not (real.requires_grad or fake.requires_grad):
             logits = D(torch.cat([real, fake])).float()

@@ -41,6 +41,7 @@ class Penalty:
     metric: str  # recorded (unweighted) under this name
     compute: Callable[..., Tensor]
     needs: str  # WEIGHTS, REAL, FAKE or REAL_AND_FAKE
+    lazy: bool = False  # may skip updates (objective.lazy_interval): its weight then comes per update
 
     @property
     def network(self) -> str:
@@ -55,8 +56,8 @@ def _weight_norms(network: str, suffix: str) -> tuple[Penalty, Penalty]:
 
 PENALTIES: tuple[Penalty, ...] = (
     Penalty("objective.gp_lambda", "penalty/gp", wgan_gradient_penalty, REAL_AND_FAKE),
-    Penalty("objective.r1_gamma", "penalty/r1", zero_centred_penalty, REAL),
-    Penalty("objective.r2_gamma", "penalty/r2", zero_centred_penalty, FAKE),
+    Penalty("objective.r1_gamma", "penalty/r1", zero_centred_penalty, REAL, lazy=True),
+    Penalty("objective.r2_gamma", "penalty/r2", zero_centred_penalty, FAKE, lazy=True),
     *_weight_norms("discriminator", "d"),
     *_weight_norms("generator", "g"),
     Penalty("objective.ortho_generator", "penalty/ortho_g", orthogonal_penalty, WEIGHTS),
@@ -67,15 +68,17 @@ PENALTIES: tuple[Penalty, ...] = (
 
 def add_penalties(loss: Tensor, network: str, trainer: Trainer, terms: dict[str, Tensor],
                   real: Tensor | None = None, fake: Tensor | None = None,
-                  real_scores: Tensor | None = None, fake_scores: Tensor | None = None) -> Tensor:
+                  real_scores: Tensor | None = None, fake_scores: Tensor | None = None,
+                  lazy_weight: int = 1) -> Tensor:
     """loss + Σ strength · penalty over the table's penalties on `network` whose strength is not 0;
     each penalty's unweighted value goes into `terms` under its metric name. A penalty that needs
-    D's scores on a batch (R1, R2) gets them with the batch, which must then require grad."""
+    D's scores on a batch (R1, R2) gets them with the batch, which must then require grad. A lazy
+    penalty's strength is multiplied by `lazy_weight`; at 0 it is not computed (nor recorded)."""
     module = trainer.networks[network]
     for penalty in PENALTIES:
         if penalty.network != network:
             continue
-        strength = get_dotted(trainer.config, penalty.strength)
+        strength = get_dotted(trainer.config, penalty.strength) * (lazy_weight if penalty.lazy else 1)
         if strength == 0:
             continue
         if penalty.needs == WEIGHTS:
