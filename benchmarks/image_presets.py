@@ -12,7 +12,8 @@ trainer (data, networks) and training:
                    steadier figure; with --threads 1 it stands for wall-clock seconds on one idle core
                    (a second core usually adds steps, though small convolutions gain little from it)
 
-It prints one markdown table (preset, steps reached, steps per clock second, FID at each checkpoint),
+It prints one markdown table (preset, the precision its steps ran in — `precision = auto` gives bf16
+on a CPU with bf16 instructions —, steps reached, steps per clock second, FID at each checkpoint),
 the FID of the shipped runs and of real test images against real training images (the floor), and
 what the figures were measured on (CPU, threads, clock, load average before and after), so that the
 output describes itself. `--save-grid DIR` writes 64 samples of each run at the end (DIR/<preset>.png).
@@ -92,7 +93,7 @@ def train_for(preset_name: str, seconds: float, every: float, clock, n_samples: 
         print(f"  {preset_name}: {checkpoint:g} s, step {trainer.step_count}, FID {row['fids'][checkpoint]:.1f}",
               file=sys.stderr, flush=True)
         checkpoint += every
-    row.update(steps=trainer.step_count, seconds=spent, config=trainer.config)
+    row.update(steps=trainer.step_count, seconds=spent, config=trainer.config, precision=trainer.precision)
     if grid_dir is not None:
         from genlab.atomic import write_bytes_atomic
         from genlab.pictures import image_grid, png_bytes
@@ -132,11 +133,12 @@ def available(preset_name: str) -> str | None:
 
 def print_table(rows: list[dict], checkpoints: list[float], clock_name: str) -> None:
     unit = "CPU s" if clock_name == "cpu" else "s"
-    print(f"| preset | steps | steps/{unit} | " + " | ".join(f"FID at {c:g} {unit}" for c in checkpoints) + " |")
-    print("|---|---:|---:|" + "---:|" * len(checkpoints))
+    print(f"| preset | precision | steps | steps/{unit} | "
+          + " | ".join(f"FID at {c:g} {unit}" for c in checkpoints) + " |")
+    print("|---|---|---:|---:|" + "---:|" * len(checkpoints))
     for row in rows:
         fids = " | ".join(f"{row['fids'][c]:.1f}" if c in row["fids"] else "—" for c in checkpoints)
-        print(f"| {row['preset']} | {row['steps']:,} | {row['steps'] / max(row['seconds'], 1e-9):.1f} | {fids} |")
+        print(f"| {row['preset']} | {row['precision']} | {row['steps']:,} | {row['steps'] / max(row['seconds'], 1e-9):.1f} | {fids} |")
     for row in rows:
         if row["diverged"]:
             print(f"\n{row['preset']} diverged: {row['diverged']}")

@@ -28,10 +28,10 @@ def test_tiny_budget_prints_a_table_with_fid_at_each_checkpoint_and_writes_a_gri
     bench.main(["--presets", "fashion_mnist-vae", "--seconds", "2", "--every", "1", "--clock", "cpu",
                 "--threads", "1", "--samples", "200", "--no-reference", "--save-grid", str(tmp_path)])
     out = capsys.readouterr().out
-    assert "| preset | steps | steps/CPU s | FID at 1 CPU s | FID at 2 CPU s |" in out
-    row = re.search(r"\| fashion_mnist-vae \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
+    assert "| preset | precision | steps | steps/CPU s | FID at 1 CPU s | FID at 2 CPU s |" in out
+    row = re.search(r"\| fashion_mnist-vae \| (bf16|fp32) \| ([\d,]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", out)
     assert row is not None, out
-    assert int(row.group(1).replace(",", "")) > 0 and float(row.group(4)) > 0
+    assert int(row.group(2).replace(",", "")) > 0 and float(row.group(5)) > 0
     assert "1 torch thread(s), clock: cpu; load average" in out
     grid = Image.open(tmp_path / "fashion_mnist-vae.png")
     assert grid.size == (2 * (8 * 30 + 2), 2 * (8 * 30 + 2))  # 8 x 8 images of 28 px, 2 px padding, upscaled 2x
