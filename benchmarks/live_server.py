@@ -90,8 +90,8 @@ def launch_chromium(playwright):
 @dataclass
 class PageProblems:
     """Everything that went wrong in a tab on the server at `url`: failed requests, HTTP errors,
-    console errors, uncaught page errors. Requests to other hosts are left out: this machine has no
-    internet (the page icon comes from fonts.gstatic.com), a classroom would."""
+    console errors, uncaught page errors, to that server or any other host (the app fetches nothing
+    from elsewhere: it must work in a classroom without internet, as on this machine)."""
 
     url: str
     failed: list[str] = field(default_factory=list)
@@ -99,15 +99,10 @@ class PageProblems:
     console_errors: list[str] = field(default_factory=list)
 
     def watch(self, page) -> None:
-        page.on("requestfailed", lambda r: self._ours(r.url) and self.failed.append(f"{r.url} ({r.failure})"))
-        page.on("response", lambda r: r.status >= 400 and self._ours(r.url)
-                and self.http_errors.append(f"{r.status} {r.url}"))
-        page.on("console", lambda m: m.type == "error" and self._ours(m.location.get("url") or self.url)
-                and self.console_errors.append(m.text))
+        page.on("requestfailed", lambda r: self.failed.append(f"{r.url} ({r.failure})"))
+        page.on("response", lambda r: r.status >= 400 and self.http_errors.append(f"{r.status} {r.url}"))
+        page.on("console", lambda m: m.type == "error" and self.console_errors.append(m.text))
         page.on("pageerror", lambda e: self.console_errors.append(f"page error: {e}"))
-
-    def _ours(self, url: str) -> bool:
-        return url.startswith(self.url)
 
     def all(self) -> list[str]:
         return self.failed + self.http_errors + self.console_errors

@@ -208,14 +208,15 @@ def test_vae_on_shapes_shows_samples(server, new_tab):
 @pytest.mark.slow
 def test_a_minute_of_training_loads_every_image_without_errors(server, new_tab):
     """Issue 16: sample grids referenced /media files the server had already dropped (broken images,
-    404s in the console). Now every picture is inline data: none may fail over a minute of training."""
+    404s in the console). Now every picture is inline data: none may fail over a minute of training,
+    and no request at all fails, to this server or elsewhere (this machine is offline)."""
     page = new_tab(server)  # then the sidebar link: straight to /train, Streamlit probes /train/_stcore/* (404s)
     problems: list[str] = []
-    ours = lambda url: url.startswith(server)  # noqa: E731 (the page icon comes from fonts.gstatic.com: offline here)
-    page.on("requestfailed", lambda r: ours(r.url) and problems.append(f"failed {r.url}"))
-    page.on("response", lambda r: r.status >= 400 and ours(r.url) and problems.append(f"{r.status} {r.url}"))
-    page.on("console", lambda m: m.type == "error" and ours(m.location.get("url") or server)
-            and problems.append(f"console: {m.text}"))
+    # any request, the server's or another host's: the page must work offline (the favicon once came
+    # from fonts.gstatic.com)
+    page.on("requestfailed", lambda r: problems.append(f"failed {r.url}"))
+    page.on("response", lambda r: r.status >= 400 and problems.append(f"{r.status} {r.url}"))
+    page.on("console", lambda m: m.type == "error" and problems.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.get_by_test_id("stSidebarNav").get_by_role("link", name=re.compile("Train$")).click()
     expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
