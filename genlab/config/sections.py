@@ -180,7 +180,7 @@ class ObjectiveConfig(Section):
     r2_gamma: float = knob(0.0, key="r2", label="R2 γ", formula="½γ·E‖∇D(G(z))‖² on generated data",
                            bounds=STRENGTH, family="gan", acts_on="discriminator", live=True, off=0.0,
                            ui_values=GAMMAS, short="R2 γ", column=True)
-    lazy_interval: int = knob(1, key="lazy-every", label="R1/R2 on every k-th D update (lazy regularization)",
+    lazy_interval: int = knob(1, key="lazy-every", label="Lazy R1/R2: every k-th D update only",
                               formula="k·γ·penalty on every k-th update, none between", bounds=(1, 1000),
                               family="gan", acts_on="discriminator", live=True, off=1,
                               ui_values=(1, 2, 4, 8, 16, 32), short="R1/R2 every",
