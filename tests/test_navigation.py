@@ -69,3 +69,23 @@ def test_a_first_visit_straight_to_a_page_runs_app_navigation(monkeypatch, tmp_p
             + WHAT_TO_DO.format(version=installed)
     finally:
         pages_manager.PagesManager.uses_pages_directory = flag
+
+
+def test_the_page_icon_is_inline_so_an_offline_browser_fetches_nothing(monkeypatch, tmp_path):
+    """A ":material/…:" or emoji page icon makes the browser fetch the favicon from another host (it
+    failed on every visit offline); the app's icon must reach the browser as a data: URL."""
+    from streamlit.commands.page_config import _get_favicon_string
+
+    icons = []
+    real_set_page_config = st.set_page_config
+
+    def spy(*args, **kwargs):
+        icons.append(kwargs.get("page_icon"))
+        return real_set_page_config(*args, **kwargs)
+
+    monkeypatch.setattr(st, "set_page_config", spy)
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path))
+    at = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert icons and all(_get_favicon_string(icon).startswith("data:image/svg+xml;base64,") for icon in icons)
