@@ -147,8 +147,8 @@ class GANTrainer(Trainer):
         without R1, one CPU thread; under spectral normalization both batches then meet the same
         normalized weights: one power iteration per update, as in Miyato et al.). A convolutional
         critic makes two passes, which ran faster on CPU than one over twice the batch (10 % on the
-        Fashion-MNIST preset). Logits come back in float32, so that under bf16 autocast
-        the losses and their readouts are not rounded to bf16's three digits."""
+        Fashion-MNIST preset). Logits come back in float32, so that under bf16 autocast the losses
+        and their readouts are not rounded to bf16's three digits."""
         D, obj = self.discriminator, self.config.objective
         if obj.r1_gamma > 0 and input_gradients:
             real = real.detach().requires_grad_(True)
