@@ -153,9 +153,12 @@ def search(dataset: str, seeds: list[int], check_every: int, space: dict, fixed:
         rows = [train_and_check(dataset, seed, overrides, check_every, stop_early=True, max_cpu_s=max_cpu_s)
                 for seed in seeds]
         times = [row["first"][1] if row["first"] else float("inf") for row in rows]
+        # steps do not depend on the machine's load, CPU seconds do
+        steps = [row["first"][0] if row["first"] else float("inf") for row in rows]
         hq = [row.get("high_quality_fraction", 0.0) for row in rows]
         scores.append((max(times), statistics.median(times), overrides))
         print(f"worst {max(times):6.2f} s  median {statistics.median(times):6.2f} s  "
+              f"steps {statistics.median(steps):6.0f} / {max(steps):6.0f} (median / worst)  "
               f"min HQ {100 * min(hq):5.1f} %  {overrides}", flush=True)
     print("\nbest:")
     for worst, median, overrides in sorted(scores, key=lambda s: (s[0], s[1]))[:5]:
