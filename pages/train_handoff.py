@@ -37,7 +37,8 @@ def open_handoff(runner) -> None:
             with st.spinner("Building the ring GAN…"):
                 runner.reset(setup.config)
             flash("success", f"From the Dirac-GAN lab: **{game.label}** on the 8-Gaussian ring. Press **Start** "
-                             "and watch whether the generated points settle on the modes or keep circling.")
+                             "and watch whether the generated points settle on the modes or keep circling. **G and D "
+                             "updates** in the sidebar switches between the lab's two schemes while it trains.")
             if setup.note:
                 flash("info", setup.note)
         if drawing is not None:

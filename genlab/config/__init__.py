@@ -32,6 +32,7 @@ from genlab.config.sections import (
     LIKELIHOODS,
     OPTIMIZERS,
     TOY2D_DATASETS,
+    UPDATE_ORDERS,
     DataConfig,
     ModelConfig,
     ObjectiveConfig,
@@ -42,7 +43,7 @@ from genlab.config.sections import (
 __all__ = [
     "ARCHS", "AUGMENT_POLICIES", "DIFFAUGMENT_POLICIES", "TRAIN_SIZES", "VAE_AUGMENT_POLICIES", "AugmentConfig",
     "TransferConfig", "DATASETS", "DEVICES", "FAMILIES", "GAN_LOSSES", "IMAGE_DATASETS", "IMAGE_SIZES", "KNOBS",
-    "LEGACY_FIELDS", "LIKELIHOODS", "LIVE_FIELDS", "OPTIMIZERS", "RUN_NAME_PATTERN", "TOY2D_DATASETS",
+    "LEGACY_FIELDS", "LIKELIHOODS", "LIVE_FIELDS", "OPTIMIZERS", "RUN_NAME_PATTERN", "TOY2D_DATASETS", "UPDATE_ORDERS",
     "ConfigError", "DataConfig", "Knob", "ModelConfig", "ObjectiveConfig", "OptimConfig", "RunConfig",
     "check_run_name", "counterpart", "get_dotted", "knob", "knob_by_key", "knob_for", "set_dotted",
     "upgrade_legacy_keys",

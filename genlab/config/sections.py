@@ -24,6 +24,7 @@ ARCHS = ("mlp", "conv", "resnet")
 GAN_LOSSES = ("nonsaturating", "minimax", "hinge", "wasserstein", "least_squares")
 LIKELIHOODS = ("bernoulli", "gaussian")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
+UPDATE_ORDERS = ("alternating", "simultaneous")  # the Dirac-GAN lab's two schemes (genlab.theory.dynamics)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")
 IMAGE_SIZES = (28, 32, 64)
@@ -275,6 +276,11 @@ class OptimConfig(Section):
                                    "past the budget the rates stay at 0.1×.")
     n_critic: int = knob(1, key="n-critic", label="D steps per G step (n_critic)", bounds=(1, 100), family="gan",
                          acts_on="discriminator", live=True, ui_values=(1, 2, 3, 5, 10))
+    updates: str = knob("alternating", key="updates", label="G and D updates", choices=UPDATE_ORDERS,
+                        family="gan", live=True, off="alternating", short="updates",
+                        help="Alternating: D steps, then G steps against the new D. Simultaneous: G's gradient "
+                             "is taken at the same D as D's own (with n_critic > 1, at D's last update), and "
+                             "both then step. The Dirac-GAN lab draws both schemes on the smallest GAN.")
     ema_decay: float = knob(0.99, key="ema-decay", label="EMA of G's weights for samples", formula="θ_ema ← d·θ_ema + "
                             "(1 − d)·θ_G", bounds=(0.0, 0.99999), family="gan", acts_on="generator", live=True, off=0.0,
                             ui_values=(0.0, 0.9, 0.99, 0.999, 0.9999), short="EMA",

@@ -1,6 +1,6 @@
 """Gradient descent on the Dirac-GAN: trajectories, and what decides whether they converge.
 
-Both schemes take the critic's step first, as genlab's GAN trainer does:
+The two schemes of genlab's GAN trainer (optim.updates), the critic's step first:
 - simultaneous: (θ, ψ) ← (θ, ψ) + h·v(θ, ψ), both players reading the same point;
 - alternating: ψ ← ψ − h·∂L_D/∂ψ(θ, ψ), then θ ← θ − h·∂L_G/∂θ(θ, ψ_new).
 

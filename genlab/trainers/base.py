@@ -181,16 +181,18 @@ class Trainer:
         return clip_gradient_norm_(parameters, clip) if clip > 0 else gradient_norm(parameters)
 
     def _descend(self, optimizer: str, loss: Tensor, terms: dict[str, Tensor],
-                 networks: dict[str, nn.Module]) -> dict[str, Tensor]:
+                 networks: dict[str, nn.Module], step: bool = True) -> dict[str, Tensor]:
         """One step of `optimizer` down `loss`; the loss `terms` and the gradient norms of `networks`
-        (clipped first when grad_clip is on) are watched for NaN/Inf. Returns {"grad_norm/<name>": norm}."""
+        (clipped first when grad_clip is on) are watched for NaN/Inf. With `step` False the gradients
+        are left in place for the caller to step later. Returns {"grad_norm/<name>": norm}."""
         self._check_finite(terms)
         chosen = self.optimizers[optimizer]
         chosen.zero_grad(set_to_none=True)
         loss.backward()
         grads = {f"grad_norm/{name}": self._gradient_norm(net) for name, net in networks.items()}
         self._check_finite(grads)
-        chosen.step()
+        if step:
+            chosen.step()
         return grads
 
     def _check_finite(self, values: dict[str, Tensor]) -> None:

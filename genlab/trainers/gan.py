@@ -72,19 +72,27 @@ class GANTrainer(Trainer):
 
     # --- steps -----------------------------------------------------------------------------------
     def step(self) -> dict[str, float]:
-        """n_critic discriminator updates, then one generator update; one entry in the step count."""
+        """n_critic discriminator updates and one generator update; one entry in the step count.
+        Alternating (optim.updates): G's update comes after D's and meets the new D. Simultaneous: G's
+        gradient is taken at the D that D's last update starts from, and both networks step after
+        that (the Dirac-GAN lab's two schemes, genlab.theory.dynamics). Both draw the same batches."""
         metrics: dict[str, Tensor] = {}
-        n_critic = self.config.optim.n_critic
-        if n_critic == 1:
+        optim = self.config.optim
+        separate = optim.updates == "alternating"
+        if optim.n_critic == 1:
             # one generator pass serves both updates (as in pytorch/examples' dcgan): G's weights
             # do not change during D's update, so the same fakes are exact for G's loss
-            fake = self.generator(self._noise(self.config.optim.batch_size))
-            metrics.update(self._discriminator_update(fake.detach()))
-            metrics.update(self._generator_update(fake))
+            fake = self.generator(self._noise(optim.batch_size))
+            metrics.update(self._discriminator_update(fake.detach(), step=separate))
+            metrics.update(self._generator_update(fake, step=separate))
         else:
-            for critic_index in range(n_critic):
-                metrics.update(self._discriminator_update(critic_index=critic_index))
-            metrics.update(self._generator_update())
+            for critic_index in range(optim.n_critic):
+                last = critic_index == optim.n_critic - 1
+                metrics.update(self._discriminator_update(critic_index=critic_index, step=separate or not last))
+            metrics.update(self._generator_update(step=separate))
+        if not separate:
+            self._step_discriminator()
+            self._step_generator()
         metrics["loss/total"] = metrics["loss/d"] + metrics["loss/g"]
         return self._finish_step(metrics)
 
@@ -104,7 +112,9 @@ class GANTrainer(Trainer):
         update = self.step_count * self.config.optim.n_critic + critic_index
         return interval if update % interval == 0 else 0
 
-    def _discriminator_update(self, fake: Tensor | None = None, critic_index: int = 0) -> dict[str, Tensor]:
+    def _discriminator_update(self, fake: Tensor | None = None, critic_index: int = 0,
+                              step: bool = True) -> dict[str, Tensor]:
+        """D's loss and gradients, and its step unless `step` is False (simultaneous updates step later)."""
         obj = self.config.objective
         G, D = self.generator, self.discriminator
         real = self._to_model_space(self._real_batch())
@@ -119,9 +129,9 @@ class GANTrainer(Trainer):
         loss = add_penalties(adv, "discriminator", self, terms, real=real, fake=fake,
                              real_scores=real_logits, fake_scores=fake_logits, lazy_weight=lazy_weight)
         terms["loss/d"] = loss
-        grads = self._descend("discriminator", loss, terms, {"d": D})
-        if obj.weight_clip > 0:
-            clip_weights_(self._d_trainable, obj.weight_clip)
+        grads = self._descend("discriminator", loss, terms, {"d": D}, step=False)
+        if step:
+            self._step_discriminator()
 
         with torch.no_grad():
             terms["d/real"] = losses.discriminator_output(obj.gan_loss, real_logits).mean()
@@ -159,7 +169,8 @@ class GANTrainer(Trainer):
             return real, fake, logits[: real.shape[0]], logits[real.shape[0]:]
         return real, fake, D(real).float(), D(fake).float()
 
-    def _generator_update(self, fake: Tensor | None = None) -> dict[str, Tensor]:
+    def _generator_update(self, fake: Tensor | None = None, step: bool = True) -> dict[str, Tensor]:
+        """G's loss through D and its gradients, and its step unless `step` is False."""
         obj = self.config.objective
         G, D = self.generator, self.discriminator
         if fake is None:
@@ -174,9 +185,21 @@ class GANTrainer(Trainer):
         terms = {"loss/g_adv": adv}
         loss = add_penalties(adv, "generator", self, terms)
         terms["loss/g"] = loss
-        terms.update(self._descend("generator", loss, terms, {"g": G}))
-        self._update_ema()
+        terms.update(self._descend("generator", loss, terms, {"g": G}, step=False))
+        if step:
+            self._step_generator()
         return {name: value.detach() for name, value in terms.items()}
+
+    def _step_discriminator(self) -> None:
+        """D's optimizer step from the gradients in place, then weight clipping when it is on."""
+        self.optimizers["discriminator"].step()
+        if self.config.objective.weight_clip > 0:
+            clip_weights_(self._d_trainable, self.config.objective.weight_clip)
+
+    def _step_generator(self) -> None:
+        """G's optimizer step from the gradients in place, then its moving average."""
+        self.optimizers["generator"].step()
+        self._update_ema()
 
     @torch.no_grad()
     def _update_ema(self) -> None:
