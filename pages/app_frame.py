@@ -27,7 +27,7 @@ def _warm_imports() -> threading.Thread:
         if in_workers:
             from genlab.live.pool import SPARES  # does not import torch
 
-            SPARES.fill()  # the first worker imports torch (≈ 3 s of CPU) on another core meanwhile
+            SPARES.fill()  # the fork server (or the first worker) imports torch on another core meanwhile
             import genlab.live.process_runner  # noqa: F401  (torch, the runner interface)
         import genlab.live.registry  # noqa: F401
         import genlab.live.runner  # noqa: F401  (torch, models, trainers)

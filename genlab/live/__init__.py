@@ -3,7 +3,8 @@ a thread, TrainingRunner), what it shows, how many may run, the registry that ke
 across reconnects, and its autosave.
 
 Names are loaded on first use: `genlab.live.pool` and `genlab.live.hosting` must be importable without
-torch (the server spawns a spare worker before its own import of torch is done).
+torch (the server starts the workers' fork server or a spare worker before its own import of torch
+is done).
 """
 from __future__ import annotations
 

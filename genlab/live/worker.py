@@ -1,7 +1,8 @@
 """The worker process of a ProcessRunner: one TrainingRunner in an interpreter of its own.
 
-A worker is spawned ahead of need (genlab.live.process_runner keeps one spare): it imports torch and
-the trainers first, then waits for its run's WorkerSetup, builds the run and answers requests —
+A worker is started ahead of need (genlab.live.process_runner keeps one spare), forked from a fork
+server that has imported torch and the trainers (genlab.live.forkserver_preload) or, where there is
+none, spawned and importing them itself; it then waits for its run's WorkerSetup, builds the run and answers requests —
 (name, args, kwargs) with a name from REQUESTS — one at a time on its pipe, while the runner's own
 thread trains. A reply is ("ok", (result, Header)) or ("error", exception). When the server's end of
 the pipe closes (the server stopped or died), the worker autosaves the run's unsaved progress and
@@ -79,21 +80,29 @@ def answer(runner, name: str, args: tuple, kwargs: dict) -> Any:
     return portable(result) if name == "snapshot" else result
 
 
-def serve(connection) -> None:
-    """The worker's main function: build the run from the WorkerSetup it receives, then answer requests."""
+def warm_up() -> None:
+    """The slow imports, done before a run needs the worker (while it is a spare, or in the fork server)."""
+    import torch
+
+    import genlab.live.runner  # noqa: F401 - the trainers, models and data sets
+
+    # the first optimizer imports torch._dynamo (≈ 1.3 s of CPU)
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+def serve(connection, niceness: int) -> None:
+    """The worker's main function: build the run from the WorkerSetup it receives, then answer requests.
+    `niceness` is the priority to run at (the server's plus WORKER_NICENESS)."""
     # Ctrl-C in the server's terminal reaches the whole process group: the server shuts down and
     # closes the pipe, and this worker then autosaves and exits (instead of dying mid-step).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Pages before training: a worker importing torch or training yields the cores to the server
-    # (and the visitor's browser, when they share a machine) whenever those have work to do.
-    os.nice(WORKER_NICENESS)
-    import torch
-
+    # (and the visitor's browser, when they share a machine) whenever those have work to do. A worker
+    # forked from the fork server has its priority already.
+    os.nice(max(0, niceness - os.nice(0)))
+    warm_up()
     from genlab.live.capacity import CapacityLimiter
-    from genlab.live.runner import TrainingRunner  # the slow imports, done while this worker is a spare
-
-    # the first optimizer imports torch._dynamo (≈ 1.3 s of CPU): also while a spare
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    from genlab.live.runner import TrainingRunner
 
     try:
         setup = connection.recv()
