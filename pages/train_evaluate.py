@@ -35,8 +35,8 @@ def evaluate_now() -> None:
 
 
 def evaluate_panel(runner) -> None:
-    has_trainer = getattr(runner, "trainer", None) is not None
-    st.button("Evaluate now", key="btn.evaluate", disabled=not has_trainer, on_click=evaluate_now,
+    # a run in a worker process that is still being set up has nothing to measure yet
+    st.button("Evaluate now", key="btn.evaluate", disabled=not runner.ready, on_click=evaluate_now,
               help="Measure the slower quality numbers now (between two steps) and add them to the curves.")
     done = ss.get(EVAL_KEY)
     if done is None or done[0] != runner.run_id:
