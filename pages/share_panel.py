@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from genlab.config import knob_by_key
 from genlab.report import build_report, report_file_name
 from genlab.share import View, config_to_params, control_names
 from genlab.training.hooks import HEADLINE
@@ -36,12 +37,24 @@ def first_losses(runner) -> str:
 
 
 def share_panel(runner, view: View) -> None:
-    link = link_to(config_to_params(runner.config, view))
+    params = config_to_params(runner.config, view)
+    link = link_to(params)
     st.markdown("**Link to this run** — opens this exact setup in a new tab (same seed: same first steps).")
     st.code(link, language=None, wrap_lines=True)
     first = first_losses(runner)
-    if first:
-        st.caption(f"First step of this run: {first}. Same link, same numbers.")
+    start = runner.start_config
+    if first and start is not None:
+        start_params = config_to_params(start, view)
+        if start_params == params:
+            st.caption(f"First step of this run: {first}. Same link, same numbers.")
+        else:
+            changed = sorted(key for key in params.keys() | start_params.keys()
+                             if params.get(key) != start_params.get(key))
+            st.caption(f"Changed while this run trained: {', '.join(knob_by_key(key).label for key in changed)}. "
+                       "The link above opens a run with the settings it has now, which trains differently "
+                       "from its first step on. This run as it started:")
+            st.code(link_to(start_params), language=None, wrap_lines=True)
+            st.caption(f"First step of this run: {first}. Same link, same numbers.")
     if not view.restricted:
         _teacher(runner, view)
     st.download_button("Download the run report (HTML)", data=_report_maker(runner, link),

@@ -108,6 +108,38 @@ def test_the_same_link_gives_the_same_first_losses(open_link):
     assert first_losses(open_link, {**link, "seed": "8"})[0] != first[0]  # the seed is what makes them equal
 
 
+def share_links_and_notes(at: AppTest) -> tuple[list[str], list[str]]:
+    at.session_state["train.share_open"] = True
+    at.run()
+    return [c.value for c in at.code if "train?" in c.value], [c.value for c in at.caption]
+
+
+def test_after_a_live_change_the_panel_links_this_run_as_it_started(open_link):
+    at = open_link({"family": "gan", "dataset": "ring", "seed": "7"})
+    at.select_slider(key="live.lr-g").set_value(1e-3).run()  # before the first step: the run starts with it
+    at.button(key="btn.step").click().run()
+    links, notes = share_links_and_notes(at)
+    assert len(links) == 1 and "lr-g=0.001" in links[0]
+    assert any(n.startswith("First step of this run: loss/d") and "Same link, same numbers" in n for n in notes)
+    shown_first = next(n for n in notes if n.startswith("First step of this run"))
+
+    at.select_slider(key="live.r1").set_value(5.0).run()
+    at.radio(key="live.updates").set_value("simultaneous").run()
+    assert not at.exception
+    links, notes = share_links_and_notes(at)
+    now, as_started = links
+    assert "r1=5" in now and "updates=simultaneous" in now
+    assert "r1=" not in as_started and "updates=" not in as_started and "lr-g=0.001" in as_started
+    changed = next(n for n in notes if n.startswith("Changed while this run trained"))
+    assert "R1 γ" in changed and "G and D updates" in changed and "learning rate" not in changed
+    assert shown_first in notes  # the first step's numbers now go with the second link
+
+    replay = open_link(dict(part.split("=") for part in as_started.split("?", 1)[1].split("&")))
+    replay.button(key="btn.step").click().run()
+    table = runner_of(replay).history_lists()
+    assert f"loss/d {table['loss/d'][0]:.6g}" in shown_first and f"loss/g {table['loss/g'][0]:.6g}" in shown_first
+
+
 def test_a_teachers_link_locks_and_hides_controls(open_link):
     at = open_link({"family": "gan", "dataset": "ring", "lock": "r1,seed", "hide": "r2,gp"})
     assert at.select_slider(key="live.r1").disabled

@@ -57,7 +57,7 @@ class ProcessRunner:
         self._ready = threading.Event()  # the first worker answers (or its setup failed)
         config = copy.deepcopy(config or RunConfig()).validate()
         kind = data.kind if data is not None else ("points" if config.data.name in TOY2D_DATASETS else "images")
-        self._header = Header(0, config, kind)
+        self._header = Header(0, config, kind, start_config=config)
         self._last_snapshot = placeholder(config, kind, PREPARING)
         _OPEN_RUNNERS.add(self)
         # Importing torch and building the run take a fresh worker seconds: the page draws meanwhile
@@ -73,6 +73,10 @@ class ProcessRunner:
     @property
     def config(self) -> RunConfig:
         return copy.deepcopy(self._header.config)
+
+    @property
+    def start_config(self) -> RunConfig | None:
+        return copy.deepcopy(self._header.start_config)
 
     @property
     def data_kind(self) -> str:

@@ -96,6 +96,8 @@ class TrainingRunner:
         with self._cond:
             self.trainer, self.run_id, self._data_override = trainer, self.run_id + 1, data
             self._config = copy.deepcopy(trainer.config)
+            # what its first step runs with; unknown for a run that has trained elsewhere (a saved run)
+            self._start_config = copy.deepcopy(trainer.config) if trainer.step_count == 0 else None
             self._history, self._view = history, view
             self._quality = QualityHook(history, on_error=view.note_metric_error)
             self._hooks = [HistoryHook(history), self._quality, *view.hooks]
@@ -141,6 +143,13 @@ class TrainingRunner:
     def config(self) -> RunConfig:
         with self._cond:
             return copy.deepcopy(self._config)
+
+    @property
+    def start_config(self) -> RunConfig | None:
+        """The settings the run's first step ran (or will run) with: `config` before any live change
+        after step 0. None for a run opened from a save, whose first step is not on record."""
+        with self._cond:
+            return copy.deepcopy(self._start_config)
 
     @property
     def step_count(self) -> int:
@@ -239,6 +248,8 @@ class TrainingRunner:
             trainer.update(**dotted)
             with self._cond:
                 self._config = copy.deepcopy(trainer.config)
+                if trainer.step_count == 0:
+                    self._start_config = copy.deepcopy(trainer.config)
         self._view.changed()
 
     def live_values(self) -> dict[str, Any]:

@@ -48,10 +48,12 @@ class Header:
     config: Any  # RunConfig, live values included
     data_kind: str
     slow_motion_steps_per_s: float | None = None
+    start_config: Any = None  # RunConfig of the run's first step, None when not on record
 
 
 def header(runner) -> Header:
-    return Header(runner.run_id, runner.config, runner.data_kind, runner.slow_motion_steps_per_s)
+    return Header(runner.run_id, runner.config, runner.data_kind, runner.slow_motion_steps_per_s,
+                  runner.start_config)
 
 
 def portable_error(exc: BaseException) -> BaseException:
