@@ -94,6 +94,22 @@ def test_start_pause_resume_stop(make_any_runner, wait_until):
     wait_until(lambda: runner.step_count > stopped_at, what="steps after restart")
 
 
+def test_the_first_steps_settings_are_kept_through_later_live_changes(make_any_runner, tmp_path):
+    runner = make_any_runner()
+    runner.set_live(**{"objective.r1_gamma": 2.0})  # before the first step: the run starts with it
+    assert runner.start_config.objective.r1_gamma == 2.0
+    runner.step()
+    runner.set_live(**{"objective.r1_gamma": 5.0, "optim.updates": "simultaneous"})
+    assert runner.config.objective.r1_gamma == 5.0 and runner.config.optim.updates == "simultaneous"
+    assert runner.start_config.objective.r1_gamma == 2.0 and runner.start_config.optim.updates == "alternating"
+    runner.reset()  # a fresh run starts with the settings it is given
+    assert runner.start_config.objective.r1_gamma == 5.0
+    runner.step()
+    runner.save("kept", root=tmp_path)
+    runner.open_saved("kept", root=tmp_path)
+    assert runner.start_config is None  # a saved run's first step is not on record
+
+
 def test_manual_steps_and_gan_only_kinds(make_any_runner):
     runner = make_any_runner()
     metrics = runner.step("d")
