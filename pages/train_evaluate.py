@@ -6,13 +6,16 @@ import streamlit as st
 from pages.plain import plain
 from pages.shared import session_runner
 from pages.train_form import flash
+from pages.train_view import QUALITY_METRICS
 
 ss = st.session_state
+QUALITY_LABELS = {key: label for key, label, _ in QUALITY_METRICS}
 EVAL_KEY = "train.eval"
 EVAL_LABELS = {"eval/kid_mean": "KID (mean)", "eval/kid_std": "KID (std)", "eval/elbo": "ELBO (test)",
                "eval/recon_nll": "Reconstruction NLL", "eval/kl": "KL (test)", "eval/active_units": "Active units",
                "eval/mig": "MIG", "eval/modes_covered": "Modes covered", "eval/modes_total": "Modes total",
-               "eval/high_quality_fraction": "High-quality fraction", "eval/reverse_kl": "Reverse KL"}
+               "eval/high_quality_fraction": "High-quality fraction",
+               "eval/modes_with_any_high_quality_sample": "Modes with a high-quality sample"}
 
 
 def eval_label(key: str, dataset: str) -> str:
@@ -22,7 +25,9 @@ def eval_label(key: str, dataset: str) -> str:
         return fid_label(dataset)
     if key.startswith("eval/nll_k"):
         return f"NLL (importance sampling, k = {key[len('eval/nll_k'):]})"
-    return EVAL_LABELS.get(key, key.removeprefix("eval/"))
+    name = key.removeprefix("eval/")
+    # the numbers the live quality table shows too keep its labels (precision, recall, grid KL/JS ...)
+    return EVAL_LABELS.get(key) or QUALITY_LABELS.get(f"quality/{name}", name)
 
 
 def evaluate_now() -> None:

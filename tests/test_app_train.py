@@ -456,6 +456,8 @@ def test_evaluate_now_button_shows_metrics(app):
     assert not app.exception and not app.error, [e.value for e in app.error]
     labels = [m.label for m in app.metric]
     assert "Modes covered" in labels and "High-quality fraction" in labels
+    assert "Recall (k = 3)" in labels and "Reverse KL to uniform (nats)" in labels  # as the live table names them
+    assert not [label for label in labels if "_" in label], labels  # no raw metric names
     assert "eval/modes_covered" in runner_of(app).history_lists()
     assert any(c.value.startswith("Not measured (fid): FID/KID are for images") for c in app.caption)
 
