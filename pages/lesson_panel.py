@@ -78,8 +78,11 @@ def lesson_notes() -> list[str]:
     lines = [f"Lesson: {lesson.title}"]
     for index, step in enumerate(lesson.steps):
         met = progress.met_at[index]
-        mark = "✓" if met is not None else "·"
-        when = f" (done at step {met:,})" if met is not None and step.condition is not None else ""
+        if progress.was_skipped(index):
+            mark, when = "»", f" (skipped at step {met:,}, not met)"
+        else:
+            mark = "✓" if met is not None else "·"
+            when = f" (done at step {met:,})" if met is not None and step.condition is not None else ""
         lines.append(f"{mark} Step {index + 1}{when}: {step.text.splitlines()[0][:120]}")
     if lesson.challenge is not None:
         lines.append(f"Challenge ({ss.get(CHALLENGE_KEY, 'open')}): {lesson.challenge.text}")
@@ -87,10 +90,12 @@ def lesson_notes() -> list[str]:
 
 
 def _step(lesson: Lesson, progress: Progress, index: int, snap) -> None:
-    step, met = lesson.steps[index], progress.met_at[index]
-    mark = "✅" if met is not None else ("▶️" if index == progress.current else "○")
+    step, met, skipped = lesson.steps[index], progress.met_at[index], progress.was_skipped(index)
+    mark = "⏭️" if skipped else "✅" if met is not None else ("▶️" if index == progress.current else "○")
     st.markdown(f"{mark} **Step {index + 1}.** {step.text}")
-    if met is not None and step.condition is not None:
+    if skipped:
+        st.caption(f"Skipped at step {met:,}, not met: `{step.condition.text}`")
+    elif met is not None and step.condition is not None:
         st.caption(f"Done at step {met:,}: `{step.condition.text}`")
     if index != progress.current:
         return
@@ -106,7 +111,7 @@ def _step(lesson: Lesson, progress: Progress, index: int, snap) -> None:
     readings = step.condition.readings(snap.history, snap.step, progress.since, snap.config)
     st.caption("Waiting for: " + " and ".join(f"`{clause}` (now {now})" for clause, now in readings)
                + f" — usually within {step.within:,} steps.")
-    st.button("Skip this step", key=f"lesson.skip.{index}", on_click=_next, type="tertiary")
+    st.button("Skip this step", key=f"lesson.skip.{index}", on_click=_next, args=(True,), type="tertiary")
 
 
 def _challenge(lesson: Lesson, verdict: str, progress: Progress, step_now: int) -> None:
@@ -130,8 +135,8 @@ def _apply(settings: dict[str, str], fresh: bool) -> None:
     ss[RERUN_KEY] = True
 
 
-def _next() -> None:
-    next_step(ss[PROGRESS_KEY], session_runner().step_count)
+def _next(skipping: bool = False) -> None:
+    next_step(ss[PROGRESS_KEY], session_runner().step_count, skipping)
 
 
 def _close() -> None:

@@ -65,3 +65,18 @@ def test_opening_a_lesson_loads_its_setup_and_its_first_step_ticks(lessons_page,
     at.button(key="lesson.close").click().run()
     at.run()
     assert "Step 1." not in markdown(at)
+
+
+def test_a_skipped_step_is_marked_skipped_not_done(lessons_page):
+    at = lessons_page
+    at.button(key="open.circling").click().run()
+    at.switch_page("pages/train.py").run()
+    at.button(key="btn.step").click().run()  # step 1 needs 500 steps of swinging: not met after one
+    assert "▶️ **Step 1.**" in markdown(at)
+    at.button(key="lesson.skip.0").click().run()
+    assert not at.exception, at.exception
+    text = markdown(at)
+    assert "⏭️ **Step 1.**" in text and "✅ **Step 1.**" not in text and "▶️ **Step 2.**" in text
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith("Skipped at step 1, not met: `range(loss/d over 500 steps) > 0.2`") for c in captions)
+    assert not any(c.startswith("Done at step") for c in captions)

@@ -134,6 +134,7 @@ def test_progress_ticks_steps_in_order_and_judges_the_challenge(tmp_path):
     progress = advance(Progress.start(lesson), lesson, 1, 40, history, config)
     assert progress.met_at == [1, None, None] and progress.current == 1  # step 2 waits for the student
     next_step(progress, 40)
+    assert progress.met_at[1] == 40 and not progress.was_skipped(1)  # a step without a condition: gone on
     advance(progress, lesson, 1, 40, history, config)
     assert progress.current == 2  # r1 is still 0.5: step 3 not met
     moved = config.replace(**{"objective.r1_gamma": 1.0})
@@ -145,6 +146,9 @@ def test_progress_ticks_steps_in_order_and_judges_the_challenge(tmp_path):
     assert judge_challenge(progress, lesson.challenge, 1, 30, 0.0, {"loss/d": series([30], [1.2])}, config) == OPEN
     assert judge_challenge(progress, lesson.challenge, 1, 60, 0.0, history, config) == FAILED  # < 1 never reached
     fast = {"loss/d": series([10, 20], [1.1, 0.9])}
+    skipping = Progress.start(lesson)
+    next_step(skipping, 3, skipping=True)
+    assert skipping.met_at[0] == 3 and skipping.was_skipped(0) and not skipping.was_skipped(1)
     assert judge_challenge(progress, lesson.challenge, 2, 20, 0.0, fast, config) == PASSED  # a fresh run
     assert progress.challenge_met == 20
 

@@ -83,7 +83,7 @@ def rehearse(lesson: Lesson, make_trainer: Callable | None = None, check_every: 
         outcomes.append(Outcome(f"steps[{index + 1}]", step.condition.text, step.within,
                                 None if met is None else met - (0 if step.needs_reset() else began)))
         if met is None:
-            next_step(progress, current.trainer.step_count)  # the student skips it and goes on
+            next_step(progress, current.trainer.step_count, skipping=True)  # the student skips it and goes on
     if lesson.challenge is not None:
         outcomes.append(_challenge(lesson, make_trainer, check_every))
     return outcomes
