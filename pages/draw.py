@@ -20,6 +20,8 @@ ANCHORS_KEY = "draw.anchors"  # the drawing: grid nodes, in the order drawn
 UNDO_KEY = "draw.undo"  # earlier drawings, newest last
 SWITCH_KEY = "draw.switch"
 LINK_PARAM = "points"  # the query parameter that holds the drawing (genlab.data.drawn's text)
+SPREAD_PARAM = "sigma"  # the query parameter that holds σ when it is not the default
+SPREAD_RANGE = (0.02, 0.5)  # the σ slider's ends; it moves in steps of 0.01
 UNDO_DEPTH = 50
 
 
@@ -56,7 +58,7 @@ def train_on_it() -> None:
 
 
 def restore_from_link() -> None:
-    """On a first visit, the drawing a link carries (its `points` parameter)."""
+    """On a first visit, the drawing a link carries (its `points` and `sigma` parameters)."""
     if ANCHORS_KEY in ss:
         return
     ss[ANCHORS_KEY] = []
@@ -65,6 +67,17 @@ def restore_from_link() -> None:
             ss[ANCHORS_KEY] = decode_anchors(st.query_params[LINK_PARAM])
         except ConfigError as exc:
             st.warning(f"The link's drawing was not read: {exc}")
+    if SPREAD_PARAM in st.query_params:
+        text = st.query_params[SPREAD_PARAM]
+        try:
+            spread = round(float(text), 2)
+        except ValueError:
+            spread = float("nan")
+        if SPREAD_RANGE[0] <= spread <= SPREAD_RANGE[1]:
+            ss["draw.spread"] = spread
+        else:
+            st.warning(f"The link's σ ({text[:20]!r}) was not used: it must be a number from "
+                       f"{SPREAD_RANGE[0]:g} to {SPREAD_RANGE[1]:g}; σ = {DEFAULT_SPREAD:g} instead.")
 
 
 if ss.pop(SWITCH_KEY, False):
@@ -74,10 +87,10 @@ st.title("Draw your data")
 st.markdown("**Click** the plane to add a point. To fill a region, pick **Lasso Select** (or Box Select) in the "
             "chart's toolbar and drag around it; pick **Pan** again to go back to clicking. Each point spreads into a "
             "small Gaussian blob of width σ; the grey dots are the data set a GAN will learn. The address bar holds "
-            "your drawing: copy it to share it.")
+            "your drawing and its σ: copy it to share it.")
 anchors = ss[ANCHORS_KEY]
 controls = st.columns([2, 1, 1, 1, 2])
-spread = controls[0].slider("Blob width σ", 0.02, 0.5, DEFAULT_SPREAD, 0.01, key="draw.spread")
+spread = controls[0].slider("Blob width σ", *SPREAD_RANGE, DEFAULT_SPREAD, 0.01, key="draw.spread")
 controls[1].toggle("Erase", key="draw.erase", help="Clicks and lassos remove points instead of adding them.")
 controls[2].button("Undo", key="draw.undo_button", on_click=undo, disabled=not ss.get(UNDO_KEY),
                    icon=":material/undo:")
@@ -92,3 +105,7 @@ if anchors:
     st.query_params[LINK_PARAM] = encode_anchors(anchors)
 elif LINK_PARAM in st.query_params:
     del st.query_params[LINK_PARAM]
+if spread != DEFAULT_SPREAD:
+    st.query_params[SPREAD_PARAM] = f"{spread:g}"
+elif SPREAD_PARAM in st.query_params:
+    del st.query_params[SPREAD_PARAM]

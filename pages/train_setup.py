@@ -6,6 +6,7 @@ import streamlit as st
 
 from genlab.config import ConfigError, RunConfig, knob_for
 from genlab.data import UPLOADS
+from genlab.drawing_codec import is_drawing, parse_drawing_path
 from genlab.trainers import available_devices
 from pages.plain import plain
 from pages.knob_widgets import knob_widget
@@ -40,6 +41,10 @@ def setup_panel(runner) -> None:
             knob_widget(knob, setup_key(knob), on_change=on_kind_change,
                         format_func=dataset_label if path == "data.name" else None)
         dataset = form_value("data.name", config)
+        if dataset == config.data.name and is_drawing(config.data.path):
+            anchors, spread = parse_drawing_path(config.data.path)
+            st.caption(f"This run trains on **your drawing** ({len(anchors)} points, blob width σ = {spread:g}) "
+                       "from *Draw your data*. A CSV uploaded here replaces it at the next Reset.")
         if dataset in UPLOADS:
             upload = UPLOADS[dataset]
             st.file_uploader(upload.label, type=list(upload.extensions), key=upload_key(dataset))

@@ -40,6 +40,28 @@ def test_a_link_opens_its_drawing_and_edits_go_back_into_the_link(draw):
     assert draw.query_params["points"] == encode_anchors(SQUARE)
 
 
+def test_sigma_goes_into_the_link_and_comes_back_from_it(draw, repo_root):
+    draw.slider(key="draw.spread").set_value(0.3).run()
+    assert draw.query_params["sigma"] == "0.3"
+    reopened = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT).run()
+    reopened.query_params["points"] = encode_anchors(SQUARE)
+    reopened.query_params["sigma"] = "0.3"
+    reopened.switch_page("pages/draw.py").run()
+    assert reopened.slider(key="draw.spread").value == 0.3 and not reopened.warning
+    draw.slider(key="draw.spread").set_value(0.1).run()  # the default: not written
+    assert "sigma" not in draw.query_params
+
+
+@pytest.mark.parametrize("sigma", ["9", "nan", "-0.1", "wide"])
+def test_a_bad_sigma_in_a_link_is_named_and_the_default_used(repo_root, sigma):
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT).run()
+    at.query_params["sigma"] = sigma
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    assert at.slider(key="draw.spread").value == 0.1
+    assert len(at.warning) == 1 and "σ" in at.warning[0].value and "0.02 to 0.5" in at.warning[0].value
+
+
 def test_a_broken_link_says_what_is_wrong_and_starts_empty(repo_root):
     at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT).run()
     at.query_params["points"] = "AAB"
@@ -89,3 +111,4 @@ def test_the_train_page_keeps_the_drawing_through_a_reset(draw):
     assert not draw.exception and runner.run_id != first
     assert any(s.value.startswith("Reset: a fresh run") for s in draw.success), [e.value for e in draw.error]
     assert parse_drawing_path(runner.config.data.path)[0] == SQUARE
+    assert any(f"your drawing** ({len(SQUARE)} points, blob width σ = 0.1)" in c.value for c in draw.caption)
