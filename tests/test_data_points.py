@@ -35,7 +35,8 @@ HOSTILE_CSV = {
     "endless_line": (lambda: rows(20) + b"7" * (3 * 2**20), "line 21 is longer than 256 characters"),
     "nan_with_line_number": (lambda: b"# comment\n" + rows(20) + b"nan,1\n", "line 22 is not finite"),
     "inf": (lambda: rows(20) + b"1,-inf\n", "line 21 is not finite"),
-    "huge_coordinate": (lambda: rows(20) + b"1e31,0\n", "line 21 has a coordinate above 1e+30"),
+    "huge_coordinate": (lambda: rows(20) + b"1e31,0\n", "line 21 has a coordinate above 1e+15"),
+    "overflowing_coordinate": (lambda: rows(20) + b"0,-2e22\n", "line 21 has a coordinate above 1e+15"),
     "text_in_a_row": (lambda: rows(30) + b"1.0,abc\n" + rows(30), "line 31 is not two numbers"),
     "three_columns": (lambda: rows(5) + b"1,2,3\n", "line 6 has 3 columns"),
     "numeric_first_line_with_three_columns": (lambda: b"1,2,3\n" + rows(20), "line 1 has 3 columns"),
@@ -170,3 +171,19 @@ def test_pickle_is_never_loaded_from_a_csv_named_file(tmp_path):
     with pytest.raises(ConfigError):
         points_from_file(path)
     assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("loss, penalty", [("nonsaturating", "objective.r1_gamma"), ("wasserstein", "objective.gp_lambda")])
+def test_the_largest_accepted_coordinates_train_without_overflow(loss, penalty):
+    """An upload is refused above MAX_COORDINATE; at it, a training step must not overflow float32
+    (above about 1e19 it did, and the run then died at its first step with advice about learning rates)."""
+    from genlab.data.limits import MAX_COORDINATE
+    from genlab.presets import config_for
+    from genlab.trainers import make_trainer
+    from genlab.training import run
+
+    edge = np.random.default_rng(0).choice([-1.0, 1.0], size=(256, 2)) * MAX_COORDINATE
+    data = points.points_from_array(edge, origin="edge.csv")
+    config = config_for("gan", "points", dotted={"data.path": "edge.csv", "objective.gan_loss": loss, penalty: 1.0})
+    result = run(make_trainer(config, data=data, device="cpu"), until=5)
+    assert result.error is None, result.error

@@ -59,7 +59,9 @@ MIN_POINTS = 16
 MAX_POINTS = 1_000_000
 MAX_CSV_BYTES = 64 * 2**20  # 1,000,000 rows of two full-precision floats take about 50 MB
 MAX_CSV_LINE_CHARS = 256
-MAX_COORDINATE = 1e30  # well inside float32's range (3.4e38)
+# why: a step squares and sums coordinates (D's weight gradients, R1); a ring scaled to 1e22 overflowed
+# float32 at its first step, 1e19 trained
+MAX_COORDINATE = 1e15
 
 
 def max_images(image_size: int) -> int:

@@ -51,7 +51,7 @@ def points_from_array(array_like, device: torch.device | str = "cpu", origin: st
         row = int(np.argmax(bad))
         raise ConfigError(FIELD, origin, f"point {row + 1} is not finite ({values[row].tolist()}); remove NaN/Inf values")
     if np.abs(values).max() > MAX_COORDINATE:
-        raise ConfigError(FIELD, origin, f"coordinates must be below {MAX_COORDINATE:g} in magnitude")
+        raise ConfigError(FIELD, origin, f"coordinates must be below {MAX_COORDINATE:g} in magnitude; rescale the points")
     x = torch.from_numpy(values.astype(np.float32)).to(device)
     return DataSource(name=name, kind="points", x=x, origin=f"{len(values)} points from {origin}")
 
@@ -207,7 +207,7 @@ def _check_values(points: np.ndarray, numbers: list[int], origin: str) -> None:
         if not finite[row]:
             why = f"is not finite ({points[row].tolist()}); remove NaN/Inf values"
         else:
-            why = f"has a coordinate above {MAX_COORDINATE:g} in magnitude"
+            why = f"has a coordinate above {MAX_COORDINATE:g} in magnitude; rescale the points"
         raise ConfigError(FIELD, origin, f"line {numbers[row]} {why}")
 
 
