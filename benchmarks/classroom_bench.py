@@ -13,7 +13,8 @@ students' machines, not on the server, and on this 2-core machine it would take 
 
 Reported per N: steps/s of every run (min / median / max) and of all together, refresh latency p50 and
 p95, and the memory of the server: RSS of this process (threads), or the proportional set size (PSS:
-shared libraries counted once) of this process plus its workers, the spare one included (processes).
+shared libraries counted once) of this process plus its workers, the spare one included, and the fork
+server they are forked from (processes).
 
     python benchmarks/classroom_bench.py                       # N = 1, 2, 4, 8, both modes (~5 minutes)
     python benchmarks/classroom_bench.py --modes threads --sessions 1 2 --seconds 10
@@ -97,6 +98,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
+def fork_server() -> list[int]:
+    """The pid of the workers' fork server (genlab.live.pool), which holds the torch they share; [] if none."""
+    import multiprocessing.forkserver
+
+    pid = multiprocessing.forkserver._forkserver._forkserver_pid
+    return [pid] if pid is not None else []
+
+
 def measure(mode: str, n: int, seconds: float, warmup_s: float) -> dict:
     import multiprocessing
 
@@ -123,6 +132,7 @@ def measure(mode: str, n: int, seconds: float, warmup_s: float) -> dict:
         for refresher in refreshers:
             refresher.recording = False
         workers = [child.pid for child in multiprocessing.active_children()]  # the runs' and the spare one
+        workers += fork_server()
         memory_mib = (memory_kib(os.getpid(), "VmRSS") if mode == "threads"
                       else sum(memory_kib(pid, "Pss") for pid in [os.getpid(), *workers])) / 1024
     finally:
