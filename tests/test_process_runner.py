@@ -206,3 +206,26 @@ def test_workers_fork_from_a_server_with_torch_loaded_share_its_memory_and_yield
     assert memory["Private_Clean"] + memory["Private_Dirty"] < 0.3 * memory["Rss"], memory
     assert os.getpriority(os.PRIO_PROCESS, worker) == min(19, os.nice(0) + WORKER_NICENESS)
     assert os.getpriority(os.PRIO_PROCESS, fork_server) == min(19, os.nice(0) + WORKER_NICENESS)
+
+
+def test_a_worker_reads_the_servers_genlab_settings_as_they_are_when_it_starts(monkeypatch, tmp_path, capacity):
+    """A forked worker's environment is the fork server's, from when that started: the server's GENLAB_*
+    variables must reach the worker anyway (here: a data root added afterwards)."""
+    from genlab.live.pool import ensure_fork_server
+
+    if FORKING:
+        ensure_fork_server()
+    root = tmp_path / "my-data"
+    root.mkdir()
+    rows = np.random.default_rng(0).normal(size=(300, 2))
+    (root / "points.csv").write_text("\n".join(f"{x},{y}" for x, y in rows))
+    monkeypatch.setenv("GENLAB_DATA_ROOTS", str(root))
+    config = RING.replace(**{"data.name": "points", "data.path": str(root / "points.csv")})
+    runner = ProcessRunner(config, capacity=capacity)
+    try:
+        assert runner.wait_ready(timeout=120)
+        assert runner.state != "error", runner.snapshot().message
+        runner.step()
+        assert runner.step_count == 1
+    finally:
+        runner.close()

@@ -2,11 +2,11 @@
 
 A worker is started ahead of need (genlab.live.process_runner keeps one spare), forked from a fork
 server that has imported torch and the trainers (genlab.live.forkserver_preload) or, where there is
-none, spawned and importing them itself; it then waits for its run's WorkerSetup, builds the run and answers requests —
-(name, args, kwargs) with a name from REQUESTS — one at a time on its pipe, while the runner's own
-thread trains. A reply is ("ok", (result, Header)) or ("error", exception). When the server's end of
-the pipe closes (the server stopped or died), the worker autosaves the run's unsaved progress and
-exits, so a crashed server loses at most what its last autosave interval had not written.
+none, spawned and importing them itself; it then waits for its run's WorkerSetup, builds the run and
+answers requests — (name, args, kwargs) with a name from REQUESTS — one at a time on its pipe, while
+the runner's own thread trains. A reply is ("ok", (result, Header)) or ("error", exception). When the
+server's end of the pipe closes (the server stopped or died), the worker autosaves the run's unsaved
+progress and exits, so a crashed server loses at most what its last autosave interval had not written.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from genlab.live.capacity import ENV_TORCH_THREADS
 
 log = logging.getLogger(__name__)
 
+SETTINGS_PREFIX = "GENLAB_"  # the environment variables genlab reads
 WORKER_NICENESS = 10  # added to the server's: the kernel gives a busy server ≈ 9× a worker's CPU share
 
 # What the server may ask of a worker's runner ("status": its state, step and whether it trains).
@@ -92,9 +93,13 @@ def warm_up() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
-def serve(connection, niceness: int) -> None:
+def serve(connection, niceness: int, settings: dict[str, str] | None = None) -> None:
     """The worker's main function: build the run from the WorkerSetup it receives, then answer requests.
-    `niceness` is the priority to run at (the server's plus WORKER_NICENESS)."""
+    `niceness` is the priority to run at (the server's plus WORKER_NICENESS); `settings` are the
+    server's GENLAB_* environment variables, which replace the ones this process has."""
+    for name in [name for name in os.environ if name.startswith(SETTINGS_PREFIX)]:
+        del os.environ[name]
+    os.environ.update(settings or {})
     # Ctrl-C in the server's terminal reaches the whole process group: the server shuts down and
     # closes the pipe, and this worker then autosaves and exits (instead of dying mid-step).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
