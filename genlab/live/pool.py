@@ -22,7 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from genlab.live.worker import SETTINGS_PREFIX, WORKER_NICENESS, serve
+from genlab.live.worker import WORKER_NICENESS, serve
 
 POLL_S = 0.25  # how often a waiting request checks that its worker is still alive
 PRELOAD = "genlab.live.forkserver_preload"
@@ -93,11 +93,7 @@ def spawn() -> Worker:
         ensure_fork_server()
     ours, theirs = _CONTEXT.Pipe()
     niceness = os.nice(0) + WORKER_NICENESS
-    # a forked worker's environment is the fork server's, from when it started: genlab's settings
-    # (GENLAB_DATA_ROOTS ...) go with each worker, as a spawned worker inherits them
-    settings = {name: value for name, value in os.environ.items() if name.startswith(SETTINGS_PREFIX)}
-    process = _CONTEXT.Process(target=serve, args=(theirs, niceness, settings), name="genlab-training-worker",
-                               daemon=True)
+    process = _CONTEXT.Process(target=serve, args=(theirs, niceness), name="genlab-training-worker", daemon=True)
     process.start()
     theirs.close()  # the worker holds its end: when it exits, ours reads EOF
     return Worker(process, ours)

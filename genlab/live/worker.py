@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from genlab.live.capacity import ENV_TORCH_THREADS
@@ -31,6 +31,19 @@ REQUESTS = frozenset({
 })
 
 
+def server_settings() -> dict[str, str]:
+    """genlab's environment variables (GENLAB_DATA_ROOTS ...) in this process now."""
+    return {name: value for name, value in os.environ.items() if name.startswith(SETTINGS_PREFIX)}
+
+
+def use_settings(settings: dict[str, str]) -> None:
+    """Make `settings` this worker's GENLAB_* variables: a forked worker's environment is otherwise the
+    fork server's from when that started, and a spare's from when it was started."""
+    for name in [name for name in os.environ if name.startswith(SETTINGS_PREFIX)]:
+        del os.environ[name]
+    os.environ.update(settings)
+
+
 @dataclass(frozen=True)
 class WorkerSetup:
     """What a worker builds its run from (the TrainingRunner's arguments, and its share of the cores)."""
@@ -39,6 +52,7 @@ class WorkerSetup:
     data: Any  # a DataSource on the CPU, or None
     trainer_factory: Callable[..., Any]
     torch_threads: int
+    settings: dict[str, str] = field(default_factory=server_settings)  # the server's GENLAB_* variables
 
 
 @dataclass(frozen=True)
@@ -93,13 +107,9 @@ def warm_up() -> None:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
 
 
-def serve(connection, niceness: int, settings: dict[str, str] | None = None) -> None:
+def serve(connection, niceness: int) -> None:
     """The worker's main function: build the run from the WorkerSetup it receives, then answer requests.
-    `niceness` is the priority to run at (the server's plus WORKER_NICENESS); `settings` are the
-    server's GENLAB_* environment variables, which replace the ones this process has."""
-    for name in [name for name in os.environ if name.startswith(SETTINGS_PREFIX)]:
-        del os.environ[name]
-    os.environ.update(settings or {})
+    `niceness` is the priority to run at (the server's plus WORKER_NICENESS)."""
     # Ctrl-C in the server's terminal reaches the whole process group: the server shuts down and
     # closes the pipe, and this worker then autosaves and exits (instead of dying mid-step).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -117,6 +127,7 @@ def serve(connection, niceness: int, settings: dict[str, str] | None = None) -> 
         return
     if setup is None:  # a spare that is not needed any more
         return
+    use_settings(setup.settings)
     os.environ[ENV_TORCH_THREADS] = str(setup.torch_threads)  # the server's cap decides each run's cores
     try:
         runner = TrainingRunner(setup.config, data=_on_device(setup.data, setup.config),
