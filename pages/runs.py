@@ -29,6 +29,8 @@ ss = st.session_state
 OPEN_RUN_KEY = "open_run"  # read (and popped) by the Train page: the folder of a run to continue training
 EXPLORE_RUN_KEY = "explore_run"  # read (and popped) by the Latent explorer: a run name
 PER_ROW = 4  # samples side by side
+RENAME_OPEN_KEY = "runs.rename_open"
+RENAME_ERROR_KEY = "runs.rename_error"  # (run, message) of the last rename that failed
 
 
 def flash(kind: str, text: str) -> None:
@@ -64,9 +66,12 @@ def on_rename(old: str) -> None:
     new = ss.get("runs.new_name", "").strip()
     try:
         runs.rename_run(old, new, checkpoint_root())
-    except CheckpointError as exc:
-        flash("error", f"Not renamed: {plain(exc)}")
+    except CheckpointError as exc:  # said under the button, the panel kept open to try another name
+        ss[RENAME_ERROR_KEY] = (old, f"Not renamed: {plain(exc)}")
+        ss[RENAME_OPEN_KEY] = True
         return
+    ss.pop(RENAME_ERROR_KEY, None)
+    ss[RENAME_OPEN_KEY] = False
     ss["runs.manage"] = new
     ss.pop("runs.new_name", None)
     flash("success", f"Renamed **{plain(old)}** to **{plain(new)}**.")
@@ -200,11 +205,14 @@ if ok:
     if shipped:
         st.caption("Runs that ship with genlab cannot be renamed, deleted or overwritten, so that every tab "
                    "keeps them. **Continue training** and save under another name to change a copy.")
-    with st.expander("Rename"):
+    with st.expander("Rename", key=RENAME_OPEN_KEY, on_change="rerun"):
         ss.setdefault("runs.new_name", "")
         st.text_input("New name", key="runs.new_name", placeholder=name,
                       help="Letters, digits, '.', '_' and '-'; an existing run is never overwritten.")
         st.button("Rename", key="runs.rename", on_click=on_rename, args=(name,), disabled=shipped)
+        failed = ss.get(RENAME_ERROR_KEY)
+        if failed is not None and failed[0] == name:
+            st.error(failed[1], icon=":material/error:")
     with st.expander("Delete"):
         st.checkbox(f"Yes, delete **{plain(name)}** and its files permanently", key="runs.confirm_delete")
         st.button("Delete", key="runs.delete", type="primary", on_click=on_delete, args=(name, root),

@@ -227,7 +227,9 @@ def test_runs_page_rename_delete_with_confirmation_and_upload(runs_root):
     assert (root / "renamed").is_dir() and not (root / "uploaded").exists()
     at.text_input(key="runs.new_name").set_value("../outside").run()
     at.button(key="runs.rename").click().run()
-    assert any("Not renamed" in e.value for e in at.error)
+    rename_panel = next(e for e in at.expander if e.label == "Rename")
+    assert any("Not renamed" in e.value for e in rename_panel.error)  # under the button, not atop the page
+    assert at.session_state["runs.rename_open"]  # the panel stays open to try another name
 
     # delete: the button is disabled until the confirmation box is ticked
     assert at.selectbox(key="runs.manage").value == "renamed"
