@@ -22,7 +22,7 @@ PASSED, FAILED, OPEN = "passed", "failed", "open"
 class Progress:
     lesson_id: str
     met_at: list[int | None]  # per step: the run's step at which it was done (None: not yet)
-    skipped: list[bool] = dataclasses.field(default_factory=list)  # per step: left with its condition unmet
+    skipped: set[int] = dataclasses.field(default_factory=set)  # steps left with their condition unmet
     current: int = 0  # the first step not done (len(steps) when all are)
     run_id: int = -1  # the run the current step is judged on
     since: int = 0  # judged on metrics recorded after this step of that run
@@ -35,10 +35,10 @@ class Progress:
 
     @classmethod
     def start(cls, lesson: Lesson) -> Progress:
-        return cls(lesson.id, [None] * len(lesson.steps), [False] * len(lesson.steps))
+        return cls(lesson.id, [None] * len(lesson.steps))
 
     def was_skipped(self, index: int) -> bool:
-        return index < len(self.skipped) and self.skipped[index]
+        return index in self.skipped
 
     @property
     def finished(self) -> bool:
@@ -73,7 +73,7 @@ def next_step(progress: Progress, step: int, skipping: bool = False) -> Progress
     if not progress.finished:
         progress.met_at[progress.current] = step
         if skipping:
-            progress.skipped[progress.current] = True
+            progress.skipped.add(progress.current)
         progress.current += 1
         progress.since = progress.checked = max(progress.since, step)
     return progress

@@ -4,13 +4,13 @@ Python's GIL lets threads of one process train only one step at a time: on this 
 8 runs in threads made 122 steps/s in all, in worker processes 333 (benchmarks/classroom_bench.py).
 So the app hosts each tab's run in a worker process (genlab.live.pool: on Linux forked from a fork
 server that has loaded torch and never trained, elsewhere spawned), genlab.live.worker, and talks to it
-over a pipe, one request at a time. What stays in the server: the training cap (CAPACITY: a slot from start() to stop/reset/close),
-the run's settings between requests (config, run id, data kind) and the latest snapshot, which the
-page still gets, marked as an error, when the worker died (killed for memory, a crash in torch):
-then Reset starts a new worker, and the autosave keeps what the dead one had trained.
+over a pipe, one request at a time. What stays in the server: the training cap (CAPACITY: a slot from
+start() to stop/reset/close), the run's settings between requests (config, run id, data kind) and the
+latest snapshot, which the page still gets, marked as an error, when the worker died (killed for memory,
+a crash in torch): then Reset starts a new worker, and the autosave keeps what the dead one had trained.
 
-A spare worker is started ahead of need (genlab.live.pool), so that a new run does not wait for it. The thread runner stays for tests and for `GENLAB_RUNNER=thread`
-(genlab.live.runner_class).
+A spare worker is started ahead of need (genlab.live.pool), so that a new run does not wait for it. The
+thread runner stays for tests and for `GENLAB_RUNNER=thread` (genlab.live.runner_class).
 """
 from __future__ import annotations
 

@@ -43,13 +43,11 @@ def ring_setup(game: DiracGame) -> RingSetup:
     field = STRENGTH_FIELDS.get(game.regularizer)
     if field is not None:
         changes[field] = game.strength
-    notes = [NOT_ON_TRAIN.get(game.regularizer, "")]
-    if game.clips:
-        notes = [CLIP_NOTE.format(c=game.strength)]
+    notes = [CLIP_NOTE.format(c=game.strength) if game.clips else NOT_ON_TRAIN.get(game.regularizer, "")]
     preset = config_for(*RING)
     for name, field in STRENGTH_FIELDS.items():
         if get_dotted(preset, field) > 0 and changes[field] == 0:
             label, symbol, _ = REGULARIZERS[name]
             notes.append(PRESET_OFF_NOTE.format(name=label.split(" (")[0], symbol=symbol,
                                                 value=get_dotted(preset, field)))
-    return RingSetup(config_for(*RING, dotted=changes), " ".join(note for note in notes if note))
+    return RingSetup(preset.replace(**changes), " ".join(note for note in notes if note))
