@@ -126,7 +126,7 @@ def _restore(runner, params: dict[str, str]) -> None:
         ss[PROGRESS_KEY] = Progress.start(lesson)
     for problem in problems:
         flash("warning", str(problem))
-    if FAMILY_KEY in params or DATASET_KEY in params:
+    if any(key not in VIEW_KEYS for key in params):  # a setting, even without family and dataset
         _open_setup(runner, config)
 
 

@@ -89,6 +89,16 @@ def test_a_tampered_link_names_the_field_and_opens_the_default(open_link, params
     assert config.optim.lr_discriminator == preset("gan", "ring")["optim.lr_discriminator"]
 
 
+@pytest.mark.parametrize("params", [{"seed": "7"}, {"r1": "1", "refresh": "1"}])
+def test_a_link_with_settings_but_no_family_opens_them_on_the_default_data(open_link, params):
+    at = open_link(params)
+    config, default = runner_of(at).config, preset("gan", "ring")
+    assert (config.model.family, config.data.name) == ("gan", "ring")
+    assert config.seed == int(params.get("seed", 0))
+    assert config.objective.r1_gamma == float(params.get("r1", default["objective.r1_gamma"]))
+    assert not at.warning and not at.error
+
+
 def first_losses(open_link, link: dict[str, str]) -> tuple[float, float]:
     """loss/d and loss/g of the first step of a fresh tab opened on `link` (its runner closed after)."""
     at = open_link(link)
