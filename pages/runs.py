@@ -18,7 +18,7 @@ from streamlit.errors import StreamlitAPIException
 from genlab import runs
 from genlab import viz
 from genlab.live.autosave import autosave_root
-from genlab.runs import META_FILE, PREVIEW_FILE, CheckpointError, list_runs, read_history
+from genlab.runs import META_FILE, CheckpointError, list_runs, read_history
 from pages.plain import plain
 from pages.shared import checkpoint_root, use_app_navigation
 
@@ -163,13 +163,15 @@ if ok:
         for start in range(0, len(selected), PER_ROW):
             cols = st.columns(PER_ROW)
             for col, info in zip(cols, selected[start : start + PER_ROW]):
-                preview = info.path / PREVIEW_FILE
                 with col:
-                    if info.has_preview and preview.is_file():
-                        st.image(preview.read_bytes(), caption=f"{info.name} · step {info.steps:,}",
-                                 output_format="PNG")
-                    else:
+                    if not info.has_preview:
                         st.caption(f"{plain(info.name)}: no preview saved")
+                        continue
+                    try:  # a run folder may hold anything: its preview is checked before it is decoded
+                        st.image(runs.checked_preview(info.path), caption=f"{info.name} · step {info.steps:,}",
+                                 output_format="PNG")
+                    except (CheckpointError, OSError, ValueError) as exc:  # Pillow: ValueError, OSError
+                        st.caption(f"{plain(info.name)}: preview not shown ({plain(exc)})")
 
 # --- manage ------------------------------------------------------------------------------------
 if ok:

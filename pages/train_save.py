@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from genlab.live import TrainingRunner
-from genlab.runs import check_name, free_copy_name, is_shipped
+from genlab.runs import check_name, free_copy_name, is_run_folder, is_shipped
 from pages.plain import plain
 from pages.shared import checkpoint_root
 from pages.train_form import SAVE_NAME_KEY, flash
@@ -29,6 +29,10 @@ def save(runner: TrainingRunner, overwrite: bool = False) -> None:
     root = checkpoint_root()
     target = root / name
     ss.pop(PENDING_KEY, None)
+    if (target.exists() or target.is_symlink()) and not is_run_folder(target):
+        flash("error", f"**{plain(name)}** is the name of something in the runs folder that is not a saved run "
+                       f"(e.g. the FID classifiers); save under another name, e.g. **{plain(free_copy_name(root, name))}**.")
+        return
     if target.exists() and not overwrite and ss.get(OWN_KEY) != (runner.run_id, name):
         if is_shipped(target):
             flash("error", f"**{plain(name)}** ships with genlab and cannot be overwritten: save under another "

@@ -48,6 +48,9 @@ def setup_panel(runner) -> None:
         if dataset in UPLOADS:
             upload = UPLOADS[dataset]
             st.file_uploader(upload.label, type=list(upload.extensions), key=upload_key(dataset))
+            if dataset == "points":
+                st.caption("Any units: the networks see your points centred and scaled to the ring's spread; "
+                           "samples and plots stay in your units.")
         data_folder_field(dataset)
     for knob in SETUP_KNOBS:
         if knob.path in KIND_FIELDS or not shown_in_setup(knob, config):

@@ -15,7 +15,7 @@ from genlab.live import autosave_root
 from genlab.runs import export_zip, save_run
 from genlab.trainers import make_trainer
 
-from test_runs_hostile import BAD_META, broken_meta_runs, edit_json
+from test_runs_hostile import BAD_META, broken_meta_runs, copy_run, edit_json, png_claiming
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 120
@@ -70,6 +70,16 @@ def test_a_recorded_command_is_plain_text_not_markdown(root):
     at = runs_page()
     assert any(code.value == MARKDOWN_COMMAND for code in at.code)
     assert not any("evil.example" in text and "\\]" not in text for text in markdown_texts(at))
+
+
+def test_a_run_whose_preview_claims_a_huge_picture_does_not_break_the_page(root):
+    """Pillow refuses to decode a 20,000² picture (DecompressionBombError): the page must not ask it to."""
+    run = copy_run(root.parent / "source" / "good", root, "0-first-in-the-list")
+    (run / "preview.png").write_bytes(png_claiming(20_000, 20_000))
+    at = runs_page()
+    notes = [c.value for c in at.caption if "preview not shown" in c.value]
+    assert notes and "20,000 × 20,000" in notes[0].replace("\\", ""), [c.value for c in at.caption]
+    assert at.selectbox(key="runs.manage").options  # the page goes on to Manage, where the run can be deleted
 
 
 def test_an_upload_refusal_quotes_the_zip_entry_as_plain_text(root):

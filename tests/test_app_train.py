@@ -236,6 +236,19 @@ def test_save_button_writes_a_run(app, tmp_path):
     assert (tmp_path / "checkpoints" / "my-ring" / "config.json").is_file()
 
 
+def test_save_never_replaces_a_folder_that_is_not_a_run(app, tmp_path):
+    classifier = tmp_path / "checkpoints" / "classifiers" / "fashion_mnist" / "weights.safetensors"
+    classifier.parent.mkdir(parents=True)
+    classifier.write_bytes(b"the FID features")
+    app.button(key="btn.step").click().run()
+    app.text_input(key="save.name").input("classifiers").run()
+    app.button(key="btn.save").click().run()
+    assert not app.warning and not app.success  # no "Replace it?": it is not a run
+    assert any("not a saved run" in e.value and "classifiers\\-copy" in e.value for e in app.error), \
+        [e.value for e in app.error]
+    assert classifier.read_bytes() == b"the FID features"
+
+
 def test_open_run_from_the_runs_page_continues_it(app, tmp_path):
     from genlab.runs import save_run
     from genlab.config import RunConfig

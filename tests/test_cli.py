@@ -117,6 +117,19 @@ def test_vae_trains_and_evaluates_elbo(tmp_path):
     assert 0 <= metrics["mig/mig"] <= 1
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_a_resnet_trains_and_samples(tmp_path, family):
+    """The model budget once could not size residual blocks: every ResNet run failed at its start."""
+    args = ["--family", family, "--dataset", "shapes", "--arch", "resnet", "--n-samples", "64", "--image-size", "28",
+            "--width", "4", "--latent-dim", "2", "--batch-size", "8", "--steps", "2", "--name", "res",
+            "--root", str(tmp_path), "--device", "cpu"]
+    trained = genlab("train", *args)
+    assert trained.returncode == 0, trained.stderr
+    sampled = genlab("sample", "res", "--root", str(tmp_path), "-n", "4", "--out", str(tmp_path / "x.png"))
+    assert sampled.returncode == 0 and (tmp_path / "x.png").stat().st_size > 0, sampled.stderr
+
+
 def write_tiny_mnist(folder: Path, n: int = 64) -> None:
     """train-images/labels IDX files of random digits (the IDX header written by hand: magic, then sizes)."""
     folder.mkdir(parents=True)
@@ -199,6 +212,8 @@ def run_main(capsys, *args: str) -> tuple[int, str, str]:
         (["train", "--steps", "many", "--root", "{tmp}"], ["argument --steps", "invalid int value"]),
         (["train", "--config", "{tmp}/absent.json", "--root", "{tmp}"], ["--config", "absent.json: no such file"]),
         (["train", "--config", "{tmp}/broken.json", "--root", "{tmp}"], ["broken.json: not valid JSON"]),
+        (["train", "--config", "{tmp}/empty", "--root", "{tmp}"], ["empty: is a folder; give a JSON file"]),
+        (["train", "--config", "/dev/zero", "--root", "{tmp}"], ["/dev/zero: is not a regular file"]),
         (["train", "--config", "{tmp}/unknown-key.json", "--root", "{tmp}"], ["model.colour", "unknown key"]),
         (["train", "--name", "a/b", "--root", "{tmp}"], ["name='a/b' is invalid"]),
         (["train", *TINY_RING, "--name", "ring", "--root", "{root}"], ["run 'ring' already exists", "--overwrite"]),

@@ -45,7 +45,7 @@ def linear_gaussian(mean_scale: float = 1.0, var_scale: float = 1.0):
         encoder.bias[:2] = -mean_scale * gain @ B
         encoder.bias[2:] = torch.log(var_scale * POSTERIOR_VAR)
     vae = VAE(encoder, decoder, latent_dim=2)
-    return SimpleNamespace(vae=vae, device=torch.device("cpu"),
+    return SimpleNamespace(vae=vae, device=torch.device("cpu"), model_space=lambda x: x,
                            reconstruction_nll=lambda decoded, x: losses.gaussian_nll(decoded, x, SIGMA))
 
 

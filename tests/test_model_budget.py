@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from genlab.config import ConfigError, RunConfig
 from genlab.data import images_from_zip_bytes, load_data
@@ -22,6 +23,7 @@ from genlab.models.budget import (
     MAX_PARAMETERS,
     activations_per_sample,
     check_model_budget,
+    computing_layers,
     data_shapes,
     model_size,
 )
@@ -39,10 +41,18 @@ CONFIGS = {  # small versions of every architecture the models package builds
                     "model.width": 4, "model.latent_dim": 5, "model.spectral_norm_generator": True},
     "vae-mlp-points": {"data.name": "ring", "data.n_samples": 64, "model.family": "vae", "model.width": 16,
                        "objective.likelihood": "gaussian"},
+    "gan-resnet-32-sn": {"data.name": "shapes", "data.image_size": 32, "data.n_samples": 64, "model.arch": "resnet",
+                         "model.width": 4, "model.spectral_norm_discriminator": True},
+    "vae-resnet-28": {"data.name": "shapes", "data.image_size": 28, "data.n_samples": 64, "model.family": "vae",
+                      "model.arch": "resnet", "model.width": 4},
     "vae-conv-32-sn": {"data.name": "shapes", "data.image_size": 32, "data.n_samples": 64, "model.family": "vae",
                        "model.arch": "conv", "model.width": 4, "model.spectral_norm_encoder": True,
                        "model.spectral_norm_decoder": True},
 }
+
+
+LAYER_TYPES = (nn.Linear, nn.Conv2d, nn.ConvTranspose2d, nn.BatchNorm2d, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Identity,
+               nn.Flatten, nn.Unflatten, nn.Upsample, nn.AvgPool2d)
 
 
 def config_of(key: str) -> RunConfig:
@@ -68,12 +78,14 @@ def test_sizes_match_the_models_the_trainer_builds(key):
 
 @pytest.mark.parametrize("key", CONFIGS)
 def test_activations_per_sample_match_a_forward_pass(key):
-    """The shape propagation against the outputs of a real forward pass, counted with hooks."""
+    """The meta-device count against the outputs of every layer in a real forward pass of 3 samples."""
     config = config_of(key)
     trainer = make_trainer(config, device="cpu")
     for name, net in trainer.networks.items():
         counted = []
-        hooks = [layer.register_forward_hook(lambda m, i, out: counted.append(out.numel())) for layer in net.net]
+        layers = [m for m in net.modules() if isinstance(m, LAYER_TYPES)]
+        assert len(layers) == len(computing_layers(net)), "a layer type is missing from LAYER_TYPES"
+        hooks = [layer.register_forward_hook(lambda m, i, out: counted.append(out.numel())) for layer in layers]
         decodes = name in ("generator", "decoder")
         x = torch.randn(3, config.model.latent_dim) if decodes else torch.rand(3, *trainer.data_shape)
         with torch.no_grad():

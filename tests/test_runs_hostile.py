@@ -9,10 +9,12 @@ import io
 import json
 import os
 import re
+import struct
 import subprocess
 import sys
 import textwrap
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -128,6 +130,53 @@ def test_import_refuses_each_malformed_meta_field(source, tmp_path, case, change
     with pytest.raises(RunImportError, match=f"meta.json: {message}"):
         import_zip(buffer.getvalue(), root)
     assert list_runs(root) == []
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A valid PNG of `width` x `height` black 1-bit pixels: kilobytes that decode to width·height pixels."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    packer, row = zlib.compressobj(9), bytes(1 + (width + 7) // 8)  # filter byte, then the row's bits
+    pixels = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+
+
+def zip_of_run(run: Path, folder: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for file in run.iterdir():
+            zf.writestr(f"{folder}/{file.name}", file.read_bytes())
+    return buffer.getvalue()
+
+
+def test_a_preview_claiming_a_huge_picture_is_refused_on_import(source, tmp_path):
+    run = copy_run(source, tmp_path / "src", "bomb")
+    (run / "preview.png").write_bytes(png_claiming(20_000, 20_000))
+    assert (run / "preview.png").stat().st_size < 100_000
+    with pytest.raises(RunImportError, match=r"preview.png: a 20,000 × 20,000 picture; a preview is at most 2,048"):
+        import_zip(zip_of_run(run, "bomb"), tmp_path / "checkpoints")
+    (run / "preview.png").write_bytes(png_claiming(300, 200))  # an honest preview of that run passes
+    assert [info.name for info in [import_zip(zip_of_run(run, "fine"), tmp_path / "checkpoints")]] == ["fine"]
+
+
+@pytest.mark.parametrize("entry", ["config.json", "weights.safetensors"])
+def test_a_zip_with_a_damaged_deflate_stream_is_refused_as_damaged(source, tmp_path, entry):
+    """Bytes that are no deflate stream (zlib.error), in the entry read before unpacking and in one unpacked."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for file in source.iterdir():
+            zf.writestr(f"good/{file.name}", file.read_bytes())
+    data = bytearray(buffer.getvalue())
+    info = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo(f"good/{entry}")
+    name_length, extra_length = struct.unpack("<HH", data[info.header_offset + 26 : info.header_offset + 30])
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start : start + 4] = b"\xff" * 4  # deflate block type 3: "invalid block type"
+    with pytest.raises(RunImportError, match="the zip is damaged"):
+        import_zip(bytes(data), tmp_path / "checkpoints")
+    root = tmp_path / "checkpoints"
+    assert not root.exists() or not list(root.iterdir())  # no scratch folder left behind
 
 
 def test_listing_shows_each_broken_run_with_its_error_and_never_fails(source, tmp_path):

@@ -124,6 +124,12 @@ BAD_STATE = [
     ("lr-string", _group(lambda g: g.__setitem__("lr", "fast")), r"setting 'lr' is 'fast'"),
     ("eps-list", _group(lambda g: g.__setitem__("eps", [1])), r"setting 'eps'"),
     ("unknown-nested", _group(lambda g: g.__setitem__("hook", {"a": [1]})), r"setting 'hook'"),
+    ("betas-other", _group(lambda g: g.__setitem__("betas", {"__tuple__": [7.0, -3.0]})),
+     r"setting 'betas' is \(7\.0, -3\.0\), but the run's config gives \(0\.0, 0\.9\)"),
+    ("maximize", _group(lambda g: g.__setitem__("maximize", True)), r"setting 'maximize' is True, but the run's config"),
+    ("eps-negative", _group(lambda g: g.__setitem__("eps", -1.0)), r"setting 'eps' is -1\.0, but the run's config gives 1e-08"),
+    ("weight-decay", _group(lambda g: g.__setitem__("weight_decay", 1e30)), r"setting 'weight_decay' is 1e\+30"),
+    ("lr-negative", _group(lambda g: g.__setitem__("lr", -0.5)), r"setting 'lr' is -0\.5, which does not fit"),
     ("params-shuffled", _group(lambda g: g.__setitem__("params", list(reversed(g["params"])))),
      "parameter groups do not match"),
     ("params-strings", _group(lambda g: g.__setitem__("params", ["a"] * len(g["params"]))),
@@ -136,6 +142,25 @@ def test_each_malformed_optimizer_setting_is_one_named_error(source, tmp_path, c
     run = copy_run(source, tmp_path, "state")
     edit_json(run / "training_state.json", change)
     with pytest.raises(CheckpointError, match=rf"training_state\.json: optimizer 'generator' .*{message}"):
+        load_run("state", root=tmp_path)
+
+
+def test_how_the_update_runs_is_this_machines_choice_not_the_files(source, tmp_path):
+    """A file's `differentiable: true` made fused Adam fail at the first step; `fused`, `foreach`,
+    `capturable` and `differentiable` are the fresh optimizer's, whatever the file says."""
+    run = copy_run(source, tmp_path, "state")
+    edit_json(run / "training_state.json", _group(lambda g: g.update(differentiable=True, foreach=True, capturable=True)))
+    trainer = load_run("state", root=tmp_path).trainer
+    group = trainer.optimizers["generator"].param_groups[0]
+    assert (group["differentiable"], group["capturable"]) == (False, False)
+    trainer.step()
+
+
+def test_a_step_count_beyond_meta_jsons_limit_is_refused(source, tmp_path):
+    """Loaded, it made the next save write a meta.json that its own check refuses: a run lost."""
+    run = copy_run(source, tmp_path, "state")
+    edit_json(run / "training_state.json", lambda state: state.__setitem__("step", 10**39))
+    with pytest.raises(CheckpointError, match=r"training_state\.json: step must be an integer in \[0, 1,000,000,000,000\]"):
         load_run("state", root=tmp_path)
 
 

@@ -147,6 +147,27 @@ def test_new_save_replaces_the_old_one_and_leaves_no_scratch(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [trainer.config.name]
 
 
+@pytest.mark.parametrize("other", ["folder", "file", "link"])
+def test_save_never_replaces_what_is_not_a_run(tmp_path, other):
+    trainer = trained(steps=1)
+    target = tmp_path / "classifiers"
+    kept = tmp_path / "elsewhere"
+    kept.mkdir()
+    if other == "folder":
+        target.mkdir()
+        (target / "mnist.safetensors").write_bytes(b"features")
+    elif other == "file":
+        target.write_bytes(b"features")
+    else:
+        target.symlink_to(kept)
+    with pytest.raises(CheckpointError, match="is not a saved run"):
+        save_run(trainer, root=tmp_path, name="classifiers")
+    assert target.is_symlink() if other == "link" else target.exists()
+    assert other != "folder" or (target / "mnist.safetensors").read_bytes() == b"features"
+    save_run(trainer, root=tmp_path, name="ring")
+    save_run(trainer, root=tmp_path, name="ring")  # a run is still replaced
+
+
 def test_load_by_path_and_without_data(tmp_path):
     trainer = trained("shapes-vae")
     path = save_run(trainer, root=tmp_path)

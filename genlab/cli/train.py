@@ -21,8 +21,11 @@ def _read_config_file(path: str) -> dict:
     from genlab.runs.sizes import CONFIG_BYTES
 
     file = Path(path)
-    if not file.is_file():
+    if not file.exists():
         raise UsageError(f"--config {path}: no such file")
+    if not file.is_file():
+        kind = "a folder" if file.is_dir() else "not a regular file (a device, a pipe, ...)"
+        raise UsageError(f"--config {path}: is {kind}; give a JSON file")
     try:
         raw = safe_json.load_file(file, CONFIG_BYTES, where=f"--config {path}")
     except safe_json.JSONError as exc:

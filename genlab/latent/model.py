@@ -79,7 +79,7 @@ class LatentModel:
         with self.lock, _threads_for(len(x)):
             for start in range(0, len(x), batch_size):
                 chunk = x[start : start + batch_size].to(device, torch.float32)
-                mu, logvar = self.trainer.vae.encode(chunk)
+                mu, logvar = self.trainer.vae.encode(self.trainer.model_space(chunk))
                 mus.append(mu.float().cpu())
                 logvars.append(logvar.float().cpu())
         return torch.cat(mus), torch.cat(logvars)

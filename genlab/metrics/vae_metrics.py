@@ -1,7 +1,9 @@
 """VAE quality numbers on held-out data: ELBO, importance-sampled NLL, active units, KL per dimension.
 
 All functions take a VAETrainer (for its `vae` and its `reconstruction_nll`, so the likelihood is the
-one the run trains with) and a batch `x` of data in data space (images in [0, 1]). Nats per example.
+one the run trains with) and a batch `x` of data in data space (images in [0, 1]). Nats per example, in
+the space the VAE models (`trainer.model_space`): a user's 2D points standardized, as in training, so
+these numbers compare with the training loss; in the points' own units add 2·log(scale) per point.
 
 Importance-weighted bound (Burda et al. 2016, "Importance Weighted Autoencoders"): with z_i ~ q(z|x),
 
@@ -38,7 +40,7 @@ LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _encode(trainer, x: Tensor) -> tuple[Tensor, Tensor]:
-    return trainer.vae.encode(x.to(trainer.device))
+    return trainer.vae.encode(trainer.model_space(x.to(trainer.device)))
 
 
 @torch.no_grad()
@@ -54,7 +56,7 @@ def log_importance_weights(trainer, x: Tensor, k: int, generator: torch.Generato
     chunk = max(1, MAX_DECODES // k)
     with eval_mode(trainer.vae):
         for start in range(0, len(x), chunk):
-            xb = x[start : start + chunk].to(trainer.device)
+            xb = trainer.model_space(x[start : start + chunk].to(trainer.device))
             mu, logvar = trainer.vae.encode(xb)  # (b, d)
             b, d = mu.shape
             eps = torch.randn(b, k, d, generator=generator).to(mu.device, mu.dtype)
@@ -103,7 +105,7 @@ def elbo(trainer, x: Tensor, generator: torch.Generator | None = None, samples: 
     recon_sum, kl_sum = 0.0, 0.0
     with eval_mode(trainer.vae):
         for start in range(0, len(x), EVAL_BATCH):
-            xb = x[start : start + EVAL_BATCH].to(trainer.device)
+            xb = trainer.model_space(x[start : start + EVAL_BATCH].to(trainer.device))
             mu, logvar = trainer.vae.encode(xb)
             for _ in range(samples):
                 eps = torch.randn(mu.shape, generator=generator).to(mu.device, mu.dtype)

@@ -22,7 +22,6 @@ where A(net) is the number of values all layers of `net` output for one sample.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 
 import torch
@@ -30,12 +29,12 @@ from torch import nn
 
 from genlab.config import ConfigError, DataConfig, RunConfig
 from genlab.models.spectral import weight_layers
+from genlab.nn_utils import eval_mode
 
 MAX_PARAMETERS = 100_000_000  # 381 MiB of float32 weights; DCGAN at 64 px (width 64) has 10 M
 MAX_ACTIVATION_BYTES = 4 * 2**30
 FLOAT_BYTES = 4
 GRADIENT_PENALTY_PASSES = 3  # D on real data, on samples, and on the points of a gradient penalty
-ELEMENTWISE_LAYERS = (nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.BatchNorm2d, nn.Identity)
 
 
 def data_shapes(data: DataConfig) -> tuple[tuple[int, ...], ...]:
@@ -70,35 +69,31 @@ class ModelSize:
         return self.parameters * FLOAT_BYTES
 
 
-def _layer_output(layer: nn.Module, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The per-sample output shape of one layer, from its settings (no forward pass)."""
-    if isinstance(layer, nn.Linear):
-        return (layer.out_features,)
-    if isinstance(layer, nn.Flatten):
-        return (math.prod(shape),)
-    if isinstance(layer, nn.Unflatten):
-        return tuple(layer.unflattened_size)
-    if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d)):
-        sides = []
-        for i, side in enumerate(shape[1:]):
-            k, s, p, d = layer.kernel_size[i], layer.stride[i], layer.padding[i], layer.dilation[i]
-            if isinstance(layer, nn.Conv2d):
-                sides.append((side + 2 * p - d * (k - 1) - 1) // s + 1)
-            else:
-                sides.append((side - 1) * s - 2 * p + d * (k - 1) + layer.output_padding[i] + 1)
-        return (layer.out_channels, *sides)
-    if isinstance(layer, ELEMENTWISE_LAYERS):
-        return shape
-    raise TypeError(f"genlab.models.budget cannot size a {type(layer).__name__} layer")
+def computing_layers(net: nn.Module) -> list[nn.Module]:
+    """The modules of `net` that compute an output of their own: those without submodules, counting a
+    layer under spectral normalization (whose only submodules are its parametrization) as one."""
+    parametrizing = {id(sub) for module in net.modules() if hasattr(module, "parametrizations")
+                     for sub in module.parametrizations.modules()}
+    return [module for module in net.modules()
+            if id(module) not in parametrizing and all(id(child) in parametrizing for child in module.children())]
 
 
 def activations_per_sample(net: nn.Module, in_shape: tuple[int, ...]) -> int:
-    """How many values the layers of `net` (a genlab network: its layers in `net.net`) output for one sample."""
-    total, shape = 0, tuple(in_shape)
-    for layer in net.net:
-        shape = _layer_output(layer, shape)
-        total += math.prod(shape)
-    return total
+    """How many values the layers of `net` output for one sample: the outputs of its leaf modules in one
+    forward pass, in eval mode, on the device of `net`'s weights; model_size builds its networks on
+    PyTorch's meta device, where the pass works out shapes only (nothing is allocated or computed).
+    Any architecture, residual blocks included; what a forward computes outside a module (a residual
+    sum, a pooling by `.sum`) is left out of the estimate."""
+    counted: list[int] = []
+    hooks = [layer.register_forward_hook(lambda _module, _inputs, out: counted.append(out.numel()))
+             for layer in computing_layers(net)]
+    try:
+        with torch.no_grad(), eval_mode(net):
+            net(torch.zeros((1, *in_shape), device=next(net.parameters()).device))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return sum(counted)
 
 
 def _stored(net: nn.Module, spectral: bool) -> tuple[int, int, int]:

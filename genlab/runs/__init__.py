@@ -33,6 +33,7 @@ from genlab.runs.format import (
     STATE_TENSORS_FILE,
     WEIGHTS_FILE,
     CheckpointError,
+    is_run_folder,
 )
 from genlab.runs.labels import (
     KEY_SETTINGS,
@@ -48,7 +49,7 @@ from genlab.runs.labels import (
 )
 from genlab.runs.library import delete_run, export_zip, rename_run
 from genlab.runs.listing import RunInfo, check_name, list_runs, resolve_run, run_info
-from genlab.runs.load import LoadedRun, load_run, read_history, validate_run_dir
+from genlab.runs.load import LoadedRun, checked_preview, load_run, read_history, validate_run_dir
 from genlab.runs.save import prepare_root, save_run
 from genlab.runs.shipped import free_copy_name, is_shipped
 from genlab.runs.upload import MAX_ZIP_BYTES, import_zip
@@ -58,11 +59,11 @@ from genlab.runs.tensors import check_safetensors
 __all__ = [
     "COMMAND_FILE", "CONFIG_FILE", "DEFAULT_ROOT", "FORMAT_VERSION", "MAX_RUN_BYTES", "META_FILE",
     "METRICS_CSV_FILE", "METRICS_JSON_FILE", "PICKLE_SUFFIXES", "PREVIEW_FILE", "REQUIRED_FILES", "RUN_FILES",
-    "STATE_JSON_FILE", "STATE_TENSORS_FILE", "WEIGHTS_FILE", "CheckpointError", "check_safetensors",
+    "STATE_JSON_FILE", "STATE_TENSORS_FILE", "WEIGHTS_FILE", "CheckpointError", "check_safetensors", "is_run_folder",
     "KEY_SETTINGS", "SETTING_LABELS", "curve_metrics", "default_comparison", "differing_settings", "metric_series", "metrics_text",
     "run_settings", "settings_text", "table_rows", "free_copy_name", "is_shipped",
     "MAX_ZIP_BYTES", "RunImportError", "delete_run", "export_zip", "import_zip", "rename_run",
     "RunInfo", "check_name", "list_runs", "resolve_run", "run_info",
-    "LoadedRun", "load_run", "read_history", "validate_run_dir",
+    "LoadedRun", "checked_preview", "load_run", "read_history", "validate_run_dir",
     "prepare_root", "save_run",
 ]

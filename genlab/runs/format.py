@@ -74,6 +74,12 @@ def is_pickle(path: Path) -> bool:
     return head[:1] == b"\x80" or head[:2] == b"PK"
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is a run's folder (it has a meta.json, even a broken one), and not a link, a file or
+    another folder of the root (the FID classifiers, a user's own files), which saving never replaces."""
+    return not path.is_symlink() and path.is_dir() and (path / META_FILE).is_file()
+
+
 def read_file(path: Path, limit: int) -> bytes:
     """The bytes of a run file of at most `limit` bytes; CheckpointError naming the file otherwise."""
     if path.is_symlink():

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import torch
 
 from genlab import atomic
 from genlab.config import ConfigError, RunConfig
+from genlab.data.standardize import Standardization
 from genlab.models.budget import check_model_budget, data_shapes
 from genlab.runs.format import (
     CONFIG_FILE,
@@ -43,11 +45,13 @@ from genlab.runs.format import (
     read_meta,
 )
 from genlab.runs.listing import RunInfo, info_from, resolve_run
+from genlab.runs.meta import MAX_STEP
 from genlab.runs.optimizer_state import checked_optimizers
-from genlab.runs.sizes import SMALL_FILES, file_limits
+from genlab.runs.sizes import PREVIEW_MAX_SIDE, SMALL_FILES, file_limits
 from genlab.runs.tensors import check_matches, check_safetensors, load_checked
 
 PLACEHOLDER_ORIGIN = "placeholder: the data set is not available"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass
@@ -165,11 +169,24 @@ def validate_run_dir(path: str | os.PathLike, strict: bool = True) -> RunInfo:
             total += size
         if total > MAX_RUN_BYTES:
             raise CheckpointError(f"{path}: the run is too large ({total} bytes, limit {MAX_RUN_BYTES})")
-        if (path / PREVIEW_FILE).exists() and not read_file(path / PREVIEW_FILE, SMALL_FILES[PREVIEW_FILE]).startswith(
-                b"\x89PNG\r\n\x1a\n"):
-            raise CheckpointError(f"{path / PREVIEW_FILE}: not a PNG image")
+        if (path / PREVIEW_FILE).exists():
+            checked_preview(path)
     loaded = load_run(path, device="cpu", load_data=False)
     return info_from(path, loaded.config, loaded.meta)
+
+
+def checked_preview(path: Path) -> bytes:
+    """The run's preview.png, once its header says it is a PNG of at most PREVIEW_MAX_SIDE pixels a side
+    (read from the header alone: a small file can claim a picture far too large to decode); CheckpointError
+    naming the problem otherwise."""
+    data = read_file(path / PREVIEW_FILE, SMALL_FILES[PREVIEW_FILE])
+    if not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 24:
+        raise CheckpointError(f"{path / PREVIEW_FILE}: not a PNG image")
+    width, height = struct.unpack(">II", data[16:24])
+    if not (0 < width <= PREVIEW_MAX_SIDE and 0 < height <= PREVIEW_MAX_SIDE):
+        raise CheckpointError(f"{path / PREVIEW_FILE}: a {width:,} × {height:,} picture; a preview is at most "
+                              f"{PREVIEW_MAX_SIDE:,} pixels a side")
+    return data
 
 
 def read_history(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, list[float]]:
@@ -247,8 +264,8 @@ def _restore_state(trainer, files: RunFiles, fresh: dict[str, Any], weights: dic
     saved = join_tree(files.state, tensors, str(path / STATE_JSON_FILE))
 
     if "step" in saved:
-        if isinstance(saved["step"], bool) or not isinstance(saved["step"], int) or saved["step"] < 0:
-            raise CheckpointError(f"{path / STATE_JSON_FILE}: step must be a non-negative integer")
+        if isinstance(saved["step"], bool) or not isinstance(saved["step"], int) or not 0 <= saved["step"] <= MAX_STEP:
+            raise CheckpointError(f"{path / STATE_JSON_FILE}: step must be an integer in [0, {MAX_STEP:,}]")
         state["step"] = saved["step"]
     else:
         state["step"] = files.meta["step"]
@@ -264,3 +281,7 @@ def _restore_state(trainer, files: RunFiles, fresh: dict[str, Any], weights: dic
         trainer.load_state_dict(state)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{path}: the saved state does not fit the model ({exc})") from None
+    # the map the weights were trained through, not one fitted afresh (a run saved before there was one:
+    # the identity, which it was trained with)
+    recorded = files.meta.get("standardization")
+    trainer.standardization = Standardization.from_json(recorded) if recorded else Standardization()

@@ -16,6 +16,8 @@ broken) with a message naming the field. Fields that genlab does not know are ig
     name, created, genlab_version, torch_version, device             strings of at most 64 characters
     command            string of at most MAX_COMMAND_CHARS characters                 no
     data_note          string of at most 1,000 characters: what an import changed     no
+    standardization    {"centre": [x, y], "scale": s}: how the networks saw a user's    no (absent: the
+                       points (genlab.data.standardize); finite, |·| ≤ 1e15, s > 0        identity)
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import re
 from typing import Any, Callable
 
 from genlab.config import FAMILIES
+from genlab.data.limits import MAX_COORDINATE
 
 FORMAT_VERSION = 1
 MAX_STEP = 10**12
@@ -85,6 +88,22 @@ def _metrics(value: Any) -> Any:
     return value
 
 
+def _standardization(value: Any) -> Any:
+    if not isinstance(value, dict) or set(value) != {"centre", "scale"}:
+        raise MetaError('must be {"centre": [x, y], "scale": s}')
+    centre, scale = value["centre"], value["scale"]
+    if not isinstance(centre, list) or len(centre) != 2 or not all(_bounded_number(c) for c in centre):
+        raise MetaError(f"centre must be two finite numbers of magnitude at most {MAX_COORDINATE:g}")
+    if not _bounded_number(scale) or scale <= 0:
+        raise MetaError(f"scale must be a positive number of at most {MAX_COORDINATE:g}")
+    return value
+
+
+def _bounded_number(value: Any) -> bool:
+    return (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+            and abs(value) <= MAX_COORDINATE)
+
+
 def _files(value: Any) -> Any:
     if not isinstance(value, dict):
         raise MetaError('must map each .safetensors file to {"bytes": ..., "sha256": ...}')
@@ -114,6 +133,7 @@ SCHEMA: dict[str, tuple[Callable[[Any], Any], bool]] = {  # field: (check, requi
     "device": (_text(64), False),
     "command": (_text(MAX_COMMAND_CHARS), False),
     "data_note": (_text(1000), False),
+    "standardization": (_standardization, False),
 }
 
 

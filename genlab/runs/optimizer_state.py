@@ -1,10 +1,14 @@
 """A saved optimizer state checked against the trainer's optimizers before torch sees it.
 
 torch's Optimizer.load_state_dict trusts its input: `"betas": "x"` loads fine and crashes the first
-training step. Here every setting of a parameter group must have the type of the optimizer's own
-setting (a number for a number, a pair of numbers for `betas`, ...), the groups must list the
-parameters 0, 1, 2, ... in order, and each per-parameter tensor must have its parameter's shape and
-dtype (or be a real scalar, like Adam's step counter). Settings the state lacks keep the optimizer's.
+training step, `"maximize": true` makes G climb its loss. The optimizer was just built from the run's
+config, so its settings are the run's: a saved parameter group must hold the same values for every
+setting of the update's maths (betas, eps, weight_decay, amsgrad, maximize, ...); the learning rate
+may differ (the schedule and live changes set it, and the trainer sets it again after loading) but must
+be a finite number ≥ 0; how this machine runs the update (foreach, fused, capturable, differentiable)
+is the fresh optimizer's whatever the file says. The groups must list the parameters 0, 1, 2, ... in
+order, and each per-parameter tensor must have its parameter's shape and dtype (or be a real scalar,
+like Adam's step counter). Settings the state lacks keep the optimizer's.
 """
 from __future__ import annotations
 
@@ -15,6 +19,9 @@ from typing import Any
 import torch
 
 from genlab.runs.format import CheckpointError
+
+IMPLEMENTATION = frozenset({"foreach", "fused", "capturable", "differentiable"})  # this machine's choice
+SCHEDULED = frozenset({"lr", "initial_lr"})  # set by the trainer from the config and its schedule
 
 
 def _same_kind(value: Any, like: Any) -> bool:
@@ -34,13 +41,18 @@ def _checked_group(saved: Any, own: dict[str, Any], where: str) -> dict[str, Any
         raise CheckpointError(f"{where} must be a mapping with a list of params")
     group = {key: value for key, value in own.items() if key != "params"}
     for key, value in saved.items():
-        if key == "params":
+        if key == "params" or key in IMPLEMENTATION:
             continue
-        plain = value is None or isinstance(value, (bool, int, float, str)) and len(str(value)) < 100
-        if not (_same_kind(value, own[key]) if key in own else plain):
-            shown = repr(value)[:60]
-            raise CheckpointError(f"{where}: setting {key!r} is {shown}, which does not fit the optimizer"
-                                  + (f" (expected a value like {own[key]!r})" if key in own else ""))
+        shown = repr(value)[:60]
+        if key not in own:
+            if not (value is None or isinstance(value, (bool, int, float, str)) and len(str(value)) < 100):
+                raise CheckpointError(f"{where}: setting {key!r} is {shown}, which does not fit the optimizer")
+        elif not _same_kind(value, own[key]) or (key in SCHEDULED and value < 0):
+            raise CheckpointError(f"{where}: setting {key!r} is {shown}, which does not fit the optimizer "
+                                  f"(expected a value like {own[key]!r})")
+        elif key not in SCHEDULED and (tuple(value) if isinstance(value, list) else value) != own[key]:
+            raise CheckpointError(f"{where}: setting {key!r} is {shown}, but the run's config gives "
+                                  f"{own[key]!r}")
         group[key] = tuple(value) if isinstance(own.get(key), tuple) else value
     group["params"] = saved["params"]
     return group

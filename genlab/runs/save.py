@@ -29,6 +29,7 @@ from genlab.runs.format import (
     STATE_TENSORS_FILE,
     WEIGHTS_FILE,
     CheckpointError,
+    is_run_folder,
     flatten_networks,
     split_tree,
 )
@@ -73,6 +74,9 @@ def save_run(
     name = check_name(name if name is not None else trainer.config.name)
     root = prepare_root(root)
     refuse_if_shipped(root / name, "overwritten")
+    if ((root / name).exists() or (root / name).is_symlink()) and not is_run_folder(root / name):
+        raise CheckpointError(f"{root / name}: is not a saved run, and saving never replaces anything else; "
+                              "save under another name")
     command = (command or "")[-MAX_COMMAND_CHARS:]  # the latest commands, when a run was resumed very often
 
     config = trainer.config if trainer.config.name == name else trainer.config.replace(name=name)
@@ -110,6 +114,7 @@ def save_run(
         "data_origin": trainer.data.origin,
         **({"parent": trainer.transfer.as_meta()} if getattr(trainer, "transfer", None) else {}),
         "data_shape": list(trainer.data_shape),
+        **({} if trainer.standardization.is_identity else {"standardization": trainer.standardization.to_json()}),
         "device": str(trainer.device),
         "include_optimizer": bool(include_optimizer),
         "final_metrics": _final_metrics(history),

@@ -36,6 +36,7 @@ META_BYTES = 1 * MIB  # final metrics (at most 1,000) and the commands that made
 COMMAND_BYTES = 4 * MAX_COMMAND_CHARS  # meta.json's command, in UTF-8
 README_BYTES = 64 * KIB
 PREVIEW_BYTES = 8 * MIB  # an 8x8 grid of 64 px samples is ~30 KB; a 2D scatter ~100 KB
+PREVIEW_MAX_SIDE = 2048  # pixels; an 8x8 grid of 64 px samples is 530 px a side (a 48 KB PNG can claim 20000²)
 METRIC_COLUMNS = 64  # losses, penalties, gradient norms, quality and evaluation numbers (~30), with room to spare
 VALUE_BYTES = 25  # a float in metrics.json (repr, up to 24 characters) or metrics.csv, with its separator
 HEADER_BYTES_PER_TENSOR = 512  # a safetensors header entry is ~120 bytes of JSON

@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 from genlab import atomic
@@ -34,6 +35,9 @@ MAX_ZIP_BYTES = 200 * 1024 * 1024  # Streamlit's default upload limit is 200 MB 
 MAX_UNPACKED_BYTES = MAX_RUN_BYTES
 MAX_FILES = 32  # a run has at most len(RUN_FILES) files; allow a folder entry and some slack
 USER_DATA = ("points", "folder")  # data sets made of the user's own files
+# what reading a damaged entry raises: a bad header or CRC, a truncated or invalid deflate stream, an
+# unsupported compression method
+DAMAGED_ZIP = (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError, zlib.error)
 
 
 def _declared_config(zf: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> RunConfig:
@@ -43,7 +47,7 @@ def _declared_config(zf: zipfile.ZipFile, files: dict[str, zipfile.ZipInfo]) -> 
         check_model_budget(config)
     except ConfigError as exc:
         raise RunImportError(f"{CONFIG_FILE}: {exc}") from None
-    except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+    except DAMAGED_ZIP as exc:
         raise RunImportError(f"the zip is damaged ({exc})") from None
     return config
 
@@ -117,7 +121,7 @@ def import_zip(
         try:
             try:
                 unpack(zf, files, scratch, max_unpacked_bytes)
-            except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError) as exc:
+            except DAMAGED_ZIP as exc:
                 raise RunImportError(f"the zip is damaged ({exc})") from None
             target_name = _import_name(name, top, scratch)
             try:

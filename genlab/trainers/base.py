@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from genlab.config import DEVICES, LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
+from genlab.data.standardize import standardization_for
 from genlab.metrics.layers import LayerNormTracker
 from genlab.models.budget import check_model_budget
 from genlab.regularizers import clip_gradient_norm_, gradient_norm
@@ -104,6 +105,9 @@ class Trainer:
         self.rng.manual_seed(self.config.seed)
         self.data = data if data is not None else load_data(self.config.data, self.device, seed=self.config.seed)
         self.data_shape = tuple(self.data.shape)
+        # user points at any scale, seen by the networks at the ring's (genlab.data.standardize); a saved
+        # run's own map replaces this one when it is loaded (genlab.runs.load)
+        self.standardization = standardization_for(self.data.name, self.data.x if self.data.kind == "points" else None)
         self._layer_norms = LayerNormTracker()
         self._parameter_lists: dict[nn.Module, list[Tensor]] = {}
         self._watched: list[tuple[str, Tensor]] = []  # terms this step checks for NaN/Inf (_check_finite)

@@ -61,10 +61,10 @@ class GANTrainer(Trainer):
 
     # --- data space <-> model space -----------------------------------------------------------
     def _to_model_space(self, x: Tensor) -> Tensor:
-        return x * 2.0 - 1.0 if self.images else x  # images in [0, 1] -> tanh range [-1, 1]
+        return x * 2.0 - 1.0 if self.images else self.standardization.to_model(x)  # images: tanh range [-1, 1]
 
     def _to_data_space(self, x: Tensor) -> Tensor:
-        return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.images else x
+        return ((x + 1.0) / 2.0).clamp(0.0, 1.0) if self.images else self.standardization.to_data(x)
 
     def _seen_by_d(self, x: Tensor) -> Tensor:
         """A batch (real or generated, in model space) as D sees it: through the augmentation."""
@@ -269,7 +269,8 @@ class GANTrainer(Trainer):
     def generator_field(self, points: Tensor) -> Tensor:
         """-∇_x loss_G(D(x)) per point: where G's loss pushes a generated sample sitting at x."""
         with eval_mode(self.discriminator):
-            x = self._to_model_space(points.to(self.device)).detach().requires_grad_(True)
-            per_sample = losses.generator_loss(self.config.objective.gan_loss, self.discriminator(x)) * x.shape[0]
+            x = points.to(self.device).detach().requires_grad_(True)  # the gradient in data space
+            logits = self.discriminator(self._to_model_space(x))
+            per_sample = losses.generator_loss(self.config.objective.gan_loss, logits) * x.shape[0]
             (grad,) = torch.autograd.grad(per_sample, x)
         return (-grad).cpu()

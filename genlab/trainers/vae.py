@@ -49,7 +49,7 @@ class VAETrainer(Trainer):
 
     def step(self) -> dict[str, float]:
         obj = self.config.objective
-        x = self._real_batch()
+        x = self.model_space(self._real_batch())
         if self.config.augment.vae_input != "off" and self.data.kind == "images":
             x = augment_input(x, self.config.augment.vae_input, self.rng)
         mu, logvar = (value.float() for value in self.vae.encode(x))  # the KL in float32 under bf16 autocast
@@ -72,10 +72,15 @@ class VAETrainer(Trainer):
         return self._finish_step(metrics)
 
     # --- inspection --------------------------------------------------------------------------------
+    def model_space(self, x: Tensor) -> Tensor:
+        """Data-space inputs as the VAE sees them: a user's points standardized (genlab.data.standardize),
+        images as they are. Its losses and likelihoods are in this space."""
+        return x if self.data.kind == "images" else self.standardization.to_model(x)
+
     def _decoded_to_data_space(self, decoded: Tensor) -> Tensor:
         if self.config.objective.likelihood == "bernoulli":
             return torch.sigmoid(decoded)
-        return decoded.clamp(0.0, 1.0) if self.data.kind == "images" else decoded
+        return decoded.clamp(0.0, 1.0) if self.data.kind == "images" else self.standardization.to_data(decoded)
 
     @torch.no_grad()
     def decode(self, z: Tensor) -> Tensor:
@@ -89,7 +94,7 @@ class VAETrainer(Trainer):
     def encode(self, x: Tensor) -> Tensor:
         """Posterior mean E[z|x] for data-space inputs."""
         with eval_mode(self.vae):
-            mu, _ = self.vae.encode(x.to(self.device))
+            mu, _ = self.vae.encode(self.model_space(x.to(self.device)))
         return mu
 
     def preview(self, n: int = PREVIEW_COUNT) -> Tensor:
