@@ -9,6 +9,7 @@ import streamlit as st
 from genlab.share import TRUE_WORDS
 
 PRESENT_KEY = "present"
+KEPT_KEY = "present.kept"  # a plain copy: a page that opens another (st.switch_page) loses the widget's value
 # Scoped to the app's own elements; sizes chosen to stay legible at 1280×720 from ~10 m.
 CSS = """<style>
 html { font-size: 20px !important; }
@@ -28,10 +29,17 @@ def presenting() -> bool:
 
 def presentation_toggle() -> None:
     """The sidebar toggle (call in app.py, so it lives across pages) and, when on, the page's style."""
-    if PRESENT_KEY not in st.session_state:  # a tab's first run: a link may ask for it
-        st.session_state[PRESENT_KEY] = st.query_params.get(PRESENT_KEY, "").strip().lower() in TRUE_WORDS
-    st.sidebar.toggle("Presentation mode", key=PRESENT_KEY,
+    ss = st.session_state
+    if KEPT_KEY in ss:
+        ss[PRESENT_KEY] = ss[KEPT_KEY]
+    elif PRESENT_KEY not in ss:  # a tab's first run: a link may ask for it
+        ss[PRESENT_KEY] = st.query_params.get(PRESENT_KEY, "").strip().lower() in TRUE_WORDS
+    st.sidebar.toggle("Presentation mode", key=PRESENT_KEY, on_change=_keep,
                       help="For a projector: large type, thick high-contrast charts, fewer panels.")
+    ss[KEPT_KEY] = ss[PRESENT_KEY]
     if presenting():
         st.html(CSS)
 
+
+def _keep() -> None:
+    st.session_state[KEPT_KEY] = st.session_state[PRESENT_KEY]

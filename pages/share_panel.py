@@ -11,7 +11,7 @@ from genlab.report import build_report, report_file_name
 from genlab.share import View, config_to_params, control_names
 from genlab.training.hooks import HEADLINE
 from pages.lesson_panel import lesson_notes
-from pages.train_share import link_to
+from pages.train_share import current_lesson, link_to
 
 ss = st.session_state
 FIRST_KEY = "share.first_losses"  # (runner id, run id, "loss/d 1.386 · ...") of the run shown
@@ -55,12 +55,21 @@ def share_panel(runner, view: View) -> None:
                        "from its first step on. This run as it started:")
             st.code(link_to(start_params), language=None, wrap_lines=True)
             st.caption(f"First step of this run: {first}. Same link, same numbers.")
-    if not view.restricted:
+    if not _restricted_by_link(view):
         _teacher(runner, view)
-    st.download_button("Download the run report (HTML)", data=_report_maker(runner, link),
+    start_link = link_to(config_to_params(start, view)) if start is not None else ""
+    st.download_button("Download the run report (HTML)", data=_report_maker(runner, link, start_link),
                        file_name=report_file_name(runner.config, runner.step_count), mime="text/html",
                        key="share.report", on_click="ignore", icon=":material/download:",
                        help="One self-contained file: setup, curves, samples, metrics and this link.")
+
+
+def _restricted_by_link(view: View) -> bool:
+    """Whether a teacher's link locked or hid controls in this tab (a student's tab: no teacher panel). A
+    lesson's own show / hide / lock lists restrict a teacher's tab as much as a student's, so they do not count."""
+    lesson = current_lesson()
+    own = lesson.controls if lesson is not None else {}
+    return any(tuple(getattr(view, key)) != tuple(own.get(key, ())) for key in ("show", "hide", "lock"))
 
 
 def _teacher(runner, view: View) -> None:
@@ -70,12 +79,16 @@ def _teacher(runner, view: View) -> None:
     lock = columns[0].multiselect("Lock", names, key="share.lock", help="Shown, but cannot be changed.")
     hide = columns[1].multiselect("Hide", names, key="share.hide", help="Not shown at all. setup / live: whole groups.")
     if lock or hide:
-        student = View(refresh=view.refresh, lesson=view.lesson, present=view.present, lock=tuple(lock),
-                       hide=tuple(hide))
+        student = View(refresh=view.refresh, lesson=view.lesson, present=view.present, show=view.show,
+                       lock=_union(view.lock, lock), hide=_union(view.hide, hide))  # the lesson's lists kept
         st.code(link_to(config_to_params(runner.config, student)), language=None, wrap_lines=True)
 
 
-def _report_maker(runner, link: str):
+def _union(first: tuple[str, ...], more: list[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys([*first, *more]))
+
+
+def _report_maker(runner, link: str, start_link: str):
     """The report, built only when the button is pressed (Streamlit calls this outside the script:
     it reads the runner, never st.*)."""
     notes = lesson_notes()
@@ -87,6 +100,6 @@ def _report_maker(runner, link: str):
         else:
             samples, reference = snap.preview, None
         return build_report(snap.config, runner.history_lists(), samples=samples, reference=reference, link=link,
-                            notes=notes)
+                            start_link=start_link, continued=runner.start_config is None, notes=notes)
 
     return make

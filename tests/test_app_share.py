@@ -192,3 +192,18 @@ def test_a_link_with_a_drawing_trains_on_that_drawing(open_link):
     anchors, spread = parse_drawing_path(runner.config.data.path)
     assert len(anchors) == 3 and spread == 0.2
     assert param(at, "drawing") == path.removeprefix("drawn:")  # the page's own URL keeps the drawing
+
+
+def test_a_teacher_in_a_lesson_makes_a_student_link_that_keeps_the_lessons_controls(open_link):
+    """A lesson's own list of shown controls made the teacher's tab look like a student's: no Lock / Hide."""
+    at = open_link({"lesson": "mode-collapse"})
+    at.session_state["train.share_open"] = True
+    at.run()
+    at.multiselect(key="share.lock").set_value(["r1"]).run()
+    student_link = next(c.value for c in at.code if "lock=r1" in c.value)
+    assert "lesson=mode-collapse" in student_link and "show=" in student_link  # the lesson's list stays
+    student = open_link(dict(part.split("=", 1) for part in student_link.split("?", 1)[1].split("&")))
+    assert student.select_slider(key="live.r1").disabled
+    student.session_state["train.share_open"] = True
+    student.run()
+    assert not [m for m in student.multiselect if m.key == "share.lock"]  # the student's tab: no teacher panel

@@ -55,3 +55,23 @@ def test_the_toggle_enlarges_the_page_and_drops_panels(repo_root, monkeypatch, t
         runner = at.session_state[RUNNER_STATE_KEY]
         st.cache_resource.clear()
         runner._join(10)
+
+
+def test_presentation_mode_stays_on_when_a_page_opens_another(repo_root, monkeypatch, tmp_path):
+    """Lessons' "Open on the Train page" (st.switch_page) dropped the toggle's value: a teacher's projector
+    went back to small type."""
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(tmp_path))
+    monkeypatch.setenv("GENLAB_RUNNER_GRACE_S", "0")
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=60)
+    at.switch_page("pages/lessons.py").run()
+    at.toggle(key="present").set_value(True).run()
+    try:
+        at.button(key=f"open.{next(b.key for b in at.button if b.key.startswith('open.'))[5:]}").click().run()
+        assert not at.exception, at.exception
+        assert at.title[0].value == "Train" and at.toggle(key="present").value
+        at.run()  # and on the runs after
+        assert at.toggle(key="present").value
+    finally:
+        runner = at.session_state[RUNNER_STATE_KEY]
+        st.cache_resource.clear()
+        runner._join(10)

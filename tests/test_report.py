@@ -91,3 +91,15 @@ def test_line_chart_draws_each_curve_and_says_when_there_is_nothing():
     assert (drawn != empty).any(axis=2).sum() > (empty != 255).any(axis=2).sum()  # more ink than the empty frame
     assert is_log_friendly([1e-3, 1.0]) and not is_log_friendly([1.0, 50.0])
     assert not is_log_friendly([0.0, -1.0])  # no positive values: no log axis
+
+
+def test_the_reproduce_section_says_which_link_gives_the_same_first_steps():
+    config = config_for("vae", "shapes", dotted={"objective.beta": 8.0})
+    now, start = "train?family=vae&beta=8", "train?family=vae&beta=1"
+    same = build_report(config, table(), link=now, start_link=now)
+    assert "same first steps" in same and same.count("<a href") == 1
+    changed = build_report(config, table(), link=now, start_link=start)
+    assert changed.index("trains differently") < changed.index("beta=8") < changed.index("so the same first steps") \
+        < changed.index("beta=1")
+    continued = build_report(config, table(), link=now, continued=True)
+    assert "same first steps" not in continued and "continued from a saved run" in continued

@@ -46,10 +46,28 @@ def history_of(table: Table) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return out
 
 
+def _reproduce(link: str, start_link: str, continued: bool) -> str:
+    def anchor(url: str) -> str:
+        return f"<p><a href='{_e(url)}'><code>{_e(url)}</code></a></p>"
+
+    if continued:
+        return ("<p>Open this link in genlab for these settings and seed (this run was continued from a saved "
+                "run, so its own first steps may have had other settings):</p>" + anchor(link))
+    if start_link and start_link != link:
+        return ("<p>Settings were changed while this run trained. This link opens a run with its settings at "
+                "the end, which trains differently from its first step on:</p>" + anchor(link)
+                + "<p>This one opens it as it started (same settings and seed, so the same first steps):</p>"
+                + anchor(start_link))
+    return "<p>Open this link in genlab (same settings and seed, so the same first steps):</p>" + anchor(link)
+
+
 def build_report(config: RunConfig, table: Table, *, samples: Any = None, reference: Any = None, link: str = "",
-                 title: str = "", notes: Sequence[str] = (), generated: str | None = None) -> str:
+                 start_link: str = "", continued: bool = False, title: str = "", notes: Sequence[str] = (),
+                 generated: str | None = None) -> str:
     """The report's HTML text (see the module docstring). `samples`: generated images (N, C, H, W) in
-    [0, 1] or points (N, 2), drawn over `reference` data points; `notes`: lines about the lesson."""
+    [0, 1] or points (N, 2), drawn over `reference` data points; `notes`: lines about the lesson. `link`
+    opens the run's settings now; `start_link`, when they changed while it trained, its settings at step 1;
+    `continued`: the run was opened from a save, so its first steps are not known."""
     history = history_of(table)
     step = int(max((s[-1] for s, _ in history.values()), default=0))
     heading = title or f"genlab run report: {config.name}"
@@ -58,8 +76,7 @@ def build_report(config: RunConfig, table: Table, *, samples: Any = None, refere
              f"<p class='small'>{_e(config.model.family.upper())} on {_e(config.data.name)}, step {step:,}, "
              f"seed {config.seed}; written {_e(when)} by genlab.</p>"]
     if link:
-        parts.append(f"<h2>Reproduce it</h2><p>Open this link in genlab (same settings and seed, so the same "
-                     f"first steps):</p><p><a href='{_e(link)}'><code>{_e(link)}</code></a></p>")
+        parts.append("<h2>Reproduce it</h2>" + _reproduce(link, start_link, continued))
     if notes:
         parts.append("<h2>Lesson</h2><ul>" + "".join(f"<li>{_e(note)}</li>" for note in notes) + "</ul>")
     parts.append("<h2>Setup</h2>" + _setup_table(config))
