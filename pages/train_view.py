@@ -21,6 +21,7 @@ from genlab import pictures, viz
 from genlab.viz.figures import SQUARE_HEIGHT
 from genlab.viz.presentation import presentation
 from genlab.metrics.detectors import detect_for_config
+from genlab.trainers.schedule import learning_rate_note
 from genlab.live import DIVERGED, ERROR, RUNNING
 from pages.presentation import presenting
 from pages.shared import session_runner
@@ -173,6 +174,10 @@ def live_view() -> None:
     refresh = ss.get("live.refresh", 0.5)
     if snap.state == RUNNING:
         st.caption(f"≈ {snap.steps_per_s * refresh:,.0f} steps between refreshes (every {refresh:g} s).")
+    config = runner.config
+    rates = learning_rate_note(snap.step, config.steps, config.optim.lr_cooldown, config.transfer.lr_scale)
+    if rates:
+        st.caption(rates)
     # detectors read the whole run (display view: ≤ DISPLAY_POINTS per series), not only the window shown
     show_quality(snap, snap.history if window is None else runner.snapshot().history)
     tag = f"{id(runner)}-{runner.run_id}"

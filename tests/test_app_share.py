@@ -207,3 +207,12 @@ def test_a_teacher_in_a_lesson_makes_a_student_link_that_keeps_the_lessons_contr
     student.session_state["train.share_open"] = True
     student.run()
     assert not [m for m in student.multiselect if m.key == "share.lock"]  # the student's tab: no teacher panel
+
+
+def test_the_live_view_says_when_the_cool_down_scales_the_learning_rates(open_link):
+    at = open_link({"family": "gan", "dataset": "ring", "steps": "4"})  # the preset cools the last 70 %
+    assert not [c for c in at.caption if "Learning rates in use" in c.value]
+    for _ in range(5):
+        at.button(key="btn.step").click().run()
+    notes = [c.value for c in at.caption if "Learning rates in use" in c.value]
+    assert len(notes) == 1 and "× 0.1 (" in notes[0] and "ended at step 4" in notes[0], notes

@@ -29,6 +29,7 @@ from genlab.metrics.detectors import (
     detect_for_config,
     detect_mode_collapse,
     detect_posterior_collapse,
+    flat_critic,
 )
 from genlab.presets import preset
 from genlab.trainers import DivergenceError, make_trainer
@@ -98,6 +99,31 @@ def test_falling_mode_coverage_is_mode_collapse():
     # a one-mode wobble on a 25-mode grid is noise, not collapse
     wobble = with_readings(healthy_gan_history(), "quality/modes_covered", [10, 20, 24, 23, 24, 23, 22])
     assert detect_mode_collapse(wobble) == []
+
+
+def collapsed(d_real: float, d_fake: float):
+    history = {**healthy_gan_history(), "d/real": noisy(d_real, 300, 0.001, 3), "d/fake": noisy(d_fake, 300, 0.001, 4)}
+    history = with_readings(history, "quality/modes_covered", [3, 6, 8, 8, 6, 4, 2, 1, 1])
+    return with_readings(history, "quality/modes_total", [8] * 9)
+
+
+def test_a_collapse_under_tight_weight_clipping_with_a_flat_d_blames_the_clipping():
+    (finding,) = detect_failures(collapsed(0.5, 0.5), family="gan", gan_loss="nonsaturating", lipschitz_d=True,
+                                 weight_clip=0.005)
+    assert finding.kind == "mode_collapse" and "clipped to ±0.005" in finding.hint and "WGAN-GP" in finding.hint
+    assert "D(x) = 0.500 and D(G(z)) = 0.500" in finding.message
+    # not without clipping, and not when D still tells real from generated apart
+    for history, clip in ((collapsed(0.5, 0.5), 0.0), (collapsed(0.6, 0.4), 0.005)):
+        (finding,) = detect_failures(history, family="gan", gan_loss="nonsaturating", weight_clip=clip)
+        assert "clipped" not in finding.hint and "lower generator learning rate" in finding.hint
+
+
+def test_tight_clipping_makes_a_real_ds_outputs_flat():
+    clipped = ring_gan("nonsaturating", 2e-3, 2e-3, 1).replace(**{"objective.weight_clip": 0.005})
+    _, history = train(clipped, 150)
+    assert flat_critic(history) is not None
+    _, history = train(ring_gan("nonsaturating", 2e-3, 2e-3, 1), 150)
+    assert flat_critic(history) is None
 
 
 @pytest.mark.parametrize("readings, fires", [

@@ -5,7 +5,7 @@ import torch
 
 from genlab.config import ConfigError, RunConfig
 from genlab.trainers import make_trainer
-from genlab.trainers.schedule import cooldown_factor
+from genlab.trainers.schedule import cooldown_factor, learning_rate_note
 from genlab.training import run
 
 TINY = {"data.name": "ring", "data.n_samples": 256, "model.arch": "mlp", "model.width": 16, "model.depth": 1,
@@ -74,3 +74,20 @@ def test_the_cool_down_does_not_change_a_run_before_it_starts():
 def test_a_bad_cool_down_is_a_config_error_naming_the_field(bad):
     with pytest.raises(ConfigError, match="optim.lr_cooldown"):
         RunConfig().replace(**{"optim.lr_cooldown": bad})
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.5])
+def test_the_train_pages_note_gives_the_factor_the_optimizer_uses(scale):
+    """The sliders show the settings; the note under the step counter gives the optimizer's own rate."""
+    config = RunConfig().replace(**{**TINY, "model.family": "gan", "steps": 12, "optim.lr_cooldown": 0.5,
+                                    "transfer.lr_scale": scale, "optim.lr_generator": 2e-3})
+    trainer = make_trainer(config)
+    for step in range(16):
+        note = learning_rate_note(step, 12, 0.5, scale)
+        used = trainer.optimizers["generator"].param_groups[0]["lr"] / 2e-3
+        if used == pytest.approx(1.0):
+            assert note is None, step
+        else:
+            assert f"× {used:.2g} (" in note, (step, note)
+            assert ("cool-down ended at step 12" in note) == (step >= 12)
+        run(trainer, until=step + 1)

@@ -14,7 +14,7 @@ metric was not recorded, as in `MetricHistory.to_lists()` / a saved run's metric
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ D_SATURATION = {  # (D(x) above, D(G(z)) below) meaning D separates real from fa
     "least_squares": (0.9, 0.1),
     "hinge": (1.0, -1.0),
 }
+FLAT_D_GAP = 0.01  # D's mean output on real and on generated data closer than this: D tells them apart no more
 G_GRAD_VANISHED = 0.1  # recent ‖∇G‖ below this fraction of its earlier level = vanished
 EXPLODE_FACTOR = 100.0  # recent |loss| or gradient norm this many times its calmest earlier level = exploding
 EXPLODE_FLOOR = 1.0  # ... where the earlier level counts as at least this (small losses may grow a bit)
@@ -275,12 +276,40 @@ def detect_exploding(history: Mapping[str, Any], *, wasserstein_unconstrained: b
     return []
 
 
+def flat_critic(history: Mapping[str, Any]) -> tuple[float, float] | None:
+    """(D(x), D(G(z))), medians over the last RECENT_STEPS readings, when D gives real and generated data
+    the same answer (closer than FLAT_D_GAP); None otherwise or without enough readings."""
+    _, real = _series(history, "d/real")
+    _, fake = _series(history, "d/fake")
+    n = min(real.size, fake.size, RECENT_STEPS)
+    if n < 20:
+        return None
+    recent_real, recent_fake = float(np.median(real[-n:])), float(np.median(fake[-n:]))
+    return (recent_real, recent_fake) if abs(recent_real - recent_fake) < FLAT_D_GAP else None
+
+
+def blame_clipping(findings: list[Finding], history: Mapping[str, Any], weight_clip: float) -> list[Finding]:
+    """A collapse under weight clipping with a flat D: the clipping is the cause, and the finding says so.
+    Clipping every weight of D to [−c, c] with a small c leaves D almost constant, so G's loss has no
+    slope to follow; adding a penalty on top of the clipping (the generic advice) does not help."""
+    flat = flat_critic(history) if weight_clip > 0 else None
+    if flat is None:
+        return findings
+    hint = (f"D's weights are clipped to ±{weight_clip:g}, which leaves D nearly constant: it gives real and "
+            "generated samples the same answer, so the generator gets no direction. Raise the clipping c, or "
+            "turn clipping off and use WGAN-GP or spectral normalization on D instead.")
+    return [replace(f, message=f"{f.message} D(x) = {flat[0]:.3f} and D(G(z)) = {flat[1]:.3f}: D "
+                                           "no longer tells them apart.", hint=hint)
+            if f.kind == "mode_collapse" else f for f in findings]
+
+
 def detect_failures(history: Mapping[str, Any], *, family: str | None = None, gan_loss: str | None = None,
-                    lipschitz_d: bool = False, kl_warmup_steps: int = 0, diverged_term: str | None = None,
-                    quality: Mapping[str, float] | None = None) -> list[Finding]:
+                    lipschitz_d: bool = False, weight_clip: float = 0.0, kl_warmup_steps: int = 0,
+                    diverged_term: str | None = None, quality: Mapping[str, float] | None = None) -> list[Finding]:
     """Every detector that applies to the run (family "gan"/"vae"; None: decide from the keys present).
 
-    `lipschitz_d`: D has a Lipschitz constraint (WGAN-GP, weight clipping or spectral norm).
+    `lipschitz_d`: D has a Lipschitz constraint (WGAN-GP, weight clipping or spectral norm); `weight_clip`:
+    the clipping c when D's weights are clipped (0: not).
     `quality`: latest on-demand numbers (e.g. {"active_units": 0}) counted as one more reading.
     Critical findings come first.
     """
@@ -291,7 +320,7 @@ def detect_failures(history: Mapping[str, Any], *, family: str | None = None, ga
     is_gan = family == "gan" or (family is None and "d/real" in history)
     is_vae = family == "vae" or (family is None and "loss/kl" in history)
     if is_gan:
-        findings += detect_mode_collapse(history)
+        findings += blame_clipping(detect_mode_collapse(history), history, weight_clip)
         findings += detect_discriminator_overpowering(history, gan_loss)
     if is_vae:
         findings += detect_posterior_collapse(history, kl_warmup_steps)
@@ -305,5 +334,6 @@ def detect_for_config(history: Mapping[str, Any], config, diverged_term: str | N
     objective = config.objective
     lipschitz_d = objective.gp_lambda > 0 or objective.weight_clip > 0 or config.model.spectral_norm_discriminator
     return detect_failures(history, family=config.model.family, gan_loss=objective.gan_loss,
-                           lipschitz_d=lipschitz_d, kl_warmup_steps=objective.kl_warmup_steps,
+                           lipschitz_d=lipschitz_d, weight_clip=objective.weight_clip,
+                           kl_warmup_steps=objective.kl_warmup_steps,
                            diverged_term=diverged_term, quality=quality)

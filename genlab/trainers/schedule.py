@@ -27,3 +27,21 @@ def cooldown_factor(step: int, steps: int, cooldown: float) -> float:
         return 1.0
     progress = min(1.0, (step - start) / (cooldown * steps))
     return 1.0 - (1.0 - COOLDOWN_FLOOR) * progress
+
+
+def learning_rate_note(step: int, steps: int, cooldown: float, transfer_scale: float = 1.0) -> str | None:
+    """In words, how the rates the optimizer uses after `step` updates differ from the learning-rate
+    settings (the sliders): the cool-down and a transfer run's scale; None when they are the settings."""
+    factor = transfer_scale * cooldown_factor(step, steps, cooldown)
+    if factor == 1.0:
+        return None
+    reasons = []
+    if transfer_scale != 1.0:
+        reasons.append(f"× {transfer_scale:g} for a run started from another run's weights")
+    if cooldown > 0 and step > (1.0 - cooldown) * steps:
+        if step >= steps:
+            reasons.append(f"the cool-down ended at step {steps:,}, the run's budget: from there on a tenth")
+        else:
+            reasons.append(f"the cool-down lowers them to a tenth by step {steps:,}, the run's budget")
+    return (f"Learning rates in use: the settings × {factor:.2g} ({'; '.join(reasons)}). "
+            "A new slider value is scaled the same way.")
