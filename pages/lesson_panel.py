@@ -14,7 +14,7 @@ import streamlit as st
 from genlab.config import knob_by_key
 from genlab.lessons import Lesson
 from genlab.lessons.progress import FAILED, PASSED, Progress, advance, judge_challenge, next_step
-from pages.shared import session_runner
+from pages.shared import session_runner, tab_kept
 from pages.train_share import PROGRESS_KEY, apply_settings, close_lesson, current_lesson
 
 ss = st.session_state
@@ -55,6 +55,7 @@ def lesson_panel() -> None:
     if lesson is None:
         return
     progress = ss.setdefault(PROGRESS_KEY, Progress.start(lesson))
+    tab_kept()[PROGRESS_KEY] = progress  # the same object: a reload of the tab goes on from here
     snap = runner.snapshot(last_steps=WINDOW_STEPS)
     advance(progress, lesson, runner.run_id, snap.step, snap.history, snap.config)
     st.subheader(lesson.title)

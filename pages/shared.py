@@ -111,6 +111,12 @@ def session_runner() -> TrainingRunner:
     return runner
 
 
+def tab_kept() -> dict:
+    """What this tab's pages keep with its run, across reloads and reconnects as the run itself (a lesson's
+    progress): st.session_state starts empty on a reload."""
+    return _attach(tab_token()).kept
+
+
 def keep_widget_values(keys) -> None:
     """Keep these widgets' values through runs that do not draw them (a closed lazy panel): Streamlit
     forgets a widget's value when a run does not draw it, but not a value the script set itself."""

@@ -21,6 +21,7 @@ from genlab.share import (
 )
 from genlab.trainers import available_devices
 from pages.presentation import PRESENT_KEY
+from pages.shared import tab_kept
 from pages.train_form import flash, live_key, uploaded_data
 
 ss = st.session_state
@@ -54,7 +55,7 @@ def sync_url(runner) -> View:
     for, or on the tab's first visit the setup its URL describes; then write the run's setup back."""
     lesson_id = ss.pop(OPEN_LESSON_KEY, None)
     if lesson_id is not None:
-        _restore(runner, {"lesson": lesson_id})
+        _restore(runner, {"lesson": lesson_id}, resume=False)
     elif not ss.get(RESTORED_KEY):
         own = {key: st.query_params[key] for key in st.query_params if key not in RESERVED_KEYS}
         if own:
@@ -81,6 +82,7 @@ def link_to(params: dict[str, str]) -> str:
 def close_lesson() -> None:
     ss[VIEW_KEY] = View()
     ss.pop(PROGRESS_KEY, None)
+    tab_kept().pop(PROGRESS_KEY, None)
 
 
 def apply_settings(runner, settings: dict[str, str], fresh_run: bool) -> None:
@@ -106,7 +108,9 @@ def _value(config: RunConfig, key: str):
     return get_dotted(config, knob_by_key(key).path)
 
 
-def _restore(runner, params: dict[str, str]) -> None:
+def _restore(runner, params: dict[str, str], resume: bool = True) -> None:
+    """Open the setup and view of a link or a lesson. `resume`: a lesson this tab was following goes on
+    where it was (a reload); else (opened from the Lessons page) it starts again."""
     lessons, _ = shipped_lessons()
     lesson = lessons.get(params.get("lesson", ""))
     problems: list[Problem] = []
@@ -123,7 +127,9 @@ def _restore(runner, params: dict[str, str]) -> None:
     ss[VIEW_KEY] = view
     ss[REFRESH_KEY] = view.refresh
     if lesson is not None:
-        ss[PROGRESS_KEY] = Progress.start(lesson)
+        kept = tab_kept().get(PROGRESS_KEY) if resume else None
+        ss[PROGRESS_KEY] = kept if kept is not None and kept.lesson_id == lesson.id else Progress.start(lesson)
+        tab_kept()[PROGRESS_KEY] = ss[PROGRESS_KEY]
     for problem in problems:
         flash("warning", str(problem))
     if any(key not in VIEW_KEYS for key in params):  # a setting, even without family and dataset

@@ -80,3 +80,24 @@ def test_a_skipped_step_is_marked_skipped_not_done(lessons_page):
     captions = [c.value for c in at.caption]
     assert any(c.startswith("Skipped at step 1, not met: `range(loss/d over 500 steps) > 0.2`") for c in captions)
     assert not any(c.startswith("Done at step") for c in captions)
+
+
+def test_a_reload_keeps_the_lessons_progress_and_opening_it_again_starts_over(lessons_page, repo_root):
+    at = lessons_page
+    at.button(key="open.circling").click().run()
+    at.switch_page("pages/train.py").run()
+    at.button(key="btn.step").click().run()
+    at.button(key="lesson.skip.0").click().run()
+    assert "▶️ **Step 2.**" in markdown(at)
+    reloaded = AppTest.from_file(str(repo_root / "app.py"), default_timeout=TIMEOUT)
+    for key, value in at.query_params.items():  # the tab's URL: its token, the lesson and the run's setup
+        reloaded.query_params[key] = value[-1] if isinstance(value, list) else value
+    reloaded.switch_page("pages/train.py").run()
+    assert not reloaded.exception, reloaded.exception
+    assert reloaded.session_state[RUNNER_STATE_KEY] is at.session_state[RUNNER_STATE_KEY]
+    text = markdown(reloaded)
+    assert "⏭️ **Step 1.**" in text and "▶️ **Step 2.**" in text
+    reloaded.switch_page("pages/lessons.py").run()
+    reloaded.button(key="open.circling").click().run()  # opened again from the Lessons page: from the start
+    reloaded.switch_page("pages/train.py").run()
+    assert "▶️ **Step 1.**" in markdown(reloaded)

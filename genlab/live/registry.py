@@ -23,7 +23,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from genlab.config import ConfigError
 from genlab.live.capacity import CAPACITY, CapacityLimiter, positive_int_from_env
@@ -60,11 +60,13 @@ class Attachment:
     token: str
     lease: str
     runner: TrainingRunner
+    kept: dict[str, Any]  # what the tab's pages keep with its run across reloads (a lesson's progress)
 
 
 @dataclass
 class _Entry:
     runner: TrainingRunner
+    kept: dict[str, Any] = field(default_factory=dict)
     leases: set[str] = field(default_factory=set)
     detached_at: float | None = None  # when the last session detached (None: a session is attached)
 
@@ -93,7 +95,7 @@ class RunnerRegistry:
             if entry is not None:
                 entry.leases.add(lease)
                 entry.detached_at = None
-                return Attachment(token, lease, entry.runner)
+                return Attachment(token, lease, entry.runner, entry.kept)
         runner = make_runner()  # builds a trainer: not under the lock
         with self._lock:
             entry = self._entries.setdefault(token, _Entry(runner))
@@ -101,7 +103,7 @@ class RunnerRegistry:
             entry.detached_at = None
         if entry.runner is not runner:  # another session of this tab made one meanwhile
             runner.close(timeout=0)
-        return Attachment(token, lease, entry.runner)
+        return Attachment(token, lease, entry.runner, entry.kept)
 
     def detach(self, attachment: Attachment) -> None:
         """The session of `attachment` went away; with no session left, the grace period starts."""
