@@ -160,7 +160,8 @@ with st.container():
     if not presenting():  # fewer panels on a projector
         # Drawn only while open (opening one re-runs the page): a closed panel's widgets would
         # still be re-rendered at every live refresh, which costs a laptop's browser.
-        with st.expander("Evaluate now (FID / ELBO / modes, takes a few seconds)", key="train.evaluate_open",
+        with st.expander("Evaluate now (FID / ELBO / modes: seconds for 2D data, up to a minute for images)",
+                         key="train.evaluate_open",
                          on_change="rerun") as panel:
             if panel.open:
                 evaluate_panel(runner)

@@ -216,3 +216,16 @@ def test_the_live_view_says_when_the_cool_down_scales_the_learning_rates(open_li
         at.button(key="btn.step").click().run()
     notes = [c.value for c in at.caption if "Learning rates in use" in c.value]
     assert len(notes) == 1 and "× 0.1 (" in notes[0] and "ended at step 4" in notes[0], notes
+
+
+@pytest.mark.slow
+def test_evaluate_now_on_a_vae_measures_nll_up_to_k_10_and_says_where_k_100_is(open_link):
+    at = open_link({"family": "vae", "dataset": "shapes", "width": "8"})
+    at.button(key="btn.step").click().run()
+    at.session_state["train.evaluate_open"] = True
+    at.run()
+    at.button(key="btn.evaluate").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    labels = [m.label for m in at.metric]
+    assert "NLL (importance sampling, k = 10)" in labels and not [label for label in labels if "k = 100" in label]
+    assert any("also gives k = 100" in c.value for c in at.caption)
