@@ -172,3 +172,23 @@ def test_every_live_chart_draws():
         picture = raster.figure_picture(fig, 500)
         assert picture.dtype == np.uint8 and picture.shape[1] == 500
         assert (picture < 200).any()  # something drawn besides the background
+
+
+def title_width(picture: np.ndarray) -> int:
+    """Width in pixels of the dark text in the first block of rows holding any (the title's)."""
+    dark = picture.max(axis=2) < 100
+    rows = np.flatnonzero(dark.any(axis=1))
+    block = rows[: int(np.argmax(np.diff(rows) > 1)) + 1] if (np.diff(rows) > 1).any() else rows
+    columns = np.flatnonzero(dark[block].any(axis=0))
+    return int(columns.max() - columns.min() + 1)
+
+
+def test_presentation_modes_font_size_draws_the_whole_chart_larger_at_the_same_picture_size():
+    """The projector's type reached plotly's interactive charts but not the live pictures (8 px on screen)."""
+    spec = flat_line_figure(2.0)
+    spec["layout"]["title"] = {"text": "discriminator loss"}
+    large = {**spec, "layout": {**spec["layout"], "font": {"size": 20}}}
+    small_picture, large_picture = raster.figure_picture(spec, 600), raster.figure_picture(large, 600)
+    assert small_picture.shape == large_picture.shape == (300, 600, 3)
+    assert title_width(large_picture) / title_width(small_picture) == pytest.approx(20 / 12, rel=0.05)
+    assert red_rows(large_picture).size  # the chart is still drawn

@@ -86,8 +86,11 @@ class Canvas:
         picture, dx, dy = label(text, size * self.s, anchor, tuple(fill), vertical)
         self.image.paste(picture, (int(xy[0] * self.s) + dx, int(xy[1] * self.s) + dy), picture)
 
-    def result(self) -> np.ndarray:
-        return np.asarray(self.image.reduce(self.s))
+    def result(self, size: tuple[int, int] | None = None) -> np.ndarray:
+        """The picture at its own size, or resampled to `size` (width, height)."""
+        if size is None or size == (self.image.width // self.s, self.image.height // self.s):
+            return np.asarray(self.image.reduce(self.s))
+        return np.asarray(self.image.resize(size, Image.Resampling.LANCZOS))
 
 
 def dashed(points: np.ndarray, pattern: tuple[int, ...], width: int) -> list[np.ndarray]:

@@ -9,8 +9,9 @@ interactive plotly charts (hover, zoom) instead; both come from the same figure.
 Draws the part of plotly's figure format that genlab.viz writes: scatter / scattergl traces (lines
 with colour, width, dash and opacity, NaN gaps; markers), bars, heatmaps with an explicit colour
 scale, linear and log axes, a second y axis on the right (traces with "yaxis": "y2"), fixed ranges,
-equal x and y scales (yaxis.scaleanchor), the title, a legend below, notes in paper coordinates.
-Everything else (hover text, colour bars' details, fonts) is plotly's business and ignored here.
+equal x and y scales (yaxis.scaleanchor), the title, a legend below, notes in paper coordinates, and
+layout.font.size above plotly's default as one scale for everything (presentation mode's large type).
+Everything else (hover text, colour bars' details, other font settings) is plotly's business and ignored here.
 """
 from __future__ import annotations
 
@@ -25,13 +26,18 @@ from genlab.viz.canvas import (AXIS_COLOUR, DASHES, FONT_SIZE, GRID_COLOUR, TITL
 from genlab.viz.figures import HEIGHT, LightFigure
 
 WIDTH = 720  # pixels of a picture when the caller does not say
+PLOTLY_FONT_SIZE = 12  # plotly's default layout.font.size: the size this module's text sizes stand for
 
 
 def figure_picture(figure: LightFigure | Mapping, width: int = WIDTH) -> np.ndarray:
-    """uint8 (H, W, 3) picture of a plotly figure dict (a LightFigure's spec); H is layout.height."""
+    """uint8 (H, W, 3) picture of a plotly figure dict (a LightFigure's spec); H is layout.height.
+    A layout.font.size of k·PLOTLY_FONT_SIZE (k > 1) draws the chart on a canvas k times smaller, scaled
+    up to the picture's size: text, lines and markers k times larger, still sharp (drawn supersampled)."""
     spec = figure.spec if isinstance(figure, LightFigure) else figure
     layout, traces = spec.get("layout", {}), list(spec.get("data", []))
-    height = int(layout.get("height", HEIGHT))
+    size = (width, int(layout.get("height", HEIGHT)))
+    scale = max(1.0, float((layout.get("font") or {}).get("size", PLOTLY_FONT_SIZE)) / PLOTLY_FONT_SIZE)
+    width, height = round(size[0] / scale), round(size[1] / scale)
     canvas = Canvas(width, height)
     title = (layout.get("title") or {}).get("text", "")
     if title:
@@ -95,7 +101,7 @@ def figure_picture(figure: LightFigure | Mapping, width: int = WIDTH) -> np.ndar
             py = plot[3] - float(note.get("y", 0.5)) * (plot[3] - plot[1])
             canvas.text((px, py), str(note.get("text", "")), anchor="mm")
     draw_legend(canvas, legend, legend_rows, height - 6 - 16 * len(legend_rows))
-    return canvas.result()
+    return canvas.result(size)
 
 
 def axis_title(axis: Mapping) -> str:
