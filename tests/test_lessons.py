@@ -7,7 +7,7 @@ import pytest
 
 from genlab.lessons import LESSONS_DIR, LessonError, load_lesson, load_lessons
 from genlab.lessons.progress import FAILED, OPEN, PASSED, Progress, advance, judge_challenge, next_step
-from genlab.lessons.rehearsal import rehearse
+from genlab.lessons.rehearsal import play_challenge, rehearse
 from genlab.presets import config_for
 from tests.test_lesson_conditions import series
 
@@ -159,3 +159,12 @@ def test_every_shipped_lesson_is_reachable_within_its_budgets(path):
     """A diligent student's run, headless through the training loop: each condition met within its budget."""
     outcomes = rehearse(load_lesson(path))
     assert outcomes and all(outcome.met for outcome in outcomes), [str(o) for o in outcomes]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", [p for p in sorted(LESSONS_DIR.glob("*.toml")) if load_lesson(p).challenge],
+                         ids=lambda p: p.stem)
+def test_no_shipped_challenge_is_passed_by_the_lessons_setup_alone(path):
+    """The mode-collapse challenge was passed at step 1,200 by the setup it asks the student to fix."""
+    outcome = play_challenge(load_lesson(path), {})
+    assert not outcome.met, str(outcome)

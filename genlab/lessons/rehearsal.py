@@ -3,6 +3,7 @@ challenge with its solution; every condition checked on the run's metrics as the
 
     outcomes = rehearse(lesson)              # one Outcome per condition
     assert all(o.met for o in outcomes), [str(o) for o in outcomes]
+    assert not play_challenge(lesson, {}).met  # the setup alone does not pass the challenge
 
 Training goes through genlab.training.run with the app's metric hooks (history, quality), and the
 conditions through genlab.lessons.progress, so a lesson that passes here ticks on the page too
@@ -85,13 +86,16 @@ def rehearse(lesson: Lesson, make_trainer: Callable | None = None, check_every: 
         if met is None:
             next_step(progress, current.trainer.step_count, skipping=True)  # the student skips it and goes on
     if lesson.challenge is not None:
-        outcomes.append(_challenge(lesson, make_trainer, check_every))
+        outcomes.append(play_challenge(lesson, lesson.challenge.solution, make_trainer, check_every))
     return outcomes
 
 
-def _challenge(lesson: Lesson, make_trainer: Callable | None, check_every: int) -> Outcome:
+def play_challenge(lesson: Lesson, settings: Mapping[str, str], make_trainer: Callable | None = None,
+                   check_every: int = CHECK_EVERY) -> Outcome:
+    """The lesson's challenge tried on a fresh run of its setup with `settings` on top (its solution, or
+    nothing: the setup alone should not pass)."""
     challenge = lesson.challenge
-    current = _Run(lesson, challenge.solution, make_trainer, run_id=0)
+    current = _Run(lesson, settings, make_trainer, run_id=0)
     progress = Progress.start(lesson)
     while True:
         status = judge_challenge(progress, challenge, 0, current.trainer.step_count, 0.0, current.recent(),
