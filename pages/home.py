@@ -5,6 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages.presentation import presenting
 from pages.shared import use_app_navigation
 
 use_app_navigation()
@@ -27,7 +28,8 @@ st.page_link("pages/dirac.py", label="Dirac-GAN lab: see why R1 makes a GAN conv
              icon=":material/insights:")
 st.page_link("pages/draw.py", label="Draw your own 2D data and train a GAN on it", icon=":material/draw:")
 
-left, right = st.columns(2)
+# on a projector the type is larger: one column, so the formulas keep their width (two clipped them)
+left, right = (st.container(), st.container()) if presenting() else st.columns(2)
 with left:
     st.subheader("GAN: a generator against a discriminator")
     st.markdown(
@@ -66,7 +68,7 @@ with right:
 
 st.subheader("Norm regularization: keeping training stable")
 st.markdown("Each of these is a slider on the Train page (spectral norm needs a Reset: it changes the model).")
-reg = st.columns(2)
+reg = (st.container(), st.container()) if presenting() else st.columns(2)
 with reg[0]:
     st.markdown("**Weight-norm penalties** add to a network's loss")
     st.latex(r"\lambda_1 \sum_{W} \sum_{ij} |W_{ij}| \qquad \lambda_2 \sum_{W} \|W\|_F^2")

@@ -20,6 +20,12 @@ html { font-size: 20px !important; }
 [data-testid="stWidgetLabel"] p { font-size: 1rem !important; }
 [data-testid="stCaptionContainer"] { font-size: 0.95rem; color: #222; }
 h1 { font-size: 2.2rem !important; }
+/* larger type in the same columns: button labels wrap instead of ending in "…", wide formulas scroll */
+[data-testid="stBaseButton-primary"], [data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-tertiary"] {
+  height: auto; }
+[data-testid^="stBaseButton"] p, [data-testid="stPageLink"] p { white-space: normal !important;
+  overflow-wrap: anywhere; text-overflow: clip !important; overflow: visible !important; }
+.katex-display { overflow-x: auto; overflow-y: hidden; }
 </style>"""
 
 

@@ -35,6 +35,7 @@ ss = st.session_state
 OPEN_RUN_KEY = "open_run"  # set by the Runs page ("Continue training"): the folder of a run to load
 STEP_KINDS = {"step": "both", "step_d": "d", "step_g": "g"}
 SHOWN_FLASH_KEY = "train.shown_flash"  # the messages on screen, until the next command
+HIDE_STATUS_WIDGET = "[data-testid='stStatusWidget'] { display: none; }"
 
 
 def open_run(runner: TrainingRunner, path: str) -> str | None:
@@ -140,6 +141,9 @@ if opened is not None:
     ss[SAVE_NAME_KEY] = name_after_opening(opened)
 
 st.title("Train")
+# Streamlit's header shows "Running… Stop" through every refresh of the live view; its Stop ends a script
+# run, not the training, and students clicked it for the page's own Stop
+st.html(f"<style>{HIDE_STATUS_WIDGET}</style>")
 ss.pop(SHOWN_FLASH_KEY, None)
 # Every block above the live fragment sits in a container of its own, drawn on every run, so the
 # fragment keeps its place in the page whatever appears above it (a precaution: the frontend failures

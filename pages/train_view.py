@@ -25,10 +25,12 @@ from genlab.trainers.schedule import learning_rate_note
 from genlab.live import DIVERGED, ERROR, RUNNING
 from pages.presentation import presenting
 from pages.shared import session_runner
+from pages.train_share import current_lesson
 
 ss = st.session_state
 WINDOWS = ("all", "500", "2000", "10000")  # "Steps shown": the whole run, or the latest N steps
 SCENE_WIDTH = SQUARE_HEIGHT + 60  # the 2D scene's picture: its square plot and D's colour bar
+NARROW_COLUMNS = 4  # quality-table columns beside a lesson
 SAMPLES_WIDTH = 384  # pixels the sample grid is scaled towards (whole-number factors)
 
 
@@ -92,10 +94,10 @@ def latest(history, key: str) -> float | None:
     return float(series[1][-1])
 
 
-def quality_row(history) -> str:
-    """The run's latest cheap quality numbers as one markdown table (labels over values; "" when it has
-    none yet). One element, not a st.metric each: eight metrics re-rendered twice a second took about
-    7 % of a laptop's main thread (benchmarks/browser_cost.py), a table of the same numbers a fraction."""
+def quality_row(history, per_row: int = len(QUALITY_METRICS)) -> str:
+    """The run's latest cheap quality numbers as markdown tables of at most `per_row` columns (labels over
+    values; "" when it has none yet). One element, not a st.metric each: eight metrics re-rendered twice a
+    second took about 7 % of a laptop's main thread (benchmarks/browser_cost.py), a table a fraction."""
     shown = []
     total = latest(history, "quality/modes_total")
     for key, label, fmt in QUALITY_METRICS:
@@ -108,13 +110,17 @@ def quality_row(history) -> str:
         shown.append((label, text))
     if not shown:
         return ""
-    labels, values = zip(*shown)
-    return "| " + " | ".join(labels) + " |\n|" + ":---:|" * len(shown) + "\n| " + " | ".join(values) + " |"
+    tables = []
+    for start in range(0, len(shown), per_row):
+        labels, values = zip(*shown[start : start + per_row])
+        tables.append("| " + " | ".join(labels) + " |\n|" + ":---:|" * len(labels) + "\n| " + " | ".join(values) + " |")
+    return "\n\n".join(tables)
 
 
-def show_quality(snap, history) -> None:
-    """The run's latest cheap quality numbers, and the failure detectors' findings on its history."""
-    row = quality_row(history)
+def show_quality(snap, history, narrow: bool = False) -> None:
+    """The run's latest cheap quality numbers, and the failure detectors' findings on its history.
+    `narrow`: the view shares the page with a lesson (eight columns overflowed onto its text at 1280 px)."""
+    row = quality_row(history, NARROW_COLUMNS if narrow else len(QUALITY_METRICS))
     if row:
         st.markdown(row)
     findings = detect_for_config(history, snap.config, diverged_term=snap.diverged_term or None)
@@ -160,7 +166,7 @@ def live_view() -> None:
     choice = ss.get("view.window") or "all"  # None when the selected option is clicked again
     window = None if choice == "all" else int(choice)
     snap = runner.snapshot(want_scene=ss.get("view.scene", True), last_steps=window)
-    cols = st.columns(5)
+    cols = st.columns([1, 0.8, 0.8, 1.3, 1.1])  # "running (slow motion)" and "cpu · bf16" need the room
     cols[0].metric("Step", f"{snap.step:,}")
     cols[1].metric("Steps/s", f"{snap.steps_per_s:,.0f}" if snap.state == RUNNING else "–")
     cols[2].metric("Elapsed", fmt_seconds(snap.elapsed_s))
@@ -179,7 +185,7 @@ def live_view() -> None:
     if rates:
         st.caption(rates)
     # detectors read the whole run (display view: ≤ DISPLAY_POINTS per series), not only the window shown
-    show_quality(snap, snap.history if window is None else runner.snapshot().history)
+    show_quality(snap, snap.history if window is None else runner.snapshot().history, narrow=current_lesson() is not None)
     tag = f"{id(runner)}-{runner.run_id}"
     live = snap.state == RUNNING or not ss.get("view.interactive", False)
 

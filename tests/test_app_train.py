@@ -458,6 +458,8 @@ def test_quality_row_is_one_table_of_the_latest_values_in_the_declared_order():
                                                                        "High-quality samples"]
     assert rule == "|:---:|:---:|"
     assert [cell.strip() for cell in values.strip("|").split("|")] == ["7 / 8", "95%"]
+    first, second = quality_row(history, per_row=1).split("\n\n")  # beside a lesson: tables of fewer columns
+    assert "Modes covered" in first and "High-quality" not in first and second.splitlines()[-1] == "| 95% |"
 
 
 def test_evaluate_now_button_shows_metrics(app):

@@ -75,3 +75,12 @@ def test_presentation_mode_stays_on_when_a_page_opens_another(repo_root, monkeyp
         runner = at.session_state[RUNNER_STATE_KEY]
         st.cache_resource.clear()
         runner._join(10)
+
+
+def test_home_puts_its_formulas_in_one_column_on_a_projector(repo_root):
+    """At 1280 px with the larger type, the two columns clipped the display formulas (446-572 px in 380)."""
+    at = AppTest.from_file(str(repo_root / "app.py"), default_timeout=60)
+    at.run()
+    assert len(at.columns) == 4  # the GAN / VAE and the regularizer columns
+    at.toggle(key="present").set_value(True).run()
+    assert not at.exception and len(at.columns) == 0 and len(at.latex) >= 6
