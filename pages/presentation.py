@@ -24,7 +24,7 @@ h1 { font-size: 2.2rem !important; }
 [data-testid="stBaseButton-primary"], [data-testid="stBaseButton-secondary"], [data-testid="stBaseButton-tertiary"] {
   height: auto; }
 [data-testid^="stBaseButton"] p, [data-testid="stPageLink"] p { white-space: normal !important;
-  overflow-wrap: anywhere; text-overflow: clip !important; overflow: visible !important; }
+  overflow-wrap: normal; word-break: keep-all; text-overflow: clip !important; overflow: visible !important; }
 .katex-display { overflow-x: auto; overflow-y: hidden; }
 </style>"""
 
