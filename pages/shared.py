@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
+from genlab.cli.args import ENV_CHECKPOINT_DIR
 from genlab.config import RunConfig
 from genlab.presets import config_for
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
     from genlab.live import Attachment, TrainingRunner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENV_CHECKPOINT_DIR = "GENLAB_CHECKPOINT_DIR"
 RUNNER_STATE_KEY = "genlab_runner"  # st.session_state[...] = this tab's runner (tests and other pages read it)
 TAB_PARAM = "tab"  # the page URL's query parameter holding the tab token
 TAB_TOKEN_KEY = "genlab_tab"  # st.session_state[...] = this tab's token

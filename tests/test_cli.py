@@ -296,3 +296,14 @@ def test_interrupt_saves_the_steps_done_and_exits_130(tmp_path, capsys, monkeypa
     assert err.startswith("genlab: interrupted at step 6; saved ") and len(err.splitlines()) == 1
     loaded = load_run("cut", root=tmp_path)
     assert loaded.trainer.step_count == 6 and loaded.history["step"] == [float(s) for s in range(1, 7)]
+
+
+def test_the_runs_folder_defaults_to_the_apps(trained_root, tmp_path, monkeypatch):
+    """With GENLAB_CHECKPOINT_DIR set (the app's runs folder), the CLI reads and writes there by default."""
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", str(trained_root))
+    listed = genlab("list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0 and "ring" in {run["name"] for run in json.loads(listed.stdout)}, listed.stderr
+    assert not (tmp_path / "checkpoints").exists()
+    monkeypatch.setenv("GENLAB_CHECKPOINT_DIR", "")  # unset: ./checkpoints, as before
+    listed = genlab("list", "--json", cwd=tmp_path)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []

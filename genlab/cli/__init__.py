@@ -17,14 +17,22 @@ ends with exit status 2 and one line "genlab: error: ..." on stderr; a diverged 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from genlab.cli.args import PROG, Parser, UsageError, int_in
+from genlab.cli.args import DEFAULT_ROOT, ENV_CHECKPOINT_DIR, PROG, Parser, UsageError, int_in
 from genlab.cli.commands import MAX_SAMPLES, cmd_eval, cmd_list, cmd_sample
 from genlab.cli.flags import add_config_flags
 from genlab.cli.train import cmd_train, config_from_args
 
 __all__ = ["build_parser", "config_from_args", "main"]
+
+
+def add_root(command: argparse.ArgumentParser) -> None:
+    """--root, whose default is the app's runs folder when GENLAB_CHECKPOINT_DIR names one: runs trained
+    with the CLI then show on the app's Runs page, and the app's runs can be sampled and evaluated."""
+    command.add_argument("--root", default=os.environ.get(ENV_CHECKPOINT_DIR) or DEFAULT_ROOT,
+                         help=f"folder of runs (default: ${ENV_CHECKPOINT_DIR} if set, else {DEFAULT_ROOT})")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--config", metavar="RUN.json", help="run config (JSON); flags override its values")
     train.add_argument("--resume", metavar="RUN", help="continue a saved run (name under --root, or a folder)")
     add_config_flags(train)
-    train.add_argument("--root", default="checkpoints", help="folder of runs (default: checkpoints)")
+    add_root(train)
     train.add_argument("--save-every", type=int_in(1, 10**9), default=None, metavar="N",
                        help="also save every N steps (the run is always saved at the end)")
     train.add_argument("--log-every", type=int_in(1, 10**9), default=1, metavar="N",
@@ -54,12 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", required=True, help="output file: .png (grid or scatter) or .csv (2D points)")
     sample.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0, help="seed of the latent noise")
     sample.add_argument("--nrow", type=int_in(1, 1000), default=None, help="images per row of the grid")
-    sample.add_argument("--root", default="checkpoints")
+    add_root(sample)
     sample.add_argument("--device", default=None, help="auto, cpu, cuda or mps (default: the run's)")
     sample.set_defaults(func=cmd_sample)
 
     listing = commands.add_parser("list", help="list saved runs")
-    listing.add_argument("--root", default="checkpoints")
+    add_root(listing)
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.set_defaults(func=cmd_list)
 
@@ -69,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--seed", type=int_in(0, 2**63 - 1), default=0)
     evaluate.add_argument("--k", type=int_in(1, 5000), nargs="+", default=[1, 10, 100],
                           help="importance samples for the VAE NLL estimates")
-    evaluate.add_argument("--root", default="checkpoints")
+    add_root(evaluate)
     evaluate.add_argument("--device", default=None)
     evaluate.set_defaults(func=cmd_eval)
     return parser

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 
 PROG = "genlab"
+ENV_CHECKPOINT_DIR = "GENLAB_CHECKPOINT_DIR"  # the app's runs folder, and the CLI's --root by default
+DEFAULT_ROOT = "checkpoints"  # genlab.runs.DEFAULT_ROOT (imported without torch here)
 
 
 class UsageError(Exception):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from genlab import safe_json
-from genlab.cli.args import PROG, UsageError
+from genlab.cli.args import DEFAULT_ROOT, PROG, UsageError
 from genlab.cli.flags import check_family, command_flags, flag, flag_values, flag_words
 
 
@@ -58,7 +58,7 @@ def config_from_args(args: argparse.Namespace):
 
     flags = flag_values(args)
     from_file = _with_parent_model(_read_config_file(args.config) if args.config else {}, flags,
-                                   getattr(args, "root", "checkpoints"))
+                                   getattr(args, "root", DEFAULT_ROOT))
     model = from_file.get("model") if isinstance(from_file.get("model"), dict) else {}
     data = from_file.get("data") if isinstance(from_file.get("data"), dict) else {}
     family = flags.get("model.family", model.get("family", ModelConfig.family))
