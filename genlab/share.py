@@ -64,11 +64,6 @@ class View:
     def locks(self, knob: Knob) -> bool:
         return bool(_names(knob) & set(self.lock))
 
-    @property
-    def restricted(self) -> bool:
-        """Whether some controls are hidden or locked (a teacher's link for students)."""
-        return bool(self.show or self.hide or self.lock)
-
 
 @dataclasses.dataclass(frozen=True)
 class Problem:

@@ -43,8 +43,8 @@ def share_panel(runner, view: View) -> None:
     st.code(link, language=None, wrap_lines=True)
     first = first_losses(runner)
     start = runner.start_config
-    if first and start is not None:
-        start_params = config_to_params(start, view)
+    start_params = config_to_params(start, view) if start is not None else None
+    if first and start_params is not None:
         if start_params == params:
             st.caption(f"First step of this run: {first}. Same link, same numbers.")
         else:
@@ -57,7 +57,7 @@ def share_panel(runner, view: View) -> None:
             st.caption(f"First step of this run: {first}. Same link, same numbers.")
     if not _restricted_by_link(view):
         _teacher(runner, view)
-    start_link = link_to(config_to_params(start, view)) if start is not None else ""
+    start_link = link_to(start_params) if start_params is not None else ""
     st.download_button("Download the run report (HTML)", data=_report_maker(runner, link, start_link),
                        file_name=report_file_name(runner.config, runner.step_count), mime="text/html",
                        key="share.report", on_click="ignore", icon=":material/download:",

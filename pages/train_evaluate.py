@@ -44,10 +44,13 @@ def evaluate_now() -> None:
         flash("error", f"Evaluation failed: {type(exc).__name__}: {plain(exc)}")
 
 
+def _ask_for_evaluation() -> None:
+    ss[PENDING_KEY] = True
+
+
 def evaluate_panel(runner) -> None:
     # a run in a worker process that is still being set up has nothing to measure yet
-    st.button("Evaluate now", key="btn.evaluate", disabled=not runner.ready, on_click=ss.__setitem__,
-              args=(PENDING_KEY, True),
+    st.button("Evaluate now", key="btn.evaluate", disabled=not runner.ready, on_click=_ask_for_evaluation,
               help="Measure the slower quality numbers now (between two steps) and add them to the curves.")
     if ss.pop(PENDING_KEY, False):  # measured here, not in the click's callback: the spinner shows in the panel
         points, vae = runner.config.data.name in TOY2D_DATASETS, runner.config.model.family == "vae"

@@ -180,7 +180,7 @@ def live_view() -> None:
     refresh = ss.get("live.refresh", 0.5)
     if snap.state == RUNNING:
         st.caption(f"≈ {snap.steps_per_s * refresh:,.0f} steps between refreshes (every {refresh:g} s).")
-    config = runner.config
+    config = snap.config
     rates = learning_rate_note(snap.step, config.steps, config.optim.lr_cooldown, config.transfer.lr_scale)
     if rates:
         st.caption(rates)

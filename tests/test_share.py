@@ -131,7 +131,6 @@ def test_view_shows_hides_and_locks_by_key_and_by_group():
     view = View(show=("r1", "setup"), lock=("live",))
     assert view.shows(r1) and view.shows(seed) and view.locks(r1) and not view.locks(seed)
     assert not View(show=("seed",)).shows(r1) and not View(hide=("r1",)).shows(r1) and View().shows(beta)
-    assert View(lock=("seed",)).restricted and not View(refresh=2.0).restricted
 
 
 # --- drawings --------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 A user's CSV may be in pixels, metres or millimetres. The networks start out producing values near
 the origin at unit scale, and every default (learning rates, R1 γ, the MLP's width) was tuned on the
-ring of radius 2: the ring scaled by 100 covered one of its 8 modes after 3,000 steps, scaled by 0.01
-no sample came near a mode (README, "Your own 2D points"). So the trainers see user points through
+ring of radius 2 around the origin: the ring moved to (300, −40) gave at most one of its 8 modes in
+3,000 steps at any scale from 0.01 to 1,000 (benchmarks/points_scale.py). So the trainers see user points through
 
     model = (x − centre) / scale,        x = centre + scale · model,
 

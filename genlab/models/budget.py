@@ -79,7 +79,7 @@ def computing_layers(net: nn.Module) -> list[nn.Module]:
 
 
 def activations_per_sample(net: nn.Module, in_shape: tuple[int, ...]) -> int:
-    """How many values the layers of `net` output for one sample: the outputs of its leaf modules in one
+    """How many values the layers of `net` output for one sample: the outputs of its computing layers in one
     forward pass, in eval mode, on the device of `net`'s weights; model_size builds its networks on
     PyTorch's meta device, where the pass works out shapes only (nothing is allocated or computed).
     Any architecture, residual blocks included; what a forward computes outside a module (a residual
