@@ -83,20 +83,22 @@ class PlainGAN:
         opt = trainer.config.optim
         self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_discriminator, betas=(opt.beta1, opt.beta2), fused=True)
         self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_generator, betas=(opt.beta1, opt.beta2), fused=True)
-        x = trainer.data.x.float()
+        x = trainer.data.x.float().cpu()
         if trainer.data.kind == "images":
             x = x.div(255).mul(2).sub(1)  # the generator's tanh range, as the trainer feeds D
         self.loader = forever(DataLoader(TensorDataset(x), batch_size=opt.batch_size, shuffle=True, drop_last=True))
+        self.device = trainer.device
         self.latent_dim = trainer.latent_dim
         self.r1_gamma = trainer.config.objective.r1_gamma
         self.criterion = torch.nn.BCEWithLogitsLoss()
 
     def step(self) -> None:
         (real,) = next(self.loader)
+        real = real.to(self.device)
         b = real.shape[0]
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
         self.D.zero_grad()
-        label = torch.full((b,), 1.0)
+        label = torch.full((b,), 1.0, device=self.device)
         if self.r1_gamma > 0:
             real.requires_grad_(True)
         out_real = self.D(real)
@@ -105,7 +107,7 @@ class PlainGAN:
             (grad,) = torch.autograd.grad(out_real.sum(), real, create_graph=True)
             err_real = err_real + 0.5 * self.r1_gamma * grad.pow(2).reshape(b, -1).sum(1).mean()
         err_real.backward()
-        fake = self.G(torch.randn(b, self.latent_dim))
+        fake = self.G(torch.randn(b, self.latent_dim, device=self.device))
         label.fill_(0.0)
         err_fake = self.criterion(self.D(fake.detach()), label)
         err_fake.backward()
@@ -126,13 +128,15 @@ class PlainVAE:
         self.vae = copy.deepcopy(trainer.vae)
         opt = trainer.config.optim
         self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_decoder, betas=(opt.beta1, opt.beta2), fused=True)
-        x = trainer.data.x.float()
+        x = trainer.data.x.float().cpu()
         if trainer.data.kind == "images":
             x = x.div(255)
+        self.device = trainer.device
         self.loader = forever(DataLoader(TensorDataset(x), batch_size=opt.batch_size, shuffle=True, drop_last=True))
 
     def step(self) -> None:
         (x,) = next(self.loader)
+        x = x.to(self.device)
         self.optimizer.zero_grad()
         recon, mu, logvar = self.vae(x)
         bce = F.binary_cross_entropy_with_logits(recon, x, reduction="sum")
@@ -158,16 +162,29 @@ def one_by_one(step):
     return train
 
 
-def matmul_peak_gflops(n: int = 1024, seconds: float = 1.0) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def synchronize(device: str) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously; a timer must not stop before it)."""
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak_gflops(device: str = "cpu", dtype: torch.dtype = torch.float32, seconds: float = 1.0) -> float:
+    """The best GFLOP/s of an n×n matmul in `dtype` on `device` (n = 8192 on CUDA, 1024 on a CPU), each
+    timing a batch of 4 products."""
+    n = 8192 if device == "cuda" else 1024
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
     for _ in range(3):
         a @ b
+    synchronize(device)
     best = 0.0
     end = time.perf_counter() + seconds
     while time.perf_counter() < end:
         t = time.perf_counter()
-        a @ b
-        best = max(best, 2 * n**3 / (time.perf_counter() - t) / 1e9)
+        for _ in range(4):
+            a @ b
+        synchronize(device)
+        best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t) / 1e9)
     return best
 
 
@@ -194,16 +211,18 @@ def flops_of(train) -> int:
     return counter.total
 
 
-def clock() -> float:
-    """CPU seconds of this thread when torch runs on it alone (time the machine spent elsewhere, e.g. on
-    other virtual machines, left out), else wall seconds."""
-    return time.thread_time() if torch.get_num_threads() == 1 else time.perf_counter()
+def clock(device: str = "cpu") -> float:
+    """CPU seconds of this thread when torch runs on the CPU in it alone (time the machine spent
+    elsewhere, e.g. on other virtual machines, left out), else wall seconds."""
+    return time.thread_time() if device == "cpu" and torch.get_num_threads() == 1 else time.perf_counter()
 
 
-def rate(train, n: int) -> float:
-    start = clock()
+def rate(train, n: int, device: str = "cpu") -> float:
+    synchronize(device)
+    start = clock(device)
     train(n)
-    return n / (clock() - start)
+    synchronize(device)
+    return n / (clock(device) - start)
 
 
 @dataclass
@@ -235,13 +254,14 @@ def spread(rates_by_instance: list[list[float]]) -> float:
     return max(medians) / min(medians) - 1
 
 
-def bench(name: str, rounds: int, seconds: float, instances: int, precision: str = "fp32") -> Result:
+def bench(name: str, rounds: int, seconds: float, instances: int, precision: str = "fp32",
+          device: str = "cpu") -> Result:
     """`instances` independent genlab trainers and plain loops (one pair per instance, the plain copy of
     its trainer's networks): the same code runs a few % faster or slower in one instance than in another
     (presumably where its tensors lie in memory), as large as the gaps measured here, so one pair would mistake
     that for the loops' difference. Each round times every pair back to back, genlab first in even
     rounds and plain first in odd ones."""
-    config = model_config(name, precision=precision)
+    config = model_config(name, precision=precision, device=device)
     pairs = []
     for instance in range(instances):
         torch.manual_seed(instance)
@@ -249,7 +269,7 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
         plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
         pairs.append((through_the_loop(trainer), one_by_one(plain.step)))
     flops_g, flops_p = flops_of(pairs[0][0]), flops_of(pairs[0][1])
-    n = round_length(rate(pairs[0][0], 3), seconds, config.stats_every)  # also warms up
+    n = round_length(rate(pairs[0][0], 3, device), seconds, config.stats_every)  # also warms up
     for genlab_side, _ in pairs[1:]:
         genlab_side(3)
     for _, plain_side in pairs:
@@ -260,9 +280,9 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
     for index in range(rounds):
         for instance, (genlab_side, plain_side) in enumerate(pairs):
             if index % 2 == 0:
-                g, p = rate(genlab_side, n), rate(plain_side, n)
+                g, p = rate(genlab_side, n, device), rate(plain_side, n, device)
             else:
-                p, g = rate(plain_side, n), rate(genlab_side, n)
+                p, g = rate(plain_side, n, device), rate(genlab_side, n, device)
             genlab_rates[instance].append(g)
             plain_rates[instance].append(p)
             ratios.append(g / p)
@@ -271,18 +291,18 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
                   flops_g, flops_p)
 
 
-def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
+def breakdown(name: str, rounds: int, seconds: float, device: str = "cpu") -> dict[str, float]:
     """ms per step of genlab's loop with its extras removed one by one, next to the plain loop.
 
     "no history": the loop without hooks; "no layer stats": also stats_every huge (the per-layer
     Frobenius/spectral norms, every 25 steps by default); "bare": also no divergence checks and no
     metric readout (what remains is the model's own work).
     """
-    config = model_config(name, precision="fp32")
+    config = model_config(name, precision="fp32", device=device)
     full = make_trainer(config)
     no_history = make_trainer(config)
-    no_stats = make_trainer(model_config(name, precision="fp32", stats_every=1_000_000))
-    bare = make_trainer(model_config(name, precision="fp32", stats_every=1_000_000))
+    no_stats = make_trainer(config.replace(stats_every=1_000_000))
+    bare = make_trainer(config.replace(stats_every=1_000_000))
     bare._check_finite = lambda values: None
 
     def count_only(metrics):
@@ -294,15 +314,17 @@ def breakdown(name: str, rounds: int, seconds: float) -> dict[str, float]:
     sides = {"genlab": through_the_loop(full), "genlab, no history": through_the_loop(no_history, record=False),
              "genlab, no layer stats": through_the_loop(no_stats, record=False),
              "genlab, bare": through_the_loop(bare, record=False), "plain": one_by_one(plain.step)}
-    n = round_length(rate(sides["genlab"], 3), seconds, config.stats_every)
+    n = round_length(rate(sides["genlab"], 3, device), seconds, config.stats_every)
     times: dict[str, list[float]] = {k: [] for k in sides}
     for _ in range(rounds):
         for key, train in sides.items():
-            times[key].append(1e3 / rate(train, n))
+            times[key].append(1e3 / rate(train, n, device))
     result = {k: statistics.median(v) for k, v in times.items()}
+    synchronize(device)
     start = time.perf_counter()
     for _ in range(3):
         full.layer_stats()
+    synchronize(device)
     result["layer_stats() call"] = (time.perf_counter() - start) / 3 * 1e3
     result["stats_every"] = config.stats_every
     return result
@@ -350,10 +372,16 @@ def main() -> int:
                              "like with like; auto is what the app and the CLI use (bf16 for image models on a "
                              "CPU with bf16 instructions)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
+                        help="where both loops train (cuda: the plain loop moves each batch there, as the "
+                             "examples do; timed in wall seconds with a synchronize at each end)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time genlab without its per-layer stats and without its checks/metrics")
     args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("train_bench: error: --device cuda, but torch sees no CUDA device", file=sys.stderr)
+        return 2
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -365,17 +393,19 @@ def main() -> int:
         print(f"warning: the machine is busy (load {load:.1f} on {os.cpu_count()} CPUs); with "
               f"{torch.get_num_threads()} threads torch waits for descheduled threads and timings collapse "
               "(10-50x here). --threads 1 gives stable ratios on a shared machine.", flush=True)
-    peak = matmul_peak_gflops()
-    print(f"float32 matmul peak (1024x1024, best of 1 s): {peak:.1f} GFLOP/s", flush=True)
+    if args.device == "cuda":
+        print(f"CUDA device: {torch.cuda.get_device_name()}", flush=True)
+    peak = matmul_peak_gflops(args.device)
+    print(f"float32 matmul peak on {args.device} (best of 1 s): {peak:.1f} GFLOP/s", flush=True)
     results = []
     for name in args.models:
-        r = bench(name, args.rounds, args.seconds, args.instances, args.precision)
+        r = bench(name, args.rounds, args.seconds, args.instances, args.precision, args.device)
         print(f"  {name}: genlab {r.genlab:.1f} steps/s, plain {r.plain:.1f} steps/s, ratio {r.ratio:.2f}; instances "
               f"differ by {100 * r.spread_genlab:.0f} % (genlab) / {100 * r.spread_plain:.0f} % (plain)", flush=True)
         results.append(r)
     print()
     print(table(results, peak))
-    print(f"\ngenlab's precision setting: {args.precision}. "
+    print(f"\nDevice: {args.device}; genlab's precision setting: {args.precision}. "
           f"{args.rounds} rounds of ~{args.seconds} s per side and instance, {args.instances} instances; steps/s "
           "are medians, the ratio is the median (and quartiles) of the back-to-back pairs' ratios; instance "
           "spread: the fastest instance's median over the slowest's. "
@@ -383,7 +413,7 @@ def main() -> int:
     if args.breakdown:
         print("\nWhere genlab's time goes (ms per step, medians of alternating rounds):")
         for name in args.models:
-            parts = breakdown(name, args.rounds, args.seconds / 2)
+            parts = breakdown(name, args.rounds, args.seconds / 2, args.device)
             every = parts.pop("stats_every")
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f" (every {every:g} steps)")
     if args.json:

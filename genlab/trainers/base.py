@@ -136,14 +136,15 @@ class Trainer:
     # --- precision and memory layout -------------------------------------------------------------
     @property
     def precision(self) -> str:
-        """"bf16" or "fp32": config.precision with "auto" resolved: bf16 on CUDA, and for image models on a
-        CPU with bf16 instructions (there an image model's step took 0.70-0.96x the float32 time and FID
-        at equal CPU time came out no worse; 2D point models, whose steps are mostly per-operation
-        overhead, got slower); fp32 elsewhere."""
+        """"bf16" or "fp32": config.precision with "auto" resolved: bf16 for image models on a CPU with bf16
+        instructions (there an image model's step took 0.70-0.96x the float32 time and FID at equal CPU
+        time came out no worse; 2D point models, whose steps are mostly per-operation overhead, got
+        slower); fp32 elsewhere, CUDA included. On an H200 (benchmarks/gpu_bench.py --sweep) bf16
+        autocast ran every shipped model at 0.60-0.87x its float32 speed, and their image models up to
+        a step of 145 GFLOP at 0.74-0.95x: steps this small wait on kernel launches, and autocast adds
+        casts. It paid (1.10x) only at 583 GFLOP a step, far beyond what the playground trains."""
         if self.config.precision != "auto":
             return self.config.precision
-        if self.device.type == "cuda":
-            return "bf16"
         if self.device.type == "cpu" and self.data.kind == "images" and cpu_has_native_bf16():
             return "bf16"
         return "fp32"
@@ -207,26 +208,28 @@ class Trainer:
     def _finish_step(self, metrics: dict[str, Tensor | float]) -> dict[str, float]:
         """Read the step's metrics and the watched terms to floats in one device-to-host copy, raise
         DivergenceError for the first non-finite watched term, else count the step. A vector metric
-        "kl/dim" becomes "kl/dim_0", "kl/dim_1", ..."""
+        "kl/dim" becomes "kl/dim_0", "kl/dim_1", ... Plain numbers (a schedule's β) stay on the host:
+        copying a host number to a CUDA device makes the host wait too."""
         watched, self._watched = self._watched, []
-        names: list[str] = []
-        parts: list[Tensor] = []
-        for name, value in metrics.items():
-            value = torch.as_tensor(value, dtype=torch.float32, device=self.device)
-            if value.dim() == 0:
-                names.append(name)
-            else:
-                names.extend(f"{name}_{i}" for i in range(value.numel()))
-            parts.append(value.reshape(-1))
-        parts.extend(value.float().reshape(-1) for _, value in watched)
-        values = torch.cat(parts).cpu().tolist()
-        for (name, _), value in zip(watched, values[len(names):]):
+        tensors = [value.detach().float().reshape(-1) for value in metrics.values() if isinstance(value, Tensor)]
+        parts = tensors + [value.float().reshape(-1) for _, value in watched]
+        values = torch.cat(parts).cpu().tolist() if parts else []
+        checked = values[sum(part.numel() for part in tensors):]
+        for (name, _), value in zip(watched, checked):
             if not math.isfinite(value):
                 raise DivergenceError(name, self.step_count + 1, value)
         self.step_count += 1
         if self.config.optim.lr_cooldown > 0:
             self._apply_learning_rates()
-        result = dict(zip(names, values))
+        read = iter(values)
+        result: dict[str, float] = {}
+        for name, value in metrics.items():
+            if not isinstance(value, Tensor):
+                result[name] = float(value)
+            elif value.dim() == 0:
+                result[name] = next(read)
+            else:
+                result.update({f"{name}_{i}": next(read) for i in range(value.numel())})
         if self.step_count % self.config.stats_every == 0:
             result.update(self.periodic_stats())
         result["step"] = float(self.step_count)
@@ -275,7 +278,7 @@ class Trainer:
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
             "step": self.step_count,
             "rng": self.rng.get_state(),
-            "fixed_noise": self.fixed_noise.detach().cpu(),
+            "fixed_noise": self.fixed_noise.detach(),  # on the device: a snapshot copies it without a wait
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

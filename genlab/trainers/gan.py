@@ -229,9 +229,9 @@ class GANTrainer(Trainer):
         if batches is not None:
             kind = self.config.objective.gan_loss
             with torch.no_grad(), eval_mode(self.discriminator):
-                for name, batch in zip(("d/acc_train", "d/acc_heldout"), batches):
-                    judged_real = losses.decision_margin(kind, self.discriminator(batch)) > 0
-                    stats[name] = float(judged_real.float().mean())
+                accuracies = [(losses.decision_margin(kind, self.discriminator(batch)) > 0).float().mean()
+                              for batch in batches]
+            stats.update(zip(("d/acc_train", "d/acc_heldout"), torch.stack(accuracies).tolist()))  # one read
         return stats
 
     def _fixed_real_batches(self) -> tuple[Tensor, Tensor] | None:
