@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything that needs a CUDA device, in one go (about 4 minutes on one H200): the CUDA tests, the
 # genlab / plain-loop ratio on CUDA with its breakdown, and gpu_bench's table (CPU vs CUDA, float32 vs
-# bf16, host waits per step). Each part's log goes to $OUT (default benchmarks/results/gpu/).
+# bf16, host waits per step, and where bf16 starts to pay as the models grow). Each part's log goes to
+# $OUT (default benchmarks/results/gpu/).
 #
 #     bash benchmarks/gpu_checks.sh
 set -u
