@@ -192,3 +192,6 @@ def test_presentation_modes_font_size_draws_the_whole_chart_larger_at_the_same_p
     assert small_picture.shape == large_picture.shape == (300, 600, 3)
     assert title_width(large_picture) / title_width(small_picture) == pytest.approx(20 / 12, rel=0.05)
     assert red_rows(large_picture).size  # the chart is still drawn
+    # the line keeps its width (presentation mode thickens lines itself): only text and axes grow, so
+    # the red area is no larger, the larger axis labels leaving the line a little less length
+    assert close_to(large_picture, RED).sum() <= 1.1 * close_to(small_picture, RED).sum()

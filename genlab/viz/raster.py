@@ -32,7 +32,9 @@ PLOTLY_FONT_SIZE = 12  # plotly's default layout.font.size: the size this module
 def figure_picture(figure: LightFigure | Mapping, width: int = WIDTH) -> np.ndarray:
     """uint8 (H, W, 3) picture of a plotly figure dict (a LightFigure's spec); H is layout.height.
     A layout.font.size of k·PLOTLY_FONT_SIZE (k > 1) draws the chart on a canvas k times smaller, scaled
-    up to the picture's size: text, lines and markers k times larger, still sharp (drawn supersampled)."""
+    up to the picture's size: text and axes k times larger, still sharp (drawn supersampled). Traces
+    keep the line widths and marker sizes their figure gives, as plotly draws them: presentation mode
+    already thickens those, and scaling them again made its curves too heavy to read."""
     spec = figure.spec if isinstance(figure, LightFigure) else figure
     layout, traces = spec.get("layout", {}), list(spec.get("data", []))
     size = (width, int(layout.get("height", HEIGHT)))
@@ -89,7 +91,7 @@ def figure_picture(figure: LightFigure | Mapping, width: int = WIDTH) -> np.ndar
     if shown:
         draw_axes(canvas, plot, x, y, y2, xaxis, yaxis, y2axis)
     for trace in traces:
-        draw_trace(canvas, trace, x, y2 if trace.get("yaxis") == "y2" and y2 is not None else y, plot)
+        draw_trace(canvas, trace, x, y2 if trace.get("yaxis") == "y2" and y2 is not None else y, plot, 1 / scale)
     if shown:
         s = canvas.s
         canvas.draw.rectangle([plot[0] * s, plot[1] * s, plot[2] * s, plot[3] * s], outline=AXIS_COLOUR, width=s)
@@ -144,7 +146,8 @@ def draw_axes(canvas: Canvas, plot, x: Axis, y: Axis, y2: Axis | None, xaxis, ya
         canvas.text((10, (plot[1] + plot[3]) / 2), axis_title(yaxis), vertical=True)
 
 
-def draw_trace(canvas: Canvas, trace: dict, x: Axis, y: Axis, plot) -> None:
+def draw_trace(canvas: Canvas, trace: dict, x: Axis, y: Axis, plot, thickness: float = 1.0) -> None:
+    """One trace; its line widths and marker sizes times `thickness`."""
     kind = trace.get("type", "scatter")
     opacity = float(trace.get("opacity", 1.0))
     if kind == "heatmap":
@@ -164,11 +167,11 @@ def draw_trace(canvas: Canvas, trace: dict, x: Axis, y: Axis, plot) -> None:
     if "lines" in mode:
         style = trace.get("line") or {}
         colour = rgba(style.get("color", "#1f77b4"), opacity)
-        draw_polyline(canvas, px, py, colour, float(style.get("width", 2)), style.get("dash"), plot)
+        draw_polyline(canvas, px, py, colour, float(style.get("width", 2)) * thickness, style.get("dash"), plot)
     if "markers" in mode:
         marker = trace.get("marker") or {}
         colour = rgba(marker.get("color", "#1f77b4"), opacity * float(marker.get("opacity", 1.0)))
-        draw_markers(canvas, px, py, colour, float(marker.get("size", 6)) / 2, plot)
+        draw_markers(canvas, px, py, colour, float(marker.get("size", 6)) / 2 * thickness, plot)
 
 
 def clip_box(canvas: Canvas, box, plot) -> list[float]:
