@@ -10,7 +10,7 @@ Draws the part of plotly's figure format that genlab.viz writes: scatter / scatt
 with colour, width, dash and opacity, NaN gaps; markers), bars, heatmaps with an explicit colour
 scale, linear and log axes, a second y axis on the right (traces with "yaxis": "y2"), fixed ranges,
 equal x and y scales (yaxis.scaleanchor), the title, a legend below, notes in paper coordinates, and
-layout.font.size above plotly's default as one scale for everything (presentation mode's large type).
+layout.font.size above plotly's default as one scale for text and axes (presentation mode's large type).
 Everything else (hover text, colour bars' details, other font settings) is plotly's business and ignored here.
 """
 from __future__ import annotations
