@@ -184,9 +184,19 @@ def set_up_vae_on_shapes(page) -> None:
     page.get_by_test_id("stRadio").get_by_text("VAE", exact=True).click()
     page.get_by_test_id("stSelectbox").filter(has_text="Data set").click()
     page.get_by_role("option", name=re.compile("^Shapes")).click()
-    expect(page.get_by_text("The Setup differs from the current run")).to_be_visible()
-    page.get_by_role("button", name="Reset", exact=True).click()
-    expect(page.get_by_text("Reset: a fresh run")).to_be_visible(timeout=LOAD_TIMEOUT_MS)
+    differs = page.get_by_text("The Setup differs from the current run")
+    expect(differs).to_be_visible()
+    reset, done = page.get_by_role("button", name="Reset", exact=True), page.get_by_text("Reset: a fresh run")
+    reset.click()
+    try:
+        expect(done).to_be_visible(timeout=LOAD_TIMEOUT_MS // 2)
+    except AssertionError:
+        # Once in CI (a busy machine) the click was dropped: the page showed the Setup still differing,
+        # no message, no error; 22 tries on a loaded machine did not repeat it. The tests that use this
+        # helper are about what follows the Reset, so it clicks once more when nothing happened.
+        expect(differs).to_be_visible()
+        reset.click()
+        expect(done).to_be_visible(timeout=LOAD_TIMEOUT_MS)
 
 
 def test_vae_on_shapes_shows_samples(server, new_tab):
