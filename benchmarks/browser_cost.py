@@ -13,7 +13,9 @@ integrated graphics). For each scenario (the ring GAN, a conv VAE on shapes), in
             "shown": the State metric reads "paused" (checked every animation frame); Resume likewise;
   problems  failed requests, HTTP responses ≥ 400 (e.g. 404 /media/...), console errors, and images on
             the page that failed to decode (checked once a second), over the whole scenario;
-  traffic   kB/s the server sends the tab while training.
+  traffic   kB/s the server sends the tab while training, and while paused;
+  server    CPU of the server and its worker processes (the run's, the spare one) while training and
+            while paused, in % of one core (Linux /proc): what one tab costs the machine that serves it.
 Figures are medians and p95 over the samples. The machine's load shows in the figures: on a shared
 2-core machine every number is worse than on a quiet laptop; compare before/after in the same conditions.
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -81,6 +84,7 @@ def _as_bytes(payload) -> bytes:
     return payload if isinstance(payload, bytes) else payload.encode("utf-8", "replace")
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")  # the unit of /proc/<pid>/stat's CPU times
 BREAKDOWN = {"script": "ScriptDuration", "style": "RecalcStyleDuration", "layout": "LayoutDuration"}
 
 
@@ -123,7 +127,42 @@ def click_and_time(page, meter: Meter, button: str, marker: bytes, state: str) -
     return (None if sent is None else (sent - begin) * 1000), shown
 
 
-def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmup: float) -> dict:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by process `pid` and every descendant alive now (Linux)."""
+    children: dict[int, list[int]] = {}
+    for status in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = status.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        pending += children.get(current, [])
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+class ServerClock:
+    """The server's share of one core between start() and share()."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+        self._cpu, self._wall = 0.0, 0.0
+
+    def start(self) -> None:
+        self._cpu, self._wall = tree_cpu_seconds(self.pid), time.perf_counter()
+
+    def share(self) -> float:
+        return (tree_cpu_seconds(self.pid) - self._cpu) / (time.perf_counter() - self._wall)
+
+
+def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmup: float, server_pid: int) -> dict:
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     problems = PageProblems(url)
@@ -134,8 +173,11 @@ def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmu
     page.wait_for_timeout(warmup * 1000)
     broken: list[int] = []
     rtt: list[float] = []
+    server = ServerClock(server_pid)
     received_before, started, durations_before = meter.received_bytes, time.perf_counter(), meter.durations()
+    server.start()
     training = watch(page, meter, seconds, broken, rtt)
+    server_training = server.share()
     training_kinds = breakdown(durations_before, meter.durations())
     traffic = (meter.received_bytes - received_before) / 1024 / (time.perf_counter() - started)
     timings: dict[str, list[float]] = {"pause_act": [], "pause_shown": [], "resume_act": [], "resume_shown": []}
@@ -150,11 +192,16 @@ def measure(browser, url: str, scenario: str, seconds: float, clicks: int, warmu
     page.get_by_role("button", name="Pause", exact=True).click()
     state_value(page, "paused").wait_for()
     page.wait_for_timeout(2000)
+    received_before, started = meter.received_bytes, time.perf_counter()
+    server.start()
     idle = watch(page, meter, min(seconds, 15.0), broken)
+    server_paused = server.share()
+    traffic_paused = (meter.received_bytes - received_before) / 1024 / (time.perf_counter() - started)
     result = {
         "busy_training": summary(training), "busy_training_by_kind": training_kinds, "busy_paused": summary(idle), "rtt_ms": summary(rtt),
         **{name: summary(values) for name, values in timings.items()},
-        "kB_per_s_received": traffic, "failed_requests": len(problems.failed), "http_errors": len(problems.http_errors),
+        "kB_per_s_received": traffic, "kB_per_s_received_paused": traffic_paused,
+        "server_cpu_training": server_training, "server_cpu_paused": server_paused, "failed_requests": len(problems.failed), "http_errors": len(problems.http_errors),
         "console_errors": len(problems.console_errors), "broken_images_max": max(broken, default=0),
         "examples": problems.all()[:5],
     }
@@ -169,11 +216,13 @@ def report(results: dict[str, dict]) -> None:
         return f"{fmt.format(entry['median'] * scale)} / {fmt.format(entry['p95'] * scale)}"
 
     print("\nscenario | busy training % (median / p95) | busy paused % | evaluate RTT ms | Pause act ms | "
-          "Pause shown ms | Resume act ms | Resume shown ms | kB/s | failed / ≥400 / console errors / broken img")
+          "Pause shown ms | Resume act ms | Resume shown ms | kB/s training / paused | server CPU % training / paused "
+          "| failed / ≥400 / console errors / broken img")
     for name, r in results.items():
         print(f"{name} | {cell(r['busy_training'], 100)} | {cell(r['busy_paused'], 100)} | {cell(r['rtt_ms'])} | "
               f"{cell(r['pause_act'])} | {cell(r['pause_shown'])} | {cell(r['resume_act'])} | "
-              f"{cell(r['resume_shown'])} | {r['kB_per_s_received']:.0f} | {r['failed_requests']} / "
+              f"{cell(r['resume_shown'])} | {r['kB_per_s_received']:.0f} / {r['kB_per_s_received_paused']:.0f} | "
+              f"{100 * r['server_cpu_training']:.0f} / {100 * r['server_cpu_paused']:.0f} | {r['failed_requests']} / "
               f"{r['http_errors']} / {r['console_errors']} / {r['broken_images_max']}")
         kinds = ", ".join(f"{kind} {100 * share:.0f} %" for kind, share in r["busy_training_by_kind"].items())
         print(f"    main thread while training, by kind: {kinds}")
@@ -196,7 +245,8 @@ def main() -> int:
     with serve() as server, sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         for scenario in args.scenario or tuple(SCENARIOS):
-            results[scenario] = measure(browser, server.url, scenario, args.seconds, args.clicks, args.warmup)
+            results[scenario] = measure(browser, server.url, scenario, args.seconds, args.clicks, args.warmup,
+                                        server.pid)
             print(f"{scenario}: {json.dumps(results[scenario])}", flush=True)
         browser.close()
     report(results)

@@ -25,9 +25,10 @@ WINDOW_STEPS = 2000  # steps of full-resolution history the panel reads per chec
 
 
 @contextlib.contextmanager
-def beside_lesson(refresh_s: float) -> Iterator[None]:
-    """With a lesson open: its panel in a narrow right column (refreshed every `refresh_s` s) and the
-    block inside in the wide left one; without, the block as it is."""
+def beside_lesson(refresh_s: float | None) -> Iterator[None]:
+    """With a lesson open: its panel in a narrow right column (refreshed every `refresh_s` s, or only
+    when something is clicked if None) and the block inside in the wide left one; without, the block as
+    it is."""
     if current_lesson() is None:
         yield
         return

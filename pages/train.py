@@ -3,8 +3,9 @@
 Thin by design: layout and the transport buttons. The widgets come from the config's knob
 declarations (pages/train_setup.py, pages/train_controls.py, mapped to a RunConfig by
 pages/train_form.py). Training runs in this tab's TrainingRunner thread (pages/shared.py); this script
-only sends commands and draws snapshots; the transport buttons and the live view are a fragment that
-re-runs on its own about twice a second (ARCHITECTURE.md).
+only sends commands and draws snapshots; the transport buttons and the live view are a fragment, and
+while the run changes on its own (it trains, or its worker is starting) the live view inside it re-runs
+about twice a second (ARCHITECTURE.md).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_transfer import transfer_panel
-from pages.train_share import sync_url
+from pages.train_share import current_lesson, sync_url
 from pages.train_view import live_view, view_options
 
 use_app_navigation()
@@ -35,6 +36,7 @@ ss = st.session_state
 OPEN_RUN_KEY = "open_run"  # set by the Runs page ("Continue training"): the folder of a run to load
 STEP_KINDS = {"step": "both", "step_d": "d", "step_g": "g"}
 SHOWN_FLASH_KEY = "train.shown_flash"  # the messages on screen, until the next command
+PAGE_LIVE_KEY = "train.page_live"  # changes_on_its_own() when the whole page last ran
 HIDE_STATUS_WIDGET = "[data-testid='stStatusWidget'] { display: none; }"
 
 
@@ -115,16 +117,39 @@ def run_file_row() -> None:
                       help="Save weights, config and curves as a run (listed on the Runs page).")
 
 
+def changes_on_its_own(runner: TrainingRunner) -> bool:
+    """Whether the run changes without a click: it trains, or its worker is still starting. Only then do
+    the live view (and an open lesson's panel) refresh on a timer: an idle or paused tab that refreshed
+    twice a second cost the server ≈ 20 % of a core and 80-130 KiB/s, for a picture that did not change."""
+    return runner.state == RUNNING or not runner.ready
+
+
 def studio() -> None:
-    """The live fragment: transport buttons, messages, and the live view. Re-runs on its own every
-    refresh and on a click of its buttons; it never re-runs the whole page itself. Safe only with
-    Streamlit's message cache off (.streamlit/config.toml; benchmarks/pause_resume_stress.py)."""
+    """The studio fragment: transport buttons, messages, and the live view. Re-runs on a click of its
+    buttons; while the run changes on its own, the live view inside it is a fragment of its own that also
+    re-runs every refresh. Safe only with Streamlit's message cache off (.streamlit/config.toml;
+    benchmarks/pause_resume_stress.py)."""
     runner = session_runner()
     transport(runner)
     if FLASH_KEY in ss:  # kept on screen across the fragment's refreshes until the next command
         ss[SHOWN_FLASH_KEY] = ss.pop(FLASH_KEY)
     for kind, text in ss.get(SHOWN_FLASH_KEY, []):
         getattr(st, kind)(text)
+    live = changes_on_its_own(runner)
+    if live != ss.get(PAGE_LIVE_KEY) and current_lesson() is not None:
+        st.rerun(scope="app")  # the lesson panel beside is a fragment of the page: its refresh follows too
+    if live:
+        st.fragment(run_every=ss["live.refresh"])(refreshing_view)()
+    else:
+        live_view()  # the same elements, without a timer: nothing re-runs until a click
+
+
+def refreshing_view() -> None:
+    """The live view while the run changes on its own. Once it stops (paused elsewhere, finished its
+    budget, diverged, the worker is ready), the whole page runs once: that ends the timer and brings
+    the transport buttons up to date."""
+    if not changes_on_its_own(session_runner()):
+        st.rerun(scope="app")
     live_view()
 
 
@@ -175,7 +200,8 @@ with st.container():
             if panel.open:
                 share_panel(runner, view)
 
-# --- Live view: a fragment that re-runs on its own (only it, not the page) ----------------------
+# --- Live view: a fragment (only it re-runs on a click of its buttons, not the page) --------------
 view_options(runner)
-with beside_lesson(ss["live.refresh"]):
-    st.fragment(run_every=ss["live.refresh"])(studio)()
+ss[PAGE_LIVE_KEY] = changes_on_its_own(runner)
+with beside_lesson(ss["live.refresh"] if ss[PAGE_LIVE_KEY] else None):
+    st.fragment(studio)()
