@@ -16,6 +16,7 @@ from genlab.data.standardize import standardization_for
 from genlab.metrics.layers import LayerNormTracker
 from genlab.models.budget import check_model_budget
 from genlab.regularizers import clip_gradient_norm_, gradient_norm
+from genlab.trainers.optimizer_step import clear_gradients, optimizer_step
 from genlab.trainers.schedule import cooldown_factor
 
 PREVIEW_COUNT = 64
@@ -192,12 +193,12 @@ class Trainer:
         are left in place for the caller to step later. Returns {"grad_norm/<name>": norm}."""
         self._check_finite(terms)
         chosen = self.optimizers[optimizer]
-        chosen.zero_grad(set_to_none=True)
+        clear_gradients(chosen)
         loss.backward()
         grads = {f"grad_norm/{name}": self._gradient_norm(net) for name, net in networks.items()}
         self._check_finite(grads)
         if step:
-            chosen.step()
+            optimizer_step(chosen)
         return grads
 
     def _check_finite(self, values: dict[str, Tensor]) -> None:

@@ -19,6 +19,7 @@ from genlab.models import build_gan
 from genlab.models.freeze import freeze_first_layers
 from genlab.regularizers import clip_weights_
 from genlab.trainers.base import PREVIEW_COUNT, Trainer, make_optimizer
+from genlab.trainers.optimizer_step import optimizer_step
 from genlab.trainers.penalties import add_penalties
 from genlab.nn_utils import eval_mode
 
@@ -192,13 +193,13 @@ class GANTrainer(Trainer):
 
     def _step_discriminator(self) -> None:
         """D's optimizer step from the gradients in place, then weight clipping when it is on."""
-        self.optimizers["discriminator"].step()
+        optimizer_step(self.optimizers["discriminator"])
         if self.config.objective.weight_clip > 0:
             clip_weights_(self._d_trainable, self.config.objective.weight_clip)
 
     def _step_generator(self) -> None:
         """G's optimizer step from the gradients in place, then its moving average."""
-        self.optimizers["generator"].step()
+        optimizer_step(self.optimizers["generator"])
         self._update_ema()
 
     @torch.no_grad()
