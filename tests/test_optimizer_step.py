@@ -97,6 +97,19 @@ def test_a_state_loaded_into_the_optimizer_is_the_one_updated():
     assert_same(ours, optimizer_ours, theirs, optimizer_theirs)
 
 
+def count_torch_steps(optimizer) -> list[int]:
+    """A list that grows by one at each call of `optimizer`'s own step()."""
+    calls: list[int] = []
+    torch_step = optimizer.step
+
+    def counted_step(*args, **kwargs):
+        calls.append(1)
+        return torch_step(*args, **kwargs)
+
+    optimizer.step = counted_step
+    return calls
+
+
 @pytest.mark.parametrize("case", ["first step", "amsgrad", "not fused", "step hook", "another optimizer"])
 def test_torchs_step_runs_where_the_short_one_does_not_apply(case):
     networks = two_networks("cpu")
@@ -105,14 +118,7 @@ def test_torchs_step_runs_where_the_short_one_does_not_apply(case):
         optimizer = torch.optim.SGD(parameters, lr=1e-2)
     else:
         optimizer = torch.optim.Adam(parameters, lr=1e-2, fused=case != "not fused", amsgrad=case == "amsgrad")
-    torch_steps: list[int] = []
-    torch_step = optimizer.step
-
-    def counted_step(*args, **kwargs):
-        torch_steps.append(1)
-        return torch_step(*args, **kwargs)
-
-    optimizer.step = counted_step
+    torch_steps = count_torch_steps(optimizer)
     calls: list[int] = []
     if case == "step hook":
         optimizer.register_step_pre_hook(lambda optimizer, args, kwargs: calls.append(1))
@@ -144,13 +150,6 @@ def test_after_its_first_step_a_fused_adam_takes_the_short_step():
     """Else the comparisons above would hold trivially."""
     networks = two_networks("cpu")
     optimizer = adam_over(networks)
-    torch_steps: list[int] = []
-    torch_step = optimizer.step
-
-    def counted_step(*args, **kwargs):
-        torch_steps.append(1)
-        return torch_step(*args, **kwargs)
-
-    optimizer.step = counted_step
+    torch_steps = count_torch_steps(optimizer)
     train(networks, optimizer, 6, "cpu", optimizer_step)
     assert len(torch_steps) == 1  # the first, which creates the state
