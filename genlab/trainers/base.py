@@ -212,25 +212,26 @@ class Trainer:
         "kl/dim" becomes "kl/dim_0", "kl/dim_1", ... Plain numbers (a schedule's β) stay on the host:
         copying a host number to a CUDA device makes the host wait too."""
         watched, self._watched = self._watched, []
-        tensors = [value.detach().float().reshape(-1) for value in metrics.values() if isinstance(value, Tensor)]
-        parts = tensors + [value.float().reshape(-1) for _, value in watched]
-        values = torch.cat(parts).cpu().tolist() if parts else []
-        checked = values[sum(part.numel() for part in tensors):]
-        for (name, _), value in zip(watched, checked):
+        values, position = _read_once([value for value in metrics.values() if isinstance(value, Tensor)]
+                                      + [value for _, value in watched])
+        first_watched = len(position) - len(watched)
+        for index, (name, _) in enumerate(watched, start=first_watched):
+            value = values[position[index]]
             if not math.isfinite(value):
                 raise DivergenceError(name, self.step_count + 1, value)
         self.step_count += 1
         if self.config.optim.lr_cooldown > 0:
             self._apply_learning_rates()
-        read = iter(values)
+        read = iter(position)
         result: dict[str, float] = {}
         for name, value in metrics.items():
             if not isinstance(value, Tensor):
                 result[name] = float(value)
             elif value.dim() == 0:
-                result[name] = next(read)
+                result[name] = values[next(read)]
             else:
-                result.update({f"{name}_{i}": next(read) for i in range(value.numel())})
+                start = next(read)
+                result.update({f"{name}_{i}": values[start + i] for i in range(value.numel())})
         if self.step_count % self.config.stats_every == 0:
             result.update(self.periodic_stats())
         result["step"] = float(self.step_count)
@@ -294,6 +295,33 @@ class Trainer:
         if "fixed_noise" in state:
             self.fixed_noise = state["fixed_noise"].to(self.device)
         self._apply_learning_rates()
+
+
+def _read_once(tensors: list[Tensor]) -> tuple[list[float], list[int]]:
+    """The values of `tensors` in one device-to-host copy, each tensor read once even when it is listed
+    again (a step's loss terms are both metrics and watched for NaN/Inf): (the floats, where each listed
+    tensor's first value lies among them)."""
+    scalars: list[Tensor] = []
+    vectors: list[Tensor] = []
+    seen: dict[tuple[int, int, int], tuple[bool, int]] = {}  # (address, size, dtype) -> (scalar?, index)
+    where: list[tuple[bool, int]] = []
+    for tensor in tensors:
+        key = (tensor.data_ptr(), tensor.numel(), id(tensor.dtype))
+        if key not in seen:
+            kind = tensor.dim() == 0
+            listed = scalars if kind else vectors
+            seen[key] = (kind, len(listed))
+            listed.append(tensor.detach() if kind else tensor.detach().reshape(-1))
+        where.append(seen[key])
+    parts = ([torch.stack(scalars).float()] if scalars else []) + [vector.float() for vector in vectors]
+    if not parts:
+        return [], []
+    values = torch.cat(parts).cpu().tolist()
+    vector_starts, offset = [], len(scalars)
+    for vector in vectors:
+        vector_starts.append(offset)
+        offset += vector.numel()
+    return values, [index if scalar else vector_starts[index] for scalar, index in where]
 
 
 def make_optimizer(config: RunConfig, groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
