@@ -6,7 +6,7 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           every `stats_every` steps, recorded in a MetricHistory);
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
-          genlab.models), the same optimizer (fused Adam, as genlab builds it) and loss; losses read with .item() each step as
+          genlab.models), the same optimizer (fused Adam, as genlab builds it; stepped with optimizer.step()) and loss; losses read with .item() each step as
           the examples do for logging. Like dcgan/main.py (and genlab with n_critic = 1), the GAN loop reuses the D step's fake batch
           for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
