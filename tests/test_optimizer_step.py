@@ -153,3 +153,4 @@ def test_after_its_first_step_a_fused_adam_takes_the_short_step():
     torch_steps = count_torch_steps(optimizer)
     train(networks, optimizer, 6, "cpu", optimizer_step)
     assert len(torch_steps) == 1  # the first, which creates the state
+

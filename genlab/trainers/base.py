@@ -303,10 +303,10 @@ def _read_once(tensors: list[Tensor]) -> tuple[list[float], list[int]]:
     tensor's first value lies among them)."""
     scalars: list[Tensor] = []
     vectors: list[Tensor] = []
-    seen: dict[tuple[int, int, int], tuple[bool, int]] = {}  # (address, size, dtype) -> (scalar?, index)
+    seen: dict[tuple, tuple[bool, int]] = {}  # (address, shape, strides, dtype) -> (scalar?, index)
     where: list[tuple[bool, int]] = []
     for tensor in tensors:
-        key = (tensor.data_ptr(), tensor.numel(), id(tensor.dtype))
+        key = (tensor.data_ptr(), tensor.shape, tensor.stride(), tensor.dtype)
         if key not in seen:
             kind = tensor.dim() == 0
             listed = scalars if kind else vectors
