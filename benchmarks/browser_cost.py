@@ -130,21 +130,20 @@ def click_and_time(page, meter: Meter, button: str, marker: bytes, state: str) -
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds (user + system) used so far by process `pid` and every descendant alive now (Linux)."""
     children: dict[int, list[int]] = {}
-    for status in Path("/proc").glob("[0-9]*/stat"):
+    cpu: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = status.read_text().rsplit(")", 1)[1].split()
+            fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile
             continue
-        children.setdefault(int(fields[1]), []).append(int(status.parent.name))
+        process = int(stat.parent.name)
+        children.setdefault(int(fields[1]), []).append(process)
+        cpu[process] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     total, pending = 0.0, [pid]
     while pending:
         current = pending.pop()
         pending += children.get(current, [])
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        total += cpu.get(current, 0.0)
     return total
 
 

@@ -145,9 +145,9 @@ def studio() -> None:
 
 
 def refreshing_view() -> None:
-    """The live view while the run changes on its own. Once it stops (paused elsewhere, finished its
-    budget, diverged, the worker is ready), the whole page runs once: that ends the timer and brings
-    the transport buttons up to date."""
+    """The live view while the run changes on its own. Once it stops by itself (the worker is ready, the
+    run diverged or its worker died), the whole page runs once: that ends the timer and brings the
+    transport buttons up to date."""
     if not changes_on_its_own(session_runner()):
         st.rerun(scope="app")
     live_view()
