@@ -300,17 +300,24 @@ def test_the_live_view_refreshes_only_while_the_run_changes(server, browser):
     received: list[int] = []
     page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: received.append(len(payload))))
 
-    def frames_while_watching(ms: int = 2500) -> int:
-        before = len(received)
-        page.wait_for_timeout(ms)
-        return len(received) - before
+    def falls_quiet(window_ms: int = 2500, within_s: float = 20.0) -> bool:
+        """Whether `window_ms` pass without a message to the tab, trying until `within_s` s are up. A timer
+        tick already on its way when the refresh stopped still brings one empty run (a few messages,
+        seen once in CI); a refreshing tab is never quiet (195 messages in 2.5 s)."""
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            before = len(received)
+            page.wait_for_timeout(window_ms)
+            if len(received) == before:
+                return True
+        return False
 
     try:
         page.goto(f"{server}/train")
         expect(page.get_by_role("button", name="Start", exact=True)).to_be_visible(timeout=LOAD_TIMEOUT_MS)
         expect(page.get_by_text("Preparing the model")).to_have_count(0, timeout=LOAD_TIMEOUT_MS)
         wait_idle(page, LOAD_TIMEOUT_MS)
-        assert frames_while_watching() == 0, "an idle tab was sent updates"
+        assert falls_quiet(), "an idle tab kept being sent updates"
 
         start(page)
         shown = wait_for_steps_above(page, step_count(page))
@@ -319,7 +326,7 @@ def test_the_live_view_refreshes_only_while_the_run_changes(server, browser):
         expect(metric_value(page, "State", "paused").first).to_be_visible()
         wait_idle(page)
         paused_at = step_count(page)
-        assert frames_while_watching() == 0, "a paused tab was sent updates"
+        assert falls_quiet(), "a paused tab kept being sent updates"
         page.get_by_role("button", name="Step", exact=True).click()  # a click still redraws the view
         expect(metric_value(page, "Step", f"{paused_at + 1:,}").first).to_be_visible()
     finally:
