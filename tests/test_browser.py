@@ -301,9 +301,9 @@ def test_the_live_view_refreshes_only_while_the_run_changes(server, browser):
     page.on("websocket", lambda socket: socket.on("framereceived", lambda payload: received.append(len(payload))))
 
     def falls_quiet(window_ms: int = 2500, within_s: float = 20.0) -> bool:
-        """Whether `window_ms` pass without a message to the tab, trying until `within_s` s are up. A timer
-        tick already on its way when the refresh stopped still brings one empty run (a few messages,
-        seen once in CI); a refreshing tab is never quiet (195 messages in 2.5 s)."""
+        """Whether `window_ms` pass without a message to the tab, trying until `within_s` s are up. Once in
+        CI a settled idle tab still got 4 messages (presumably a timer tick already on its way when the
+        refresh stopped); a refreshing tab is never quiet (195 messages in 2.5 s)."""
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             before = len(received)
