@@ -1,5 +1,6 @@
 """Precision and memory layout: bf16 autocast and channels_last on CUDA (those tests skip without
-CUDA), bf16 autocast for image models on a CPU with bf16 instructions, float32 elsewhere unless asked."""
+CUDA), bf16 autocast for image models on a CPU with bf16 instructions, float32 elsewhere unless asked;
+channels_last conv kernels on a CPU."""
 from __future__ import annotations
 
 import math
@@ -55,9 +56,37 @@ def test_auto_on_the_cpu_is_bf16_for_image_models_only_where_the_cpu_has_bf16(mo
     result = run(images, until=2)
     assert result.reason == REACHED and all(math.isfinite(v) for v in result.metrics.values())
     assert seen.seen and all(enabled == native for enabled, _ in seen.seen)
-    assert all(p.is_contiguous() for p in images.generator.parameters())  # channels_last is for CUDA only
     assert make_trainer(RING, device="cpu").precision == "fp32"  # 2D points: bf16 made their steps slower
     assert make_trainer(CONV.replace(precision="fp32"), device="cpu").precision == "fp32"
+
+
+def kernels_of(trainer) -> list[torch.Tensor]:
+    return [p for net in trainer.networks.values() for p in net.parameters() if p.dim() == 4]
+
+
+@pytest.mark.parametrize("arch", ["conv", "resnet"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_conv_models_on_the_cpu_keep_channels_last_kernels_and_train_the_same(arch, precision):
+    """The layout is the only difference: a trainer put back to NCHW takes the same steps (float sums in
+    another order). In float32 three steps agree to rounding; in bf16 only the first D update is
+    compared, since Adam's first updates move every weight by about its rate whatever the gradient's
+    size, so bf16's ~3 digits flip the sign of tiny gradient entries and the runs part after it."""
+    config = CONV.replace(precision=precision, **{"model.arch": arch})
+    channels_last = make_trainer(config, device="cpu")
+    assert kernels_of(channels_last)
+    assert all(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
+               for p in kernels_of(channels_last) if p.shape[1] > 1 and p.shape[2:] != (1, 1))
+    nchw = make_trainer(config, device="cpu")
+    for module in vars(nchw).values():
+        if isinstance(module, torch.nn.Module):
+            module.to(memory_format=torch.contiguous_format)
+    assert all(p.is_contiguous() for p in kernels_of(nchw))
+    steps, names, tolerance = ((1, ("loss/d", "grad_norm/d"), 2e-2) if precision == "bf16"
+                               else (3, ("loss/d", "loss/g", "grad_norm/d", "grad_norm/g"), 1e-4))
+    first, second = run(channels_last, until=steps).metrics, run(nchw, until=steps).metrics
+    for name in names:
+        assert first[name] == pytest.approx(second[name], rel=tolerance), name
+    assert all(p.is_contiguous() for p in make_trainer(RING, device="cpu").generator.parameters())  # MLPs as they are
 
 
 def test_losses_are_float32_inside_bf16_autocast(monkeypatch):

@@ -288,17 +288,20 @@ def test_lazy_schedule_follows_the_step_count_through_a_reload():
     assert all("penalty/r1" in resumed.step_d() for _ in range(3))
 
 
-def test_a_steps_values_are_read_once_each_and_land_where_listed():
-    """genlab.trainers.base._read_once: the step's metrics and its watched terms in one copy."""
+@pytest.mark.parametrize("on_host", [False, True])
+def test_a_steps_values_are_read_once_each_and_land_where_listed(on_host):
+    """genlab.trainers.base._read_once: the step's metrics and its watched terms in one copy (or, for
+    tensors in CPU memory, each where it lies)."""
     from genlab.trainers.base import _read_once
 
     loss, other = torch.tensor(1.5), torch.tensor(-2.0, dtype=torch.bfloat16)
     grid = torch.arange(6.0).reshape(2, 3)
     column, row = grid[:, 0], grid[0, :2]  # same first address as each other, other strides
-    values, position = _read_once([loss, other, grid.reshape(-1), loss.detach(), column, row])
-    assert values.count(1.5) == 1  # the loss, listed twice, is read once
+    values, position = _read_once([loss, other, grid.reshape(-1), loss.detach(), column, row], on_host=on_host)
+    assert values.count(1.5) == (2 if on_host else 1)  # the loss, listed twice, is copied once
     assert [values[position[i]] for i in (0, 1, 3)] == [1.5, -2.0, 1.5]
+    assert all(type(value) is float for value in values)
     assert values[position[2]: position[2] + 6] == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
     assert values[position[4]: position[4] + 2] == [0.0, 3.0]
     assert values[position[5]: position[5] + 2] == [0.0, 1.0]
-    assert _read_once([]) == ([], [])
+    assert _read_once([], on_host=on_host) == ([], [])
