@@ -6,7 +6,7 @@ For each default model (genlab.presets, what the app and the CLI start from), in
           every `stats_every` steps, recorded in a MetricHistory);
   plain   the loop the pytorch/examples way (dcgan/main.py, vae/main.py): a DataLoader with shuffling
           over a TensorDataset of the same data, the same networks (copies of the trainer's, built by
-          genlab.models), the same optimizer (fused Adam, as genlab builds it; stepped with optimizer.step()) and loss; losses read with .item() each step as
+          genlab.models, in PyTorch's default memory layout; --plain-channels-last gives them genlab's), the same optimizer (fused Adam, as genlab builds it; stepped with optimizer.step()) and loss; losses read with .item() each step as
           the examples do for logging. Like dcgan/main.py (and genlab with n_critic = 1), the GAN loop reuses the D step's fake batch
           for G's update (one G forward per step) and lets G's backward also fill D's
           weight gradients (genlab freezes D there).
@@ -72,14 +72,25 @@ def forever(loader: DataLoader):
         yield from loader
 
 
+def copied(net: torch.nn.Module, same_layout: bool) -> torch.nn.Module:
+    """A copy of `net`, in PyTorch's default (NCHW) memory layout as the examples train, unless
+    `same_layout`: genlab keeps conv kernels channels_last on a CPU, and a copy carries that over."""
+    net = copy.deepcopy(net)
+    return net if same_layout else net.to(memory_format=torch.contiguous_format)
+
+
+def plain_loop(trainer, same_layout: bool = False):
+    return (PlainGAN if trainer.config.model.family == "gan" else PlainVAE)(trainer, same_layout)
+
+
 class PlainGAN:
     """dcgan/main.py's iteration with logits: D on real (label 1) and on detached fake (label 0), then G.
     With R1 on (the ring preset), D's loss on real data adds γ/2 · E‖∇_x D(x)‖², its gradient taken
     from the same forward pass as the loss, the way Mescheder et al.'s code does it."""
 
-    def __init__(self, trainer):
-        self.G = copy.deepcopy(trainer.generator)
-        self.D = copy.deepcopy(trainer.discriminator)
+    def __init__(self, trainer, same_layout: bool = False):
+        self.G = copied(trainer.generator, same_layout)
+        self.D = copied(trainer.discriminator, same_layout)
         opt = trainer.config.optim
         self.optD = torch.optim.Adam(self.D.parameters(), lr=opt.lr_discriminator, betas=(opt.beta1, opt.beta2), fused=True)
         self.optG = torch.optim.Adam(self.G.parameters(), lr=opt.lr_generator, betas=(opt.beta1, opt.beta2), fused=True)
@@ -124,8 +135,8 @@ class PlainGAN:
 class PlainVAE:
     """vae/main.py's iteration: reconstruction (Bernoulli, from logits) + KL, averaged per example."""
 
-    def __init__(self, trainer):
-        self.vae = copy.deepcopy(trainer.vae)
+    def __init__(self, trainer, same_layout: bool = False):
+        self.vae = copied(trainer.vae, same_layout)
         opt = trainer.config.optim
         self.optimizer = torch.optim.Adam(self.vae.parameters(), lr=opt.lr_decoder, betas=(opt.beta1, opt.beta2), fused=True)
         x = trainer.data.x.float().cpu()
@@ -255,7 +266,7 @@ def spread(rates_by_instance: list[list[float]]) -> float:
 
 
 def bench(name: str, rounds: int, seconds: float, instances: int, precision: str = "fp32",
-          device: str = "cpu") -> Result:
+          device: str = "cpu", same_layout: bool = False) -> Result:
     """`instances` independent genlab trainers and plain loops (one pair per instance, the plain copy of
     its trainer's networks): the same code runs a few % faster or slower in one instance than in another
     (presumably where its tensors lie in memory), as large as the gaps measured here, so one pair would mistake
@@ -266,7 +277,7 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
     for instance in range(instances):
         torch.manual_seed(instance)
         trainer = make_trainer(config.replace(seed=instance))
-        plain = PlainGAN(trainer) if config.model.family == "gan" else PlainVAE(trainer)
+        plain = plain_loop(trainer, same_layout)
         pairs.append((through_the_loop(trainer), one_by_one(plain.step)))
     flops_g, flops_p = flops_of(pairs[0][0]), flops_of(pairs[0][1])
     n = round_length(rate(pairs[0][0], 3, device), seconds, config.stats_every)  # also warms up
@@ -291,7 +302,8 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
                   flops_g, flops_p)
 
 
-def breakdown(name: str, rounds: int, seconds: float, device: str = "cpu") -> dict[str, float]:
+def breakdown(name: str, rounds: int, seconds: float, device: str = "cpu", same_layout: bool = False
+              ) -> dict[str, float]:
     """ms per step of genlab's loop with its extras removed one by one, next to the plain loop.
 
     "no history": the loop without hooks; "no layer stats": also stats_every huge (the per-layer
@@ -310,7 +322,7 @@ def breakdown(name: str, rounds: int, seconds: float, device: str = "cpu") -> di
         return {}
 
     bare._finish_step = count_only
-    plain = PlainGAN(full) if config.model.family == "gan" else PlainVAE(full)
+    plain = plain_loop(full, same_layout)
     sides = {"genlab": through_the_loop(full), "genlab, no history": through_the_loop(no_history, record=False),
              "genlab, no layer stats": through_the_loop(no_stats, record=False),
              "genlab, bare": through_the_loop(bare, record=False), "plain": one_by_one(plain.step)}
@@ -375,6 +387,9 @@ def main() -> int:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu",
                         help="where both loops train (cuda: the plain loop moves each batch there, as the "
                              "examples do; timed in wall seconds with a synchronize at each end)")
+    parser.add_argument("--plain-channels-last", action="store_true",
+                        help="give the plain loop genlab's memory layout (channels_last conv kernels on a CPU) "
+                             "instead of PyTorch's default, to compare the loops alone")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--breakdown", action="store_true",
                         help="also time genlab without its per-layer stats and without its checks/metrics")
@@ -399,13 +414,15 @@ def main() -> int:
     print(f"float32 matmul peak on {args.device} (best of 1 s): {peak:.1f} GFLOP/s", flush=True)
     results = []
     for name in args.models:
-        r = bench(name, args.rounds, args.seconds, args.instances, args.precision, args.device)
+        r = bench(name, args.rounds, args.seconds, args.instances, args.precision, args.device,
+                  args.plain_channels_last)
         print(f"  {name}: genlab {r.genlab:.1f} steps/s, plain {r.plain:.1f} steps/s, ratio {r.ratio:.2f}; instances "
               f"differ by {100 * r.spread_genlab:.0f} % (genlab) / {100 * r.spread_plain:.0f} % (plain)", flush=True)
         results.append(r)
     print()
     print(table(results, peak))
-    print(f"\nDevice: {args.device}; genlab's precision setting: {args.precision}. "
+    layout = "genlab's (channels_last conv kernels)" if args.plain_channels_last else "PyTorch's default"
+    print(f"\nDevice: {args.device}; genlab's precision setting: {args.precision}; the plain loop's memory layout: {layout}. "
           f"{args.rounds} rounds of ~{args.seconds} s per side and instance, {args.instances} instances; steps/s "
           "are medians, the ratio is the median (and quartiles) of the back-to-back pairs' ratios; instance "
           "spread: the fastest instance's median over the slowest's. "
@@ -413,7 +430,7 @@ def main() -> int:
     if args.breakdown:
         print("\nWhere genlab's time goes (ms per step, medians of alternating rounds):")
         for name in args.models:
-            parts = breakdown(name, args.rounds, args.seconds / 2, args.device)
+            parts = breakdown(name, args.rounds, args.seconds / 2, args.device, args.plain_channels_last)
             every = parts.pop("stats_every")
             print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in parts.items()) + f" (every {every:g} steps)")
     if args.json:

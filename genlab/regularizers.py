@@ -6,7 +6,7 @@ per sample, so the same functions serve a real discriminator and the 1-parameter
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import torch
 from torch import Tensor, nn
@@ -126,11 +126,23 @@ def zero_centred_penalty(x: Tensor, scores: Tensor) -> Tensor:
 def gradient_norm(parameters: Iterable[Tensor]) -> Tensor:
     """Global L2 norm of the gradients: sqrt(Σ_p ‖∇p‖²) (0, on the parameters' device, where no
     gradient exists)."""
-    parameters = list(parameters)
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return torch.zeros((), device=parameters[0].device if parameters else None)
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))  # one fused kernel per dtype/device
+    return gradient_norms([parameters])[0]
+
+
+def gradient_norms(groups: Sequence[Iterable[Tensor]]) -> list[Tensor]:
+    """`gradient_norm` of each group of parameters (e.g. one per network), all from one fused pass
+    over every gradient."""
+    lists = [list(group) for group in groups]
+    present = [[p.grad for p in parameters if p.grad is not None] for parameters in lists]
+    per_tensor = torch._foreach_norm([grad for grads in present for grad in grads]) if any(present) else []
+    norms, start = [], 0
+    for parameters, grads in zip(lists, present):
+        if grads:
+            norms.append(torch.linalg.vector_norm(torch.stack(per_tensor[start:start + len(grads)])))
+        else:
+            norms.append(torch.zeros((), device=parameters[0].device if parameters else None))
+        start += len(grads)
+    return norms
 
 
 def clip_gradient_norm_(parameters: Iterable[Tensor], max_norm: float) -> Tensor:

@@ -63,14 +63,21 @@ def test_kl_is_zero_for_the_prior():
     assert torch.allclose(losses.kl_standard_normal(torch.zeros(3, 4), torch.zeros(3, 4)), torch.zeros(3, 4))
 
 
-def test_bernoulli_nll_by_hand():
+@pytest.fixture(params=["per-dimension", "fused"])
+def bernoulli_kernel(request, monkeypatch):
+    """bernoulli_nll through either of its two kernels, whichever this machine would choose."""
+    monkeypatch.setattr(losses, "per_dimension_kernel_is_faster", lambda device: request.param == "per-dimension")
+    return request.param
+
+
+def test_bernoulli_nll_by_hand(bernoulli_kernel):
     logits = torch.tensor([[0.0, math.log(3.0)]])  # p = 0.5, 0.75
     x = torch.tensor([[1.0, 0.0]])
     expected = -(math.log(0.5) + math.log(0.25))
     assert math.isclose(float(losses.bernoulli_nll(logits, x)), expected, rel_tol=1e-6)
 
 
-def test_bernoulli_nll_matches_float64_reference_over_a_wide_range_of_logits():
+def test_bernoulli_nll_matches_float64_reference_over_a_wide_range_of_logits(bernoulli_kernel):
     torch.manual_seed(0)
     logits = torch.cat([torch.randn(4, 300) * 8, torch.tensor([[-1e4, -90.0, -17.0, -1e-8, 0.0, 1e-8, 17.0, 90.0, 1e4]
                                                                + [0.0] * 291])])
@@ -83,7 +90,7 @@ def test_bernoulli_nll_matches_float64_reference_over_a_wide_range_of_logits():
     assert torch.allclose(got.double(), reference, rtol=1e-6, atol=1e-3)
 
 
-def test_bernoulli_nll_gradients_in_logits_and_data_match_autograd_of_the_fused_op():
+def test_bernoulli_nll_gradients_in_logits_and_data_match_autograd_of_the_fused_op(bernoulli_kernel):
     torch.manual_seed(1)
     logits = (torch.randn(6, 50) * 5).requires_grad_()
     x = torch.rand(6, 50, requires_grad=True)

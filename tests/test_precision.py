@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from genlab.config import ConfigError, RunConfig
+from genlab import hardware
 from genlab.trainers import base, make_trainer
 from genlab.training import REACHED, Hook, run
 from genlab.training.host_syncs import HostSyncs
@@ -125,7 +126,22 @@ def test_the_train_page_names_the_precision_beside_the_device(monkeypatch):
     ("", False),
 ])
 def test_cpuinfo_flags_tell_native_bf16(cpuinfo, expected):
-    assert base.cpuinfo_lists_bf16(cpuinfo) is expected
+    assert hardware.cpuinfo_lists_bf16(cpuinfo) is expected
+
+
+@pytest.mark.parametrize("cpuinfo, vendor", [
+    ("processor\t: 0\nvendor_id\t: GenuineIntel\nflags\t\t: fpu\n", "GenuineIntel"),
+    ("vendor_id\t: AuthenticAMD\nvendor_id\t: AuthenticAMD\n", "AuthenticAMD"),
+    ("Features\t: fp asimd\n", ""),  # ARM lists no vendor_id
+])
+def test_cpuinfo_tells_the_vendor_and_the_bernoulli_kernel_follows_it(monkeypatch, cpuinfo, vendor):
+    from genlab import losses
+
+    assert hardware.cpuinfo_vendor(cpuinfo) == vendor
+    monkeypatch.setattr(losses, "cpu_vendor", lambda: vendor)
+    choose = losses.per_dimension_kernel_is_faster.__wrapped__  # uncached
+    assert choose(torch.device("cpu")) is (vendor != "GenuineIntel")
+    assert choose(torch.device("cuda")) is False
 
 
 def test_an_unknown_precision_is_a_named_config_error():

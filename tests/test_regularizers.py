@@ -81,6 +81,16 @@ def test_gradient_norm_and_clipping():
     assert abs(float(reg.gradient_norm(net.parameters())) - 1.0) < 1e-6
 
 
+def test_gradient_norms_of_several_groups_in_one_pass():
+    first, second, bare = nn.Linear(2, 2), nn.Linear(3, 1, bias=False), nn.Linear(2, 1)
+    first.weight.grad = torch.tensor([[1.0, 2.0], [0.0, 2.0]])
+    first.bias.grad = torch.tensor([4.0, 0.0])
+    second.weight.grad = torch.tensor([[0.0, 3.0, 4.0]])
+    norms = reg.gradient_norms([first.parameters(), bare.parameters(), second.parameters()])
+    assert [float(norm) for norm in norms] == [5.0, 0.0, 5.0]
+    assert float(reg.gradient_norms([[]])[0]) == 0.0
+
+
 def test_spectral_norm_layer_has_unit_largest_singular_value():
     torch.manual_seed(0)
     layer = nn.utils.parametrizations.spectral_norm(nn.Linear(32, 16))

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import functools
 import math
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
@@ -13,9 +12,10 @@ from torch import Tensor, nn
 from genlab.config import DEVICES, LIVE_FIELDS, ConfigError, RunConfig
 from genlab.data import DataSource, load_data
 from genlab.data.standardize import standardization_for
+from genlab.hardware import cpu_has_native_bf16
 from genlab.metrics.layers import LayerNormTracker
 from genlab.models.budget import check_model_budget
-from genlab.regularizers import clip_gradient_norm_, gradient_norm
+from genlab.regularizers import clip_gradient_norm_, gradient_norms
 from genlab.trainers.optimizer_step import clear_gradients, optimizer_step
 from genlab.trainers.schedule import cooldown_factor
 
@@ -49,27 +49,6 @@ def available_devices() -> list[str]:
     """The device choices this machine can run ("auto" and "cpu" always)."""
     present = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
     return ["auto", "cpu"] + [name for name, ok in present.items() if ok]
-
-
-def cpuinfo_lists_bf16(cpuinfo: str) -> bool:
-    """Whether a Linux /proc/cpuinfo text lists bf16 arithmetic in hardware: the x86 flags avx512_bf16
-    or amx_bf16, or ARM's bf16 feature."""
-    for line in cpuinfo.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip().lower() in ("flags", "features") and {"avx512_bf16", "amx_bf16", "bf16"} & set(value.split()):
-            return True
-    return False
-
-
-@functools.cache
-def cpu_has_native_bf16() -> bool:
-    """Whether this machine's CPU computes in bf16 natively (read once; False where it cannot be told).
-    Without those instructions oneDNN emulates bf16 and a step gets slower, not faster."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as cpuinfo:
-            return cpuinfo_lists_bf16(cpuinfo.read())
-    except OSError:
-        return False
 
 
 def pick_device(requested: str | torch.device | None = "auto") -> torch.device:
@@ -187,11 +166,14 @@ class Trainer:
             listed = self._parameter_lists[net] = list(net.parameters())
         return listed
 
-    def _gradient_norm(self, net: nn.Module) -> Tensor:
-        """The global norm of `net`'s gradients, first clipped to grad_clip when that is on."""
+    def _gradient_norms(self, networks: dict[str, nn.Module]) -> dict[str, Tensor]:
+        """{"grad_norm/<name>": the global norm of that network's gradients}, each network's first
+        clipped to grad_clip when that is on."""
         clip = self.config.objective.grad_clip
-        parameters = self._parameters_of(net)
-        return clip_gradient_norm_(parameters, clip) if clip > 0 else gradient_norm(parameters)
+        parameters = [self._parameters_of(net) for net in networks.values()]
+        norms = ([clip_gradient_norm_(group, clip) for group in parameters] if clip > 0
+                 else gradient_norms(parameters))
+        return {f"grad_norm/{name}": norm for name, norm in zip(networks, norms)}
 
     def _descend(self, optimizer: str, loss: Tensor, terms: dict[str, Tensor],
                  networks: dict[str, nn.Module], step: bool = True) -> dict[str, Tensor]:
@@ -202,7 +184,7 @@ class Trainer:
         chosen = self.optimizers[optimizer]
         clear_gradients(chosen)
         loss.backward()
-        grads = {f"grad_norm/{name}": self._gradient_norm(net) for name, net in networks.items()}
+        grads = self._gradient_norms(networks)
         self._check_finite(grads)
         if step:
             optimizer_step(chosen)
