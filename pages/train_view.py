@@ -211,7 +211,7 @@ def live_view() -> None:
             if "d/acc_train" in snap.history or "d/augment_p" in snap.history:
                 chart(viz.overfitting_figure(snap.history, uirevision=f"o-{tag}-{window}"), "chart.overfit", live)
         else:
-            chart(viz.kl_per_dim_figure(snap.last, uirevision=f"kl-{tag}"), "chart.kl", live)
+            chart(viz.kl_per_dim_figure(snap.periodic, uirevision=f"kl-{tag}"), "chart.kl", live)
     with right:
         if ss.get("view.chart") == "Gradient norms":
             chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), "chart.grads", live)

@@ -1,4 +1,6 @@
 """Trainers: determinism, live hyper-parameters, divergence handling, per-step metrics."""
+import copy
+
 import pytest
 import torch
 
@@ -52,11 +54,35 @@ def test_gan_metrics_cover_every_term():
 
 
 def test_vae_metrics_and_kl_per_dimension():
-    trainer = vae()
+    trainer = vae(stats_every=1)
     metrics = trainer.step()
     kl_dims = [metrics[f"kl/dim_{i}"] for i in range(4)]
     assert sum(kl_dims) == pytest.approx(metrics["loss/kl"], rel=1e-5)
     assert metrics["loss/total"] == pytest.approx(metrics["loss/recon"] + metrics["loss/kl"], rel=1e-5)
+
+
+def kl_dims_sum(metrics: dict) -> float:
+    return sum(value for key, value in metrics.items() if key.startswith("kl/dim_"))
+
+
+def test_the_kl_per_dimension_is_the_mean_over_each_stats_period():
+    trainer = vae(stats_every=3)
+    steps = [trainer.step() for _ in range(6)]
+    assert [any(k.startswith("kl/dim_") for k in m) for m in steps] == [False, False, True] * 2
+    for last in (2, 5):  # Σ_i (mean over the period of KL_i) = mean over the period of Σ_i KL_i
+        assert kl_dims_sum(steps[last]) == pytest.approx(sum(m["loss/kl"] for m in steps[last - 2: last + 1]) / 3,
+                                                         rel=1e-5)
+    first = trainer.step()  # step 7 opens the next period
+    state = copy.deepcopy(trainer.state_dict())
+    trainer.step()
+    trainer.load_state_dict(state)  # a rollback: step 8 leaves the running mean, step 7 stays in it
+    rest = [trainer.step() for _ in range(2)]
+    assert kl_dims_sum(rest[-1]) == pytest.approx((first["loss/kl"] + sum(m["loss/kl"] for m in rest)) / 3, rel=1e-5)
+    trainer.step()
+    for malformed in (torch.ones(3), torch.tensor([1.0, 1.0, 1.0, 1.0, 2.5]), torch.tensor([1.0, 1.0, 1.0, 1.0, 3.0]),
+                      torch.tensor([1.0, 1.0, 1.0, float("nan"), 1.0])):
+        trainer.load_state_dict({**trainer.state_dict(), "kl_dims": malformed})
+        assert trainer.state_dict()["kl_dims"].tolist() == [0.0] * 5  # it starts over
 
 
 def test_live_updates_apply_at_next_step_without_rebuilding():

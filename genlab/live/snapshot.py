@@ -30,7 +30,7 @@ class Snapshot:
     config: RunConfig  # a copy of the trainer's config (live values included)
     history: Mapping[str, tuple[np.ndarray, np.ndarray]]
     last: Mapping[str, float]  # the latest step's metrics
-    layer_stats: Mapping[str, float]  # the latest per-layer norms (measured every stats_every steps)
+    periodic: Mapping[str, float]  # the latest per-layer norms and KL per dimension (every stats_every steps)
     preview: np.ndarray | None  # images (n, C, H, W) in [0, 1] or points (n, 2)
     preview_step: int
     scene: Scene2D | None
@@ -43,7 +43,7 @@ def portable(snapshot: Snapshot) -> Snapshot:
     """The snapshot with its read-only mappings as plain dicts, so that it can be pickled (to cross from a
     worker process to the server); read_only() makes the received one read-only again."""
     return replace(snapshot, history=dict(snapshot.history), last=dict(snapshot.last),
-                   layer_stats=dict(snapshot.layer_stats))
+                   periodic=dict(snapshot.periodic))
 
 
 def read_only(snapshot: Snapshot) -> Snapshot:
@@ -52,12 +52,12 @@ def read_only(snapshot: Snapshot) -> Snapshot:
         if array is not None:
             array.flags.writeable = False
     return replace(snapshot, history=MappingProxyType(snapshot.history), last=MappingProxyType(snapshot.last),
-                   layer_stats=MappingProxyType(snapshot.layer_stats))
+                   periodic=MappingProxyType(snapshot.periodic))
 
 
 def placeholder(config: RunConfig, data_kind: str, message: str) -> Snapshot:
     """What a page shows of a run whose trainer is not built yet: step 0, no pictures, `message`."""
     return Snapshot(version=0, state=IDLE, step=0, steps_per_s=0.0, elapsed_s=0.0, message=message, diverged_term="",
                     family=config.model.family, data_kind=data_kind, config=config, history=MappingProxyType({}),
-                    last=MappingProxyType({}), layer_stats=MappingProxyType({}), preview=None, preview_step=0,
+                    last=MappingProxyType({}), periodic=MappingProxyType({}), preview=None, preview_step=0,
                     scene=None, slow_motion_steps_per_s=None, device="…")

@@ -13,7 +13,8 @@ from genlab.training import Hook, MetricHistory, PreviewHook, SceneHook
 from genlab.training.hooks import PREVIEW_INTERVAL_S
 from genlab.training.scene import scene_setup
 
-LAYER_STATS = ("weight_norm/", "spectral_norm/", "operator_norm/", "power_iteration_unconverged/")
+# what the trainer records every stats_every steps only: its latest values stay shown between readings
+PERIODIC_STATS = ("weight_norm/", "spectral_norm/", "operator_norm/", "power_iteration_unconverged/", "kl/dim_")
 RATE_SAMPLE_S = 0.2  # steps/s from (time, step) samples at least this far apart
 SCENE_REQUEST_TTL_S = 3.0  # the scene is drawn only if a viewer asked within this many seconds
 
@@ -39,7 +40,7 @@ class LiveView(Hook):
         self.state, self._message, self._diverged_term = IDLE, "", ""
         self._elapsed, self._run_started = 0.0, None
         self._last = history.last_row()
-        self._layer_stats = {k: v for k, v in self._last.items() if k.startswith(LAYER_STATS)}
+        self._periodic = {k: v for k, v in self._last.items() if k.startswith(PERIODIC_STATS)}
         self._preview: tuple[int, Any] = (-1, None)
         self._scene = None
         self._metric_error = ""
@@ -54,8 +55,8 @@ class LiveView(Hook):
         now = time.perf_counter()
         with self._lock:
             self._last = dict(metrics)
-            if any(key.startswith(LAYER_STATS) for key in metrics):
-                self._layer_stats = {k: v for k, v in metrics.items() if k.startswith(LAYER_STATS)}
+            if any(key.startswith(PERIODIC_STATS) for key in metrics):
+                self._periodic = {k: v for k, v in metrics.items() if k.startswith(PERIODIC_STATS)}
             if not self._rate or now - self._rate[-1][0] >= RATE_SAMPLE_S:
                 self._rate.append((now, trainer.step_count))
             self.version += 1
@@ -134,7 +135,7 @@ class LiveView(Hook):
                 elapsed_s=self._elapsed + (now - self._run_started if running else 0.0),
                 message=self._message, diverged_term=self._diverged_term, family=config.model.family,
                 data_kind=trainer.data.kind, config=config, history=history,
-                last=MappingProxyType(dict(self._last)), layer_stats=MappingProxyType(dict(self._layer_stats)),
+                last=MappingProxyType(dict(self._last)), periodic=MappingProxyType(dict(self._periodic)),
                 preview=self._preview[1], preview_step=self._preview[0], scene=self._scene,
                 slow_motion_steps_per_s=slow_motion_steps_per_s, device=device_label(trainer),
                 last_metric_error=self._metric_error,

@@ -1,5 +1,7 @@
 """VAE trainer: negative ELBO with β, capacity C and KL warm-up, all live; optionally on augmented
-training images (augment.vae_input, genlab.augment.inputs)."""
+training images (augment.vae_input, genlab.augment.inputs). The KL per latent dimension ("kl/dim_<i>")
+is recorded with the per-layer statistics, every stats_every steps, as its mean over the batches since
+the last reading: steadier bars than one batch's, and 20-odd values fewer to read and record a step."""
 from __future__ import annotations
 
 import torch
@@ -33,6 +35,8 @@ class VAETrainer(Trainer):
         }
         self._apply_learning_rates()
         self.fixed_noise = self._noise(PREVIEW_COUNT)
+        self._kl_dims_total: Tensor | None = None  # Σ of each step's KL per dimension since the last reading
+        self._kl_dims_steps = 0
 
     def _apply_learning_rates(self) -> None:
         scale = self._learning_rate_factor()
@@ -68,8 +72,40 @@ class VAETrainer(Trainer):
         metrics = {name: value.detach() for name, value in terms.items()}
         metrics.update(grads)
         metrics["beta/effective"] = beta
-        metrics["kl/dim"] = kl_dims.detach()
+        kl_dims_mean = self._kl_dims_mean_if_due(kl_dims.detach())
+        if kl_dims_mean is not None:
+            metrics["kl/dim"] = kl_dims_mean
         return self._finish_step(metrics)
+
+    def _kl_dims_mean_if_due(self, kl_dims: Tensor) -> Tensor | None:
+        """Adds this step's KL per dimension to the running total; at a stats_every step, returns their
+        mean since the last reading and starts over."""
+        self._kl_dims_total = kl_dims if self._kl_dims_total is None else self._kl_dims_total + kl_dims
+        self._kl_dims_steps += 1
+        if (self.step_count + 1) % self.config.stats_every:
+            return None
+        mean = self._kl_dims_total / self._kl_dims_steps
+        self._kl_dims_total, self._kl_dims_steps = None, 0
+        return mean
+
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        total = self._kl_dims_total if self._kl_dims_total is not None else torch.zeros(self.latent_dim, device=self.device)
+        steps = torch.full((1,), float(self._kl_dims_steps), device=self.device)  # no host wait on CUDA
+        state["kl_dims"] = torch.cat([total.float(), steps])  # the running KL per dimension, then its step count
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        """Also the running KL per dimension: a rollback drops the undone steps from it, a resumed run
+        continues it. Missing (a run saved before it was kept) or malformed: it starts over."""
+        super().load_state_dict(state)
+        self._kl_dims_total, self._kl_dims_steps = None, 0
+        saved = state.get("kl_dims")
+        if isinstance(saved, Tensor) and saved.shape == (self.latent_dim + 1,) and saved.is_floating_point():
+            saved = saved.to(self.device, torch.float32)
+            steps = float(saved[-1])
+            if steps.is_integer() and 0 < steps < self.config.stats_every and bool(torch.isfinite(saved).all()):
+                self._kl_dims_total, self._kl_dims_steps = saved[:-1].clone(), int(steps)
 
     # --- inspection --------------------------------------------------------------------------------
     def model_space(self, x: Tensor) -> Tensor:

@@ -212,7 +212,8 @@ def _dim_index(name: str) -> int:
 
 
 def kl_per_dim_figure(last: Mapping[str, float], *, uirevision: str = "kl") -> LightFigure:
-    """Bar per latent dimension: KL(q(z_i|x) ‖ N(0,1)) averaged over the last batch. Dimensions near
+    """Bar per latent dimension: KL(q(z_i|x) ‖ N(0,1)) averaged over the batches of the last
+    stats_every steps (the trainer's "kl/dim_<i>"), or over whatever data the caller measured. Dimensions near
     0 nats are unused (collapsed to the prior); β trades these off against reconstruction."""
     names = sorted((n for n in last if n.startswith("kl/dim_")), key=_dim_index)
     if not names:
