@@ -11,7 +11,7 @@ from genlab.cli import main
 from genlab.config import RunConfig
 from genlab.live import PAUSED, CapacityLimiter, TrainingRunner
 
-STEPS = 230  # crosses the quality metrics (every 100 steps) and the layer norms (every 25)
+STEPS = 230  # crosses the quality metrics (every 100 steps) and the layer norms (every 50)
 CONFIG = RunConfig(name="same", seed=3, device="cpu", steps=STEPS).replace(**{
     "data.n_samples": 1000, "model.width": 32, "optim.batch_size": 64, "objective.r1_gamma": 0.1,
 })
@@ -45,4 +45,4 @@ def test_app_and_cli_write_the_same_metrics(tmp_path, monkeypatch, wait_until):
     measured = [table["step"][i] for i, v in enumerate(table["quality/modes_covered"]) if v is not None]
     assert measured == [100.0, 200.0]  # scheduled by steps, null elsewhere
     norms = next(k for k in table if k.startswith("weight_norm/"))
-    assert [table["step"][i] for i, v in enumerate(table[norms]) if v is not None] == [25.0 * k for k in range(1, 10)]
+    assert [table["step"][i] for i, v in enumerate(table[norms]) if v is not None] == [50.0 * k for k in range(1, 5)]
