@@ -138,7 +138,7 @@ class Trainer:
     def use_channels_last(self) -> None:
         """Keep convolution kernels channels_last (NHWC) where that layout measured faster: for conv and
         resnet models on a CPU, whose oneDNN convolutions work in NHWC and otherwise reorder every
-        activation on the way in and out (here 4-5 % off a float32 step of the conv presets, 11-17 % off
+        activation on the way in and out (here 4 % off a float32 step of the conv presets, 10-15 % off
         a bf16 one, 25-45 % off the resnet's), and for conv models on CUDA in bf16, where tensor cores
         read NHWC. The same convolutions up to the order of float sums; flattening stays in logical
         (C, H, W) order whatever the layout."""
