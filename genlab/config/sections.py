@@ -297,8 +297,8 @@ class RunConfig:
                                "elsewhere (on CUDA too: the playground's models ran slower in bf16 there); bf16: "
                                "autocast everywhere. Conv models keep channels_last weights on a CPU and, in bf16, on CUDA")
     steps: int = knob(4000, key="steps", label="Train until this step count", bounds=(1, 100_000_000), ui=False)
-    stats_every: int = knob(50, key="stats-every", label="Per-layer norms every N steps", bounds=(1, 1_000_000),
-                            ui=False)
+    stats_every: int = knob(50, key="stats-every", label="Per-layer norms (and a VAE's KL per dimension) every N steps",
+                            bounds=(1, 1_000_000), ui=False)
     data: DataConfig = section(DataConfig)
     model: ModelConfig = section(ModelConfig)
     objective: ObjectiveConfig = section(ObjectiveConfig)
