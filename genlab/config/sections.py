@@ -295,7 +295,8 @@ class RunConfig:
     precision: str = knob("auto", key="precision", label="Precision", choices=PRECISIONS, ui=False,
                           help="auto: bf16 autocast for image models on a CPU with bf16 instructions, float32 "
                                "elsewhere (on CUDA too: the playground's models ran slower in bf16 there); bf16: "
-                               "autocast everywhere. Conv models keep channels_last weights on a CPU and, in bf16, on CUDA")
+                               "autocast everywhere. Conv and resnet models keep channels_last kernels on a CPU, conv "
+                               "models in bf16 on CUDA too")
     steps: int = knob(4000, key="steps", label="Train until this step count", bounds=(1, 100_000_000), ui=False)
     stats_every: int = knob(50, key="stats-every", label="Per-layer norms (and a VAE's KL per dimension) every N steps",
                             bounds=(1, 1_000_000), ui=False)

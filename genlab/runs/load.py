@@ -269,7 +269,8 @@ def _restore_state(trainer, files: RunFiles, fresh: dict[str, Any], weights: dic
         state["step"] = saved["step"]
     else:
         state["step"] = files.meta["step"]
-    for key in ("rng", "fixed_noise", "ada", "kl_dims"):  # a GAN's adaptive augmentation (p, r_t); a VAE's running KL per dimension
+    # ada: a GAN's adaptive augmentation (p, r_t); kl_dims: a VAE's running KL per dimension
+    for key in ("rng", "fixed_noise", "ada", "kl_dims"):
         value = saved.get(key)
         if key in fresh and isinstance(value, torch.Tensor) and value.shape == fresh[key].shape \
                 and value.dtype == fresh[key].dtype:
