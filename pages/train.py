@@ -23,7 +23,8 @@ from pages.presentation import presenting
 from pages.share_panel import TEACHER_KEYS, share_panel
 from pages.train_evaluate import evaluate_panel
 from pages.train_handoff import open_handoff
-from pages.train_form import FLASH_KEY, SAVE_NAME_KEY, flash, setup_config, sync_widgets, uploaded_data
+from pages.train_form import (FLASH_KEY, SAVE_NAME_KEY, flash, preset_drawn, restore_pending_preset, setup_config,
+                               sync_widgets, uploaded_data)
 from pages.train_save import name_after_opening, overwrite_prompt, save
 from pages.train_setup import setup_panel
 from pages.train_transfer import transfer_panel
@@ -73,6 +74,7 @@ def command(name: str) -> None:
         elif name in STEP_KINDS:
             runner.step(STEP_KINDS[name])
         elif name == "reset":
+            restore_pending_preset()  # a callback: it runs before the Setup widgets, so it may write them
             config = setup_config(runner)
             with st.spinner("Building the model and loading the data…"):
                 runner.reset(config, data=uploaded_data(config))
@@ -161,6 +163,7 @@ opened = open_run(runner, ss.pop(OPEN_RUN_KEY)) if ss.get(OPEN_RUN_KEY) else Non
 ss.pop(OPEN_RUN_KEY, None)
 open_handoff(runner)  # a run set up by the Dirac-GAN lab or Draw your data
 view = sync_url(runner)  # a link's or lesson's setup on a tab's first visit; the run's setup into the URL
+restore_pending_preset()
 sync_widgets(runner)
 if opened is not None:
     ss[SAVE_NAME_KEY] = name_after_opening(opened)
@@ -205,3 +208,4 @@ view_options(runner)
 ss[PAGE_LIVE_KEY] = changes_on_its_own(runner)
 with beside_lesson(ss["live.refresh"] if ss[PAGE_LIVE_KEY] else None):
     st.fragment(studio)()
+preset_drawn()

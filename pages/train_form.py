@@ -26,6 +26,7 @@ LIVE_KNOBS = tuple(k for k in KNOBS if k.ui and k.live)
 KIND_FIELDS = ("model.family", "data.name")  # choosing these loads their preset
 FLASH_KEY = "train.flash"
 RUN_ID_KEY = "train.run_id"  # which run the widgets were last filled from
+PENDING_PRESET_KEY = "train.pending_preset"  # a kind change's preset until a full page run has drawn it
 SAVE_NAME_KEY = "save.name"
 
 
@@ -62,6 +63,8 @@ def sync_widgets(runner) -> None:
     another page, a widget hidden for a while) or when the run was replaced (Reset, a loaded run)."""
     config = runner.config
     replaced = ss.get(RUN_ID_KEY) != (id(runner), runner.run_id)
+    if replaced:
+        preset_drawn()  # the widgets show the new run's settings from here on
     for knobs, key_of in ((SETUP_KNOBS, setup_key), (LIVE_KNOBS, live_key)):
         for knob in knobs:
             if replaced or key_of(knob) not in ss:
@@ -118,11 +121,29 @@ def _upload(dataset: str):
 
 def on_kind_change() -> None:
     """A new model family or data set: fill the Setup with genlab.presets' starting values for that
-    pair (the CLI uses the same), e.g. an MLP for 2D data, a small conv net for images."""
+    pair (the CLI uses the same), e.g. an MLP for 2D data, a small conv net for images.
+
+    Streamlit stops a page run when the browser asks for a newer one, and the newer request carries the
+    widget values the browser shows, which overwrite what this callback wrote if the stopped run never
+    sent the browser its new ones (quick clicks while a first visit is still drawing: VAE, then Shapes,
+    then Reset left the 2D presets' MLP in the Setup in 1 of 5 fresh servers). So the preset is kept
+    and written again (`restore_pending_preset`) until a run of the whole page has drawn it."""
     values = preset(*(ss[setup_key(knob_for(path))] for path in KIND_FIELDS))
-    for knob in SETUP_KNOBS:
-        if knob.path in values and knob.path not in KIND_FIELDS:
-            ss[setup_key(knob)] = values[knob.path]
+    pending = {setup_key(knob): values[knob.path] for knob in SETUP_KNOBS
+               if knob.path in values and knob.path not in KIND_FIELDS}
+    ss.update(pending)
+    ss[PENDING_PRESET_KEY] = pending
+
+
+def restore_pending_preset() -> None:
+    """Write the latest kind change's preset into the Setup again while no full page run has drawn it
+    (see on_kind_change); before any Setup widget of a run, and before a Reset reads the Setup."""
+    ss.update(ss.get(PENDING_PRESET_KEY, {}))
+
+
+def preset_drawn() -> None:
+    """The end of a full run of the page: the browser has the preset's values now."""
+    ss.pop(PENDING_PRESET_KEY, None)
 
 
 def on_live_change(path: str) -> None:

@@ -171,6 +171,35 @@ def test_slow_motion_toggle(app, wait_until):
     assert runner.snapshot().slow_motion_steps_per_s is None
 
 
+def test_a_kind_changes_preset_survives_stale_widget_values_until_a_page_run_draws_it(monkeypatch):
+    """Streamlit stops a page run for a newer request, which carries the browser's widget values; when the
+    stopped run never sent it the preset's, those stale values overwrite it (seen on a fresh server: VAE,
+    Shapes and Reset clicked quickly trained the 2D preset's MLP). The preset is written again before a
+    run's widgets and before a Reset reads the Setup, until a whole page run has drawn it."""
+    from types import SimpleNamespace
+
+    from genlab.config import RunConfig
+    from genlab.presets import preset
+    from pages import train_form
+
+    state: dict = {"setup.family": "vae", "setup.dataset": "shapes", "setup.width": 64, "setup.arch": "mlp"}
+    monkeypatch.setattr(train_form, "ss", state)
+    train_form.on_kind_change()
+    expected = preset("vae", "shapes")
+    assert (state["setup.width"], state["setup.arch"]) == (expected["model.width"], expected["model.arch"]) == (32, "conv")
+    state.update({"setup.width": 64, "setup.arch": "mlp"})  # the browser's values from before the stopped run
+    train_form.restore_pending_preset()
+    assert (state["setup.width"], state["setup.arch"]) == (32, "conv")
+    state.update({"setup.width": 64, "setup.arch": "mlp"})
+    train_form.restore_pending_preset()  # what Reset does first
+    config = train_form.setup_config(SimpleNamespace(config=RunConfig(name="stale")))
+    assert (config.model.width, config.model.arch) == (32, "conv")
+    train_form.preset_drawn()  # a whole page run drew it: the user's own edits count from now on
+    state["setup.width"] = 8
+    train_form.restore_pending_preset()
+    assert state["setup.width"] == 8
+
+
 def test_reset_with_a_vae_on_shapes(app, wait_until):
     runner = runner_of(app)
     app.radio(key="setup.family").set_value("vae").run()

@@ -74,7 +74,9 @@ def save_run(
     name = check_name(name if name is not None else trainer.config.name)
     root = prepare_root(root)
     refuse_if_shipped(root / name, "overwritten")
-    if ((root / name).exists() or (root / name).is_symlink()) and not is_run_folder(root / name):
+    with atomic.folder_lock(root, exclusive=False):  # not between the two renames of another save's replace
+        occupied = ((root / name).exists() or (root / name).is_symlink()) and not is_run_folder(root / name)
+    if occupied:
         raise CheckpointError(f"{root / name}: is not a saved run, and saving never replaces anything else; "
                               "save under another name")
     command = (command or "")[-MAX_COMMAND_CHARS:]  # the latest commands, when a run was resumed very often
