@@ -44,4 +44,5 @@ def cpu_has_native_bf16() -> bool:
 
 @functools.cache
 def cpu_vendor() -> str:
+    """This machine's CPU vendor ("" where it cannot be told)."""
     return cpuinfo_vendor(cpuinfo())

@@ -142,7 +142,8 @@ def restore_pending_preset() -> None:
 
 
 def preset_drawn() -> None:
-    """The end of a full run of the page: the browser has the preset's values now."""
+    """Forget the pending preset: a full run of the page has drawn it (the browser has its values now),
+    or the run was replaced and the widgets show the new run's settings."""
     ss.pop(PENDING_PRESET_KEY, None)
 
 
