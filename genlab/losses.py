@@ -104,6 +104,19 @@ def bernoulli_nll(logits: Tensor, x: Tensor) -> Tensor:
     return per_dim.flatten(1).sum(1)
 
 
+def bernoulli_nll_batch_mean(logits: Tensor, x: Tensor) -> Tensor:
+    """The mean of `bernoulli_nll` over the batch, a scalar: (1/B) Σ_b Σ_i [softplus(l_bi) - x_bi·l_bi].
+
+    PyTorch's fused kernel sums while it goes, with no per-sample tensor to write, sum and expand
+    again in the backward pass (0.34 against 0.35 ms forward and backward for 128 × 784 on one CPU
+    thread).
+    """
+    if per_dimension_kernel_is_faster(logits.device):
+        return bernoulli_nll(logits, x).mean()
+    logits, x = logits.float(), x.float()
+    return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / logits.shape[0]
+
+
 @functools.cache
 def per_dimension_kernel_is_faster(device: torch.device) -> bool:
     """Whether genlab's `_BernoulliNLLPerDim` beats PyTorch's fused kernel: on CPUs other than Intel's.
@@ -148,7 +161,12 @@ def kl_weight_term(kl_total: Tensor, beta: float, capacity: float) -> Tensor:
     """The weighted KL term of a β-VAE with Burgess et al.'s capacity C (per sample):
 
     β · |KL - C|     (C = 0 gives the plain β-VAE term β · KL, since KL ≥ 0)
+
+    With C = 0 it is computed as β · KL: fewer operations, and a KL that rounds to a hair below 0 at
+    a collapsed posterior does not flip the sign of its gradient.
     """
+    if capacity == 0:
+        return beta * kl_total
     return beta * (kl_total - capacity).abs()
 
 

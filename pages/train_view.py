@@ -21,6 +21,7 @@ from genlab import pictures, viz
 from genlab.viz.figures import SQUARE_HEIGHT
 from genlab.viz.presentation import presentation
 from genlab.metrics.detectors import detect_for_config
+from genlab.trainers import GRADIENT_NORM_EVERY
 from genlab.trainers.schedule import learning_rate_note
 from genlab.live import DIVERGED, ERROR, RUNNING
 from pages.presentation import presenting
@@ -156,7 +157,9 @@ def view_options(runner) -> None:
                                "Kept across refreshes; Pause to zoom and hover freely.")
     row.segmented_control("Chart", ("Layer norms", "Gradient norms"), key="view.chart",
                           default="Layer norms", label_visibility="collapsed",
-                          help="The lower right chart: each layer's weight norm or gradient norm.")
+                          help="The lower right chart: each layer's weight norm, or each network's gradient norm "
+                               f"(read on the first and every {GRADIENT_NORM_EVERY}th step, every step with gradient "
+                               "clipping on).")
 
 
 def live_view() -> None:

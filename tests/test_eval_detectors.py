@@ -23,6 +23,7 @@ from genlab.metrics.detectors import (
     WASSERSTEIN_HINT,
     Finding,
     calmest_level,
+    detect_discriminator_overpowering,
     detect_divergence,
     detect_exploding,
     detect_failures,
@@ -248,6 +249,19 @@ def ring_gan(loss, lr_g, lr_d, n_critic):
         objective=ObjectiveConfig(gan_loss=loss),
         optim=OptimConfig(lr_generator=lr_g, lr_discriminator=lr_d, beta1=0.5, beta2=0.999, batch_size=64, n_critic=n_critic),
     )
+
+
+def test_vanished_generator_gradients_are_judged_over_the_same_steps_when_read_less_often():
+    """The trainer reads ‖∇G‖ every few steps and D's outputs every step: the window is the same steps."""
+    steps = np.arange(1, 201, dtype=float)
+    saturated = steps > 150
+    history = {"d/real": (steps, np.where(saturated, 0.99, 0.6)), "d/fake": (steps, np.where(saturated, 0.01, 0.4)),
+               "grad_norm/g": (steps[4::5], np.where(saturated[4::5], 1e-3, 1.0))}
+    (finding,) = detect_discriminator_overpowering(history, "nonsaturating")
+    assert finding.severity == "critical" and "‖∇G‖ 0.001 (was up to 1)" in finding.message
+    history["grad_norm/g"] = (steps[4::5], np.ones(40))  # still flowing: a warning only
+    (finding,) = detect_discriminator_overpowering(history, "nonsaturating")
+    assert finding.severity == "warning"
 
 
 def test_discriminator_overpowering_on_real_gan_runs():

@@ -107,6 +107,22 @@ def test_bernoulli_nll_gradients_in_logits_and_data_match_autograd_of_the_fused_
     assert torch.allclose(mine[1], -logits.detach() * weights[:, None], atol=1e-5)
 
 
+def test_bernoulli_nll_batch_mean_is_the_mean_of_the_per_sample_nll_in_value_and_gradient(bernoulli_kernel):
+    torch.manual_seed(2)
+    logits = (torch.randn(7, 3, 4, 4) * 6).requires_grad_()
+    x = torch.rand(7, 3, 4, 4)
+    mean = losses.bernoulli_nll_batch_mean(logits, x)
+    mean.backward()
+    mine = logits.grad.clone()
+    logits.grad = None
+    reference = F.binary_cross_entropy_with_logits(logits.double(), x.double(), reduction="none").flatten(1).sum(1).mean()
+    reference.backward()
+    assert mean.shape == () and mean.dtype == torch.float32
+    assert math.isclose(mean.item(), reference.item(), rel_tol=1e-6)
+    assert torch.allclose(mine, logits.grad, atol=1e-7)
+    assert torch.allclose(mine, (torch.sigmoid(logits) - x).detach() / 7, atol=1e-7)  # closed form, ÷ B
+
+
 def test_gaussian_nll_by_hand_and_per_sample_sum():
     mean = torch.tensor([[0.0, 1.0], [2.0, 2.0]])
     x = torch.tensor([[0.5, 1.0], [2.0, 0.0]])
@@ -126,6 +142,18 @@ def test_elbo_terms_by_hand():
     assert math.isclose(float(weighted), 4.0 * kl, rel_tol=1e-6)
     capacity = losses.kl_weight_term(torch.tensor(kl), beta=4.0, capacity=2.0)
     assert math.isclose(float(capacity), 4.0 * abs(kl - 2.0), rel_tol=1e-6)
+
+
+def test_kl_weight_term_without_capacity_keeps_its_gradient_at_beta_where_the_kl_rounds_below_zero():
+    # a collapsed posterior's KL can round to a hair below 0; β·|KL| would then push the KL up
+    for kl_value in (-3e-8, 0.0, 2.5):
+        kl = torch.tensor(kl_value, requires_grad=True)
+        losses.kl_weight_term(kl, beta=4.0, capacity=0.0).backward()
+        assert float(kl.grad) == 4.0
+    above, below = (torch.tensor(v, requires_grad=True) for v in (3.0, 1.0))
+    for kl, sign in ((above, 1.0), (below, -1.0)):  # with a capacity, β·|KL - C| pulls the KL to C
+        losses.kl_weight_term(kl, beta=4.0, capacity=2.0).backward()
+        assert float(kl.grad) == sign * 4.0
 
 
 def test_kl_warmup_factor():

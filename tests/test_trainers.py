@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from genlab.config import ConfigError, RunConfig
-from genlab.trainers import DivergenceError, GANTrainer, VAETrainer, make_trainer, pick_device
+from genlab.trainers import GRADIENT_NORM_EVERY, DivergenceError, GANTrainer, VAETrainer, make_trainer, pick_device
 from genlab.training import run
 
 SMALL_GAN = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64, "stats_every": 5}
@@ -178,6 +178,34 @@ def test_infinite_gradient_is_caught_and_rolled_back():
     assert result.error.term == "grad_norm/d"
     after = parameters(trainer)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("build", [gan, vae])
+def test_gradient_norms_are_read_on_the_first_step_and_every_few_steps_or_every_step_when_clipping(build):
+    names = {"gan": ("grad_norm/d", "grad_norm/g"), "vae": ("grad_norm/encoder", "grad_norm/decoder")}
+    trainer = build()
+    wanted = names["gan" if isinstance(trainer, GANTrainer) else "vae"]
+    read = [int(metrics["step"]) for metrics in (trainer.step() for _ in range(2 * GRADIENT_NORM_EVERY))
+            if all(name in metrics for name in wanted)]
+    assert read == [1, GRADIENT_NORM_EVERY, 2 * GRADIENT_NORM_EVERY]
+    clipped = build(**{"objective.grad_clip": 1e6})  # clipping computes them anyway: every step
+    assert all(set(wanted) <= set(clipped.step()) for _ in range(GRADIENT_NORM_EVERY))
+
+
+@pytest.mark.parametrize("build", [gan, vae])
+def test_an_infinite_gradient_between_readings_still_stops_and_rolls_back_the_run(build):
+    trainer = build()
+    run(trainer, until=2)
+    before = parameters(trainer)
+    assert (trainer.step_count + 1) % GRADIENT_NORM_EVERY  # the next step does not read the norms
+    first_net = next(iter(trainer.networks.values()))
+    for p in first_net.parameters():
+        p.register_hook(lambda grad: grad * float("inf"))
+    result = run(trainer, until=GRADIENT_NORM_EVERY - 1)
+    assert result.error is not None and result.error.rolled_back_to == 2
+    assert result.error.term.startswith("loss/")  # the non-finite weights' next loss names it
+    after = parameters(trainer)
+    assert all(torch.equal(before[k], after[k]) for k in before) and trainer.step_count == 2
 
 
 def test_preview_and_generate_in_data_space():

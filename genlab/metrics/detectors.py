@@ -193,13 +193,15 @@ def detect_discriminator_overpowering(history: Mapping[str, Any], gan_loss: str 
     recent_real, recent_fake = float(np.median(real[-window:])), float(np.median(fake[-window:]))
     if not (recent_real >= limits[0] and recent_fake <= limits[1]):
         return []
-    _, grad_g = _series(history, "grad_norm/g")
+    # G's gradient norm is read on fewer steps than D's outputs: the same window in steps
+    grad_steps, grad_g = _series(history, "grad_norm/g")
+    in_window = grad_steps >= steps[-window]
+    recent, earlier = grad_g[in_window], grad_g[~in_window]
     vanished, grad_text = False, ""
-    if grad_g.size >= 2 * window:
-        recent_grad = float(np.median(grad_g[-window:]))
+    if recent.size and earlier.size >= recent.size:
+        recent_grad = float(np.median(recent))
         # the grad norm's typical level before the saturated window: best running median
-        earlier = grad_g[:-window]
-        k = max(1, min(window, earlier.size // 4))
+        k = max(1, min(recent.size, earlier.size // 4))
         level = float(np.max([np.median(earlier[i : i + k]) for i in range(0, earlier.size - k + 1, k)]))
         vanished = recent_grad < G_GRAD_VANISHED * level
         grad_text = f"; ‖∇G‖ {recent_grad:.2g} (was up to {level:.2g})"

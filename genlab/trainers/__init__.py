@@ -5,11 +5,11 @@ import torch
 
 from genlab.config import RunConfig
 from genlab.data import DataSource
-from genlab.trainers.base import DivergenceError, Trainer, available_devices, pick_device
+from genlab.trainers.base import GRADIENT_NORM_EVERY, DivergenceError, Trainer, available_devices, pick_device
 from genlab.trainers.gan import GANTrainer
 from genlab.trainers.vae import VAETrainer
 
-__all__ = ["DivergenceError", "GANTrainer", "Trainer", "VAETrainer", "available_devices", "make_trainer",
+__all__ = ["GRADIENT_NORM_EVERY", "DivergenceError", "GANTrainer", "Trainer", "VAETrainer", "available_devices", "make_trainer",
            "pick_device"]
 
 

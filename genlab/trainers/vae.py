@@ -51,6 +51,12 @@ class VAETrainer(Trainer):
             return losses.bernoulli_nll(decoded, x)
         return losses.gaussian_nll(decoded, x, obj.gaussian_std)
 
+    def _reconstruction_nll_batch_mean(self, decoded: Tensor, x: Tensor) -> Tensor:
+        """The mean of `reconstruction_nll` over the batch (the training loss's term)."""
+        if self.config.objective.likelihood == "bernoulli":
+            return losses.bernoulli_nll_batch_mean(decoded, x)
+        return self.reconstruction_nll(decoded, x).mean()
+
     def step(self) -> dict[str, float]:
         obj = self.config.objective
         x = self.model_space(self._real_batch())
@@ -58,7 +64,7 @@ class VAETrainer(Trainer):
             x = augment_input(x, self.config.augment.vae_input, self.rng)
         mu, logvar = (value.float() for value in self.vae.encode(x))  # the KL in float32 under bf16 autocast
         z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device=self.device, generator=self.rng)
-        recon = self.reconstruction_nll(self.vae.decode(z), x).mean()
+        recon = self._reconstruction_nll_batch_mean(self.vae.decode(z), x)
         kl_dims = losses.kl_standard_normal(mu, logvar).mean(0)
         kl = kl_dims.sum()
         beta = obj.beta * losses.kl_warmup_factor(self.step_count, obj.kl_warmup_steps)

@@ -166,7 +166,8 @@ def overfitting_figure(history: History, *, uirevision: str = "overfit") -> Ligh
 
 
 def grad_norms_figure(history: History, *, log_y: bool = True, uirevision: str = "grads") -> LightFigure:
-    """Gradient norm of each network per step (before clipping, if clipping is on)."""
+    """Gradient norm of each network on the steps that read it (the first and every
+    GRADIENT_NORM_EVERY-th; every step with clipping on, before clipping)."""
     return curves_figure(history, pick(history, ("grad_norm/",)), "Gradient norms", log_y=log_y, uirevision=uirevision)
 
 
