@@ -141,6 +141,41 @@ def test_discriminator_has_no_batchnorm_and_is_per_sample(arch, shape):
     torch.testing.assert_close(D(x)[0], D(y)[0])
 
 
+@pytest.mark.parametrize("arch,shape", [("mlp", POINTS), ("mlp", (1, 28, 28)), ("conv", (1, 28, 28))])
+def test_in_place_activations_give_the_gradients_of_out_of_place_ones_through_r1s_double_backward(arch, shape):
+    """MLP and conv networks overwrite their layers' outputs with the activation; the networks with
+    activations put out of place must give the same outputs and gradients, R1's double backward included."""
+    import copy
+
+    torch.manual_seed(0)
+    G, D = build_gan(small_cfg("gan", arch), shape)
+    vae = build_vae(small_cfg("vae", arch), shape)
+    activations = [m for net in (G, D, vae) for m in net.modules() if isinstance(m, (nn.ReLU, nn.LeakyReLU))]
+    assert activations and all(m.inplace for m in activations)
+
+    def out_of_place(net: nn.Module) -> nn.Module:
+        twin = copy.deepcopy(net)
+        for module in twin.modules():
+            if isinstance(module, (nn.ReLU, nn.LeakyReLU)):
+                module.inplace = False
+        return twin
+
+    def gradients(G: nn.Module, D: nn.Module, vae: VAE) -> list[torch.Tensor]:
+        torch.manual_seed(1)
+        real = torch.randn(4, *shape).requires_grad_(True)
+        fake = G(torch.randn(4, G.latent_dim))
+        logits = D(real)
+        (input_gradient,) = torch.autograd.grad(logits.sum(), real, create_graph=True)  # R1
+        mu, logvar = vae.encode(real.detach())
+        loss = (logits.mean() - D(fake).mean() + input_gradient.pow(2).sum() + vae.decode(mu).pow(2).mean()
+                + logvar.pow(2).mean())
+        nets = (G, D, vae)
+        return torch.autograd.grad(loss, [p for net in nets for p in net.parameters()])
+
+    for mine, twin in zip(gradients(G, D, vae), gradients(*(out_of_place(net) for net in (G, D, vae)))):
+        torch.testing.assert_close(mine, twin, rtol=0, atol=0)
+
+
 def test_generator_batchnorm_uses_default_eps_and_momentum():
     G, _ = build_gan(small_cfg("gan", "conv"), (3, 32, 32))
     norms = [m for m in G.modules() if isinstance(m, nn.BatchNorm2d)]

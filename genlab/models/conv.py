@@ -16,6 +16,9 @@ work. `ModelConfig.depth` does not apply here: the depth follows the image size.
 The discriminator (and the VAE encoder) has no BatchNorm: gradient penalties (WGAN-GP, R1, R2) need each
 output to depend on its own sample only. The generator keeps DCGAN's BatchNorm2d with default eps and
 momentum (`BatchNorm2d(n, 0.8)` would set eps=0.8, a known bug in peer code).
+
+Activations work in place (a convolution's or BatchNorm's backward pass reads its input, not its
+output), as in genlab.models.mlp.
 """
 from __future__ import annotations
 
@@ -69,7 +72,7 @@ class ConvEncoder(nn.Module):
         channels = [c] + [width * 2**i for i in range(steps)]  # 32 px: C, w, 2w, 4w
         layers: list[nn.Module] = []
         for c_in, c_out in zip(channels[:-1], channels[1:]):
-            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2)]  # side halves, channels grow
+            layers += [nn.Conv2d(c_in, c_out, 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]  # side halves, channels grow
         self.net = nn.Sequential(
             *layers,  # (B, channels[-1], small, small)
             nn.Flatten(),  # (B, channels[-1] * small * small)
@@ -102,7 +105,7 @@ class ConvDecoder(nn.Module):
         channels = [width * 2**i for i in reversed(range(steps))]  # 32 px: 4w, 2w, w
 
         def norm_relu(n: int) -> list[nn.Module]:
-            return [nn.BatchNorm2d(n), nn.ReLU()] if batchnorm else [nn.ReLU()]
+            return [nn.BatchNorm2d(n), nn.ReLU(inplace=True)] if batchnorm else [nn.ReLU(inplace=True)]
 
         # A bias just before BatchNorm is cancelled by its mean subtraction, so DCGAN drops it.
         layers: list[nn.Module] = [

@@ -16,10 +16,16 @@ from torch import nn
 
 
 def hidden_layers(in_features: int, width: int, depth: int, activation: type[nn.Module], **kwargs) -> list[nn.Module]:
-    """`depth` hidden layers of `width` units, each followed by `activation(**kwargs)`."""
+    """`depth` hidden layers of `width` units, each followed by `activation(inplace=True, **kwargs)`.
+
+    In place, since a Linear's backward pass never reads its output: the activation overwrites it
+    instead of writing a copy, and its backward reads the result (the same values and gradients, also
+    through R1's double backward). One thread, the ring preset's critic with R1 (a one-off script,
+    medians of 9 alternating rounds): 738 against 773 µs a step for LeakyReLU.
+    """
     layers: list[nn.Module] = []
     for i in range(depth):
-        layers += [nn.Linear(in_features if i == 0 else width, width), activation(**kwargs)]
+        layers += [nn.Linear(in_features if i == 0 else width, width), activation(inplace=True, **kwargs)]
     return layers
 
 
