@@ -6,7 +6,7 @@ import torch
 
 from genlab.config import ConfigError, RunConfig
 from genlab.trainers import GRADIENT_NORM_EVERY, DivergenceError, GANTrainer, VAETrainer, make_trainer, pick_device
-from genlab.training import run
+from genlab.training import Hook, run
 
 SMALL_GAN = {"data.n_samples": 2000, "model.width": 32, "optim.batch_size": 64, "stats_every": 5}
 SMALL_VAE = {
@@ -206,6 +206,44 @@ def test_an_infinite_gradient_between_readings_still_stops_and_rolls_back_the_ru
     assert result.error.term.startswith("loss/")  # the non-finite weights' next loss names it
     after = parameters(trainer)
     assert all(torch.equal(before[k], after[k]) for k in before) and trainer.step_count == 2
+
+
+@pytest.mark.parametrize("build", [gan, vae])
+def test_a_run_that_ends_on_an_unread_infinite_gradient_hands_back_the_last_good_state(build):
+    """One step at a time, as the Train page's Step button trains: the spoiled weights must not be
+    handed back, nor kept as the next call's snapshot."""
+    trainer = build()
+    run(trainer, until=2)
+    before = parameters(trainer)
+    first_net = next(iter(trainer.networks.values()))
+    handles = [p.register_hook(lambda grad: grad * float("inf")) for p in first_net.parameters()]
+    result = run(trainer, until=3)  # step 3 does not read its gradient norms
+    name = next(iter(trainer.networks))
+    assert result.reason == "diverged" and result.error.term == f"weights/{name}"
+    assert result.error.step == 3 and result.error.rolled_back_to == 2
+    assert all(torch.equal(before[k], after) for k, after in parameters(trainer).items())
+    for handle in handles:
+        handle.remove()
+    assert run(trainer, until=GRADIENT_NORM_EVERY + 1).reason == "reached"
+
+
+def test_a_live_change_after_an_unread_infinite_gradient_keeps_the_state_before_it():
+    trainer = gan()
+    run(trainer, until=1)
+    before = parameters(trainer)
+
+    class SpoilThenChange(Hook):
+        def on_step(self, trainer, metrics):
+            if trainer.step_count == 2:  # G's update at step 3 (which does not read its gradients) spoils G
+                for p in trainer.generator.parameters():
+                    p.register_hook(lambda grad: grad * float("inf"))
+            elif trainer.step_count == 3:  # then a slider moves: the loop keeps the state before the change
+                trainer.update(**{"optim.lr_discriminator": 1e-3})
+
+    result = run(trainer, until=10, hooks=[SpoilThenChange()])
+    assert result.error is not None and result.error.term == "weights/generator"
+    assert result.error.step == 3 and result.error.rolled_back_to == 1
+    assert all(torch.equal(before[k], after) for k, after in parameters(trainer).items())
 
 
 def test_preview_and_generate_in_data_space():

@@ -23,8 +23,9 @@ PREVIEW_COUNT = 64
 # Gradient norms (charts, and the NaN/Inf check of the gradients) on the first step and every this
 # many steps, unless gradient clipping computes them anyway. Reading 2.6 MB of cold gradients cost
 # ≈ 3 % of the MLP VAE's step on a CPU. A non-finite gradient on a step in between still stops the
-# run: the update turns the weights non-finite, the next loss is NaN/Inf, and the loop rolls back to
-# its last snapshot (taken at a multiple of 100 steps, where the gradients were checked).
+# run: the update turns the weights non-finite and the next loss is NaN/Inf, or the loop finds the
+# weights so before it keeps a snapshot or returns (check_weights_after_unread_gradients), and rolls
+# back to its last snapshot.
 GRADIENT_NORM_EVERY = 5
 
 
@@ -97,6 +98,7 @@ class Trainer:
         self._layer_norms = LayerNormTracker()
         self._parameter_lists: dict[nn.Module, list[Tensor]] = {}
         self._watched: list[tuple[str, Tensor]] = []  # terms this step checks for NaN/Inf (_check_finite)
+        self._gradients_read = True  # whether the last update read (and so checked) its gradient norms
         self._loaded_own_data = data is None
         self._heldout: DataSource | None | bool = False  # False: not looked for yet
         self.transfer = None  # genlab.transfer.TransferReport of a run started from a parent's weights
@@ -178,13 +180,24 @@ class Trainer:
         (GRADIENT_NORM_EVERY)."""
         clip = self.config.objective.grad_clip
         parameters = [self._parameters_of(net) for net in networks.values()]
-        if clip > 0:
-            norms = [clip_gradient_norm_(group, clip) for group in parameters]
-        elif self.step_count == 0 or (self.step_count + 1) % GRADIENT_NORM_EVERY == 0:
-            norms = gradient_norms(parameters)
-        else:
+        self._gradients_read = clip > 0 or self.step_count == 0 or (self.step_count + 1) % GRADIENT_NORM_EVERY == 0
+        if not self._gradients_read:
             return {}
+        norms = ([clip_gradient_norm_(group, clip) for group in parameters] if clip > 0
+                 else gradient_norms(parameters))
         return {f"grad_norm/{name}": norm for name, norm in zip(networks, norms)}
+
+    def check_weights_after_unread_gradients(self) -> None:
+        """DivergenceError naming the first network whose weights are NaN/Inf, when the last update did
+        not read its gradients (GRADIENT_NORM_EVERY): a non-finite gradient there has not shown in a loss
+        yet. The training loop calls this before it keeps the state as a snapshot or hands it back, so
+        neither holds weights such a gradient spoiled; after a step that read them it costs nothing."""
+        if self._gradients_read:
+            return
+        for name, net in self.networks.items():
+            parameters = self._parameters_of(net)
+            if parameters and not bool(torch.stack([p.detach().isfinite().all() for p in parameters]).all()):
+                raise DivergenceError(f"weights/{name}", self.step_count, float("nan"))
 
     def _descend(self, optimizer: str, loss: Tensor, terms: dict[str, Tensor],
                  networks: dict[str, nn.Module], step: bool = True) -> dict[str, Tensor]:

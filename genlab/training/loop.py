@@ -13,7 +13,10 @@ there, so no other thread touches the trainer while hooks read it).
 A diverging step (NaN/Inf in a loss or gradient norm) is rolled back whole: the loop keeps a
 snapshot of the trainer (genlab.training.snapshot) taken when run() starts, every `snapshot_every`
 steps and before the first step under changed live settings, and restores it; the error then says
-which step the run went back to, and the hooks' on_divergence see the restored trainer.
+which step the run went back to, and the hooks' on_divergence see the restored trainer. A step that
+does not read its gradient norms (genlab.trainers.GRADIENT_NORM_EVERY) leaves a non-finite gradient to
+show in the next step's loss; so before the loop keeps a snapshot after such a step, or hands the
+trainer back, it checks the weights (`check_weights_after_unread_gradients`) and rolls back on NaN/Inf.
 """
 from __future__ import annotations
 
@@ -90,30 +93,44 @@ def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: 
         while result is None and (until is None or trainer.step_count < until):
             with gate() as go:
                 if not go:
-                    result = RunResult(STOPPED, steps, metrics)
                     break
-                if trainer.config is not snapshot.config:  # a live setting changed: keep the state before it
-                    snapshot = Snapshot(trainer, replacing=snapshot)
                 try:
+                    if trainer.config is not snapshot.config:  # a live setting changed: keep the state before it
+                        trainer.check_weights_after_unread_gradients()
+                        snapshot = Snapshot(trainer, replacing=snapshot)
                     with trainer.autocast():
                         metrics = take_step()
+                    steps += 1
+                    if trainer.step_count % snapshot_every == 0:
+                        trainer.check_weights_after_unread_gradients()
+                        snapshot = Snapshot(trainer, replacing=snapshot)
                 except DivergenceError as error:
-                    snapshot.restore(trainer)
-                    error = error.rolled_back(snapshot.step)
-                    for hook in hooks:
-                        hook.on_divergence(trainer, error)
-                    result = RunResult(DIVERGED, steps, metrics, error)
+                    result = _roll_back(trainer, snapshot, error, hooks, steps, metrics)
                     break
-                steps += 1
-                if trainer.step_count % snapshot_every == 0:
-                    snapshot = Snapshot(trainer, replacing=snapshot)
                 for hook in hooks:
                     hook.on_step(trainer, metrics)
+        if result is None:  # the state handed back was checked too
+            try:
+                trainer.check_weights_after_unread_gradients()
+                reached = until is not None and trainer.step_count >= until
+                result = RunResult(REACHED if reached else STOPPED, steps, metrics)
+            except DivergenceError as error:
+                result = _roll_back(trainer, snapshot, error, hooks, steps, metrics)
     except BaseException as error:
         reason = INTERRUPTED if isinstance(error, KeyboardInterrupt) else FAILED
         _end(trainer, hooks, RunResult(reason, steps, metrics, error))
         raise
-    return _end(trainer, hooks, result or RunResult(REACHED, steps, metrics))
+    return _end(trainer, hooks, result)
+
+
+def _roll_back(trainer, snapshot: Snapshot, error: DivergenceError, hooks: Sequence[Hook], steps: int,
+               metrics: dict) -> RunResult:
+    """Restore the trainer to `snapshot` after `error` and tell the hooks."""
+    snapshot.restore(trainer)
+    error = error.rolled_back(snapshot.step)
+    for hook in hooks:
+        hook.on_divergence(trainer, error)
+    return RunResult(DIVERGED, steps, metrics, error)
 
 
 def _end(trainer, hooks: Sequence[Hook], result: RunResult) -> RunResult:
