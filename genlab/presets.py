@@ -30,7 +30,7 @@ _IMAGE_VAE = {"model.arch": "conv", "model.width": 32, "model.latent_dim": 10, "
 # it had not seen, and seed 13 covered only 5 of 8 modes. A light R1 (γ = 0.1: D smooth around the real
 # points) and a 3,000-step budget reach it on all of seeds 0-14, at steps 1,400-2,500, and every one
 # covers 8/8. On the ring a 2,400-step budget cools the rates sooner and reaches the target in fewer steps:
-# on all of seeds 0-29 (none tuned on but the budget itself), at steps 1,400-2,400, within 5 CPU s of one
+# on all of seeds 0-29 (the budget picked on 0-14, 15-29 seen after), at steps 1,400-2,400, within 5 CPU s of one
 # thread on 26 of 30; 27 of 30 end their budget at >= 95 % (seed 18 at 87 %, all at 8/8). The other
 # point sets keep 3,000 steps. The grid's 25 modes spread over [-4, 4]² need a wider, deeper net and a large batch (each
 # batch then holds ~40 samples of every mode, so D sees the gaps between them): 128×3, batch 1,024, G at
