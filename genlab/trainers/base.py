@@ -179,10 +179,10 @@ class Trainer:
         clipped to grad_clip when that is on; with clipping off, {} on the steps between readings
         (GRADIENT_NORM_EVERY)."""
         clip = self.config.objective.grad_clip
-        parameters = [self._parameters_of(net) for net in networks.values()]
         self._gradients_read = clip > 0 or self.step_count == 0 or (self.step_count + 1) % GRADIENT_NORM_EVERY == 0
         if not self._gradients_read:
             return {}
+        parameters = [self._parameters_of(net) for net in networks.values()]
         norms = ([clip_gradient_norm_(group, clip) for group in parameters] if clip > 0
                  else gradient_norms(parameters))
         return {f"grad_norm/{name}": norm for name, norm in zip(networks, norms)}

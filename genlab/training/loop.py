@@ -100,10 +100,10 @@ def run(trainer, *, until: int | None = None, hooks: Sequence[Hook] = (), gate: 
                         snapshot = Snapshot(trainer, replacing=snapshot)
                     with trainer.autocast():
                         metrics = take_step()
-                    steps += 1
                     if trainer.step_count % snapshot_every == 0:
                         trainer.check_weights_after_unread_gradients()
                         snapshot = Snapshot(trainer, replacing=snapshot)
+                    steps += 1
                 except DivergenceError as error:
                     result = _roll_back(trainer, snapshot, error, hooks, steps, metrics)
                     break
