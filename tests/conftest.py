@@ -162,6 +162,25 @@ def turn_on_interactive_charts(page, tries: int = 10) -> None:
     assert toggle.get_attribute("data-selected") == "true", "the Interactive charts toggle did not stay on"
 
 
+def open_expander(page, label: str, tries: int = 10) -> None:
+    """Open the expander whose label contains `label`. A click that lands while an earlier re-run (a
+    widget just committed) is still on its way can be undone when that run's page arrives: click
+    until the panel shows open with no run in flight."""
+    from playwright.sync_api import Error
+
+    details = page.get_by_test_id("stExpander").filter(has_text=label).locator("details").first
+    for _ in range(tries):
+        try:
+            wait_idle(page, timeout_ms=120_000)
+            if details.evaluate("element => element.open", timeout=5000):
+                return
+            details.locator("summary").click(timeout=5000)
+        except Error:  # detached by a re-run between finding and clicking it
+            pass
+        page.wait_for_timeout(500)
+    assert details.evaluate("element => element.open"), f"the {label!r} panel did not stay open"
+
+
 def quality_numbers(at) -> dict[str, str]:
     """The Train page's live quality numbers in an AppTest, {label: value}, read from the markdown table
     of labels over values that pages.train_view draws ({} before the run has any)."""

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from conftest import playwright_and_chromium, streamlit_server
+from conftest import open_expander, playwright_and_chromium, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def first_step(browser, url: str) -> tuple[str, str]:
         name = page.get_by_placeholder("run name")
         name.fill("shared")
         name.press("Enter")  # a full re-run: the share panel reads the first step
-        page.get_by_text("Share · teach · hand in").click()
+        open_expander(page, "Share · teach · hand in")
         caption = page.get_by_text(re.compile(r"^First step of this run: "))
         expect(caption).to_be_visible()
         link = page.get_by_test_id("stCode").filter(has_text="family=gan").first.inner_text()
