@@ -15,7 +15,7 @@ same code runs a few % faster in one instance than in another. Each round times 
 back, in alternating order, so drift in machine load hits both alike; a round is a whole number of
 stats_every periods. The ratio is the median of the pairs' ratios, shown with its quartiles and the
 spread between instances, which says how far apart two runs of identical code land here. FLOPs of one
-step are counted with torch.utils.flop_counter's formulas and set against a float32 matmul peak
+step (the mean over a lazy-R1 cycle) are counted with torch.utils.flop_counter's formulas and set against a float32 matmul peak
 measured in the same run. genlab runs in float32 like the plain loop unless --precision says
 otherwise. --breakdown times genlab again without the history hook, then also without its per-layer
 statistics, then also without its checks and metric readout, to show where the time goes.
@@ -86,7 +86,8 @@ def plain_loop(trainer, same_layout: bool = False):
 class PlainGAN:
     """dcgan/main.py's iteration with logits: D on real (label 1) and on detached fake (label 0), then G.
     With R1 on (the ring preset), D's loss on real data adds γ/2 · E‖∇_x D(x)‖², its gradient taken
-    from the same forward pass as the loss, the way Mescheder et al.'s code does it."""
+    from the same forward pass as the loss, the way Mescheder et al.'s code does it; lazily (the ring
+    preset: every 2nd update) as StyleGAN2 does, k·γ/2 · E‖∇_x D(x)‖² on every k-th D update, none between."""
 
     def __init__(self, trainer, same_layout: bool = False):
         self.G = copied(trainer.generator, same_layout)
@@ -101,6 +102,8 @@ class PlainGAN:
         self.device = trainer.device
         self.latent_dim = trainer.latent_dim
         self.r1_gamma = trainer.config.objective.r1_gamma
+        self.lazy_interval = trainer.config.objective.lazy_interval
+        self.updates = 0
         self.criterion = torch.nn.BCEWithLogitsLoss()
 
     def step(self) -> None:
@@ -110,13 +113,15 @@ class PlainGAN:
         # (1) update D: maximize log D(x) + log(1 - D(G(z)))
         self.D.zero_grad()
         label = torch.full((b,), 1.0, device=self.device)
-        if self.r1_gamma > 0:
+        r1_weight = self.r1_gamma * self.lazy_interval if self.updates % self.lazy_interval == 0 else 0.0
+        self.updates += 1
+        if r1_weight > 0:
             real.requires_grad_(True)
         out_real = self.D(real)
         err_real = self.criterion(out_real, label)
-        if self.r1_gamma > 0:
+        if r1_weight > 0:
             (grad,) = torch.autograd.grad(out_real.sum(), real, create_graph=True)
-            err_real = err_real + 0.5 * self.r1_gamma * grad.pow(2).reshape(b, -1).sum(1).mean()
+            err_real = err_real + 0.5 * r1_weight * grad.pow(2).reshape(b, -1).sum(1).mean()
         err_real.backward()
         fake = self.G(torch.randn(b, self.latent_dim, device=self.device))
         label.fill_(0.0)
@@ -216,10 +221,11 @@ class CountFlops(TorchDispatchMode):
         return out
 
 
-def flops_of(train) -> int:
+def flops_of(train, steps: int = 1) -> int:
+    """FLOPs per step, averaged over `steps` steps (a lazy-R1 cycle: R1 on one update of k)."""
     with CountFlops() as counter:
-        train(1)
-    return counter.total
+        train(steps)
+    return round(counter.total / steps)
 
 
 def clock(device: str = "cpu") -> float:
@@ -279,7 +285,8 @@ def bench(name: str, rounds: int, seconds: float, instances: int, precision: str
         trainer = make_trainer(config.replace(seed=instance))
         plain = plain_loop(trainer, same_layout)
         pairs.append((through_the_loop(trainer), one_by_one(plain.step)))
-    flops_g, flops_p = flops_of(pairs[0][0]), flops_of(pairs[0][1])
+    cycle = config.objective.lazy_interval
+    flops_g, flops_p = flops_of(pairs[0][0], cycle), flops_of(pairs[0][1], cycle)
     n = round_length(rate(pairs[0][0], 3, device), seconds, config.stats_every)  # also warms up
     for genlab_side, _ in pairs[1:]:
         genlab_side(3)
