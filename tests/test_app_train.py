@@ -159,6 +159,24 @@ def test_step_buttons(app):
     assert app.button(key="btn.start").label == "Resume"
 
 
+def test_a_paused_runs_pictures_show_its_latest_step(app):
+    """A paused run's page is drawn once per click (no live refresh follows): each Step must show that
+    step's 2D scene and curves, however recently the last picture was drawn. The pictures' store here
+    would hold every changed chart for ever while a run trains."""
+    from genlab.viz import FigurePictures
+
+    app.session_state["view.pictures"] = FigurePictures(cost_ratio=1e9)
+    shown_per_step = []
+    for _ in range(3):
+        app.button(key="btn.step").click().run()
+        assert metric(app, "State") == "paused"
+        scene, losses = (image.proto.imgs[0].url for image in app.get("image")[:2])
+        shown_per_step.append((step_count(app), scene, losses))
+    assert [step for step, _, _ in shown_per_step] == [1, 2, 3]
+    assert len({scene for _, scene, _ in shown_per_step}) == 3
+    assert len({losses for _, _, losses in shown_per_step}) == 3
+
+
 def test_slow_motion_toggle(app, wait_until):
     runner = runner_of(app)
     app.toggle(key="live.slow_motion").set_value(True).run()

@@ -149,6 +149,19 @@ def test_a_changed_chart_waits_its_drawing_cost_times_the_ratio():
     assert store.data_uri("other", flat_line_figure(1.0), 300) == first  # each chart has its own hold
 
 
+def test_without_hold_a_changed_chart_is_drawn_at_once():
+    """A paused run's page is drawn once: its pictures must show the run as it stopped, not wait out
+    the hold of the last drawing made while it trained."""
+    clock = Clock(tick=1.0)
+    store = live_pictures.FigurePictures(clock=clock, cost_ratio=1000.0)
+    first = store.data_uri("scene", flat_line_figure(1.0), 300)
+    changed = moved(flat_line_figure(1.0))
+    assert store.data_uri("scene", changed, 300) is first  # held while training
+    latest = store.data_uri("scene", changed, 300, hold=False)
+    assert latest != first
+    assert store.data_uri("scene", changed, 300, hold=False) is latest  # unchanged: not drawn again
+
+
 def test_a_no_data_placeholder_is_replaced_at_once_whatever_its_hold():
     """At Start the loss chart is drawn once with no data; the first curve must not wait out its hold."""
     clock = Clock(tick=1.0)

@@ -73,12 +73,15 @@ class FigurePictures:
         self._clock = clock
         self._cost_ratio = cost_ratio
 
-    def data_uri(self, key: str, figure: LightFigure | Mapping, width: int = raster.WIDTH, lossy: bool = False) -> str:
-        """`figure`'s latest picture (WebP: lossy for photo-like figures such as a heatmap)."""
+    def data_uri(self, key: str, figure: LightFigure | Mapping, width: int = raster.WIDTH, lossy: bool = False,
+                 hold: bool = True) -> str:
+        """`figure`'s latest picture (WebP: lossy for photo-like figures such as a heatmap). `hold=False`
+        draws a changed figure at once: a paused run's page is drawn once and then not again, so a
+        picture held there would stay behind the run's step until the next click."""
         digest = figure_digest(figure, width)
         kept = self._latest.get(key)
         began = self._clock()
-        if kept is not None and (kept.digest == digest or (began < kept.next_draw and not kept.placeholder)):
+        if kept is not None and (kept.digest == digest or (hold and began < kept.next_draw and not kept.placeholder)):
             return kept.uri
         uri = data_uri_webp(raster.figure_picture(figure, width), lossless=not lossy)
         took = self._clock() - began
