@@ -211,6 +211,21 @@ def test_2d_scene_only_when_asked(make_any_runner, wait_until):
     wait_until(lambda: runner.snapshot(want_scene=True).scene.step > scene.step, what="a newer scene")
 
 
+def test_a_paused_runs_pictures_show_the_step_it_stopped_at(make_any_runner, wait_until):
+    """While training, the preview and the scene are drawn at most every PREVIEW_INTERVAL_S; a page drawn
+    once after Pause must not show a picture from steps before, so the first snapshot brings them up."""
+    runner = make_any_runner()
+    runner.start()
+    wait_until(lambda: runner.snapshot(want_scene=True).scene is not None and runner.step_count >= 50)
+    runner.pause()
+    wait_until(lambda: runner.state == PAUSED)
+    snap = runner.snapshot(want_scene=True)
+    assert snap.preview_step == snap.step and snap.scene.step == snap.step
+    runner.step()
+    snap = runner.snapshot()  # no scene asked for: the preview alone comes up to the step
+    assert snap.preview_step == snap.step
+
+
 def test_image_runs_have_image_previews(make_any_runner):
     config = RunConfig(name="shapes").replace(**{
         "data.name": "shapes", "data.n_samples": 256, "model.family": "vae", "model.arch": "conv",

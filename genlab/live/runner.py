@@ -282,14 +282,23 @@ class TrainingRunner:
     def wait_ready(self, timeout: float | None = None) -> bool:
         return True
 
-    def request_scene(self) -> None:
-        """A viewer wants the 2D scene: keep drawing it (at most every PREVIEW_INTERVAL_S) for a while."""
+    def _catch_up_pictures(self, want_scene: bool) -> None:
+        """While no training thread draws them (paused, stopped, diverged), bring the sample preview and,
+        if a viewer draws it, the 2D scene to the trainer's step: a page drawn once after Pause must show
+        the step the run stopped at, not the last picture taken on the way (up to PREVIEW_INTERVAL_S
+        older). While training, the thread draws them (the scene only while a viewer asked recently)."""
         view = self._view
-        idle = view.state != RUNNING
-        view.want_scene()
-        if idle and view.scene_stale(self.trainer.step_count):  # nobody else will draw it
+        if want_scene:
+            view.want_scene()
+        if view.state == RUNNING:
+            return
+        step = self.trainer.step_count
+        stale = [hook for hook, behind in ((view.preview, view.preview_stale(step)),
+                                           (view.scene_hook, want_scene and view.scene_stale(step))) if behind]
+        if stale:
             with self.exclusive() as trainer:
-                view.scene_hook.refresh(trainer)
+                for hook in stale:
+                    hook.refresh(trainer)
 
     def save(self, name: str | None = None, root: str = "checkpoints"):
         """Write a checkpoint with genlab.runs.save_run; returns its path (the autosave is dropped)."""
@@ -350,8 +359,7 @@ class TrainingRunner:
         the recent buffer) instead of the whole run."""
         if last_steps is not None and (isinstance(last_steps, bool) or not isinstance(last_steps, int) or last_steps < 1):
             raise ValueError(f"last_steps must be a positive integer or None, got {last_steps!r}")
-        if want_scene:
-            self.request_scene()
+        self._catch_up_pictures(want_scene)
         with self._cond:
             view, trainer, config = self._view, self.trainer, self._config
         return view.snapshot(trainer, config, self.slow_motion_steps_per_s, last_steps)

@@ -109,6 +109,11 @@ class LiveView(Hook):
     def scene_wanted(self) -> bool:
         return time.monotonic() < self._scene_wanted_until
 
+    def preview_stale(self, step: int) -> bool:
+        """Whether the sample preview was taken before `step`."""
+        with self._lock:
+            return self._preview[0] != step
+
     def scene_stale(self, step: int) -> bool:
         """A 2D run whose scene is missing or older than `step`."""
         with self._lock:
