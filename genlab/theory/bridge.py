@@ -2,8 +2,8 @@
 
 The Dirac lab's games name genlab's own loss kinds and penalties, so a game maps onto a RunConfig field
 by field: the loss onto objective.gan_loss, the regularizer's strength onto the field of the same
-penalty (R1 γ, R2 γ, WGAN-GP λ, weight clipping c), and the critic's other regularizers are off, as
-in the game: the ring preset's own R1 as well, which the page then says. Everything else is the preset
+penalty (R1 γ, R2 γ, WGAN-GP λ, weight clipping c), taken on every D update, and the critic's other
+regularizers are off, as in the game: the ring preset's own R1 as well, which the page then says. Everything else is the preset
 GAN on the 8-Gaussian ring (genlab.presets), as the CLI and the Train page build it. Instance noise is
 no Train page knob: that game's run keeps its loss only and says so.
 """
@@ -18,6 +18,7 @@ from genlab.theory.dirac import LOSSES, REGULARIZERS, DiracGame
 RING = ("gan", "ring")
 STRENGTH_FIELDS = {"weight_clip": "objective.weight_clip", "gradient_penalty": "objective.gp_lambda",
                    "r1": "objective.r1_gamma", "r2": "objective.r2_gamma"}
+LAZY_FIELDS = ("objective.r1_gamma", "objective.r2_gamma")  # what objective.lazy_interval thins out
 NOT_ON_TRAIN = {"instance_noise": "The Train page has no instance noise: the ring run uses the loss alone."}
 PRESET_OFF_NOTE = ("The ring preset trains with {name} {symbol} = {value:g}; it is off here, so that D "
                    "carries only the game's regularizer.")
@@ -43,6 +44,8 @@ def ring_setup(game: DiracGame) -> RingSetup:
     field = STRENGTH_FIELDS.get(game.regularizer)
     if field is not None:
         changes[field] = game.strength
+    if field in LAZY_FIELDS:
+        changes["objective.lazy_interval"] = 1  # on every update, as in the game (the ring preset's R1 is lazy)
     notes = [CLIP_NOTE.format(c=game.strength) if game.clips else NOT_ON_TRAIN.get(game.regularizer, "")]
     preset = config_for(*RING)
     for name, field in STRENGTH_FIELDS.items():
