@@ -65,12 +65,12 @@ QUALITY_METRICS = (  # (history key, label, format) in the quality table when th
 )
 
 
-def chart(figure, key: str, live: bool, running: bool, width: int = viz.PICTURE_WIDTH, lossy: bool = False) -> None:
-    """`figure` as a picture while the run trains or interactive charts are off (`live`), else as an
-    interactive plotly chart; restyled for a projector in presentation mode. Pictures of a `running` run
-    are redrawn at most as often as their drawing cost allows; otherwise at once."""
+def chart(figure, key: str, running: bool, width: int = viz.PICTURE_WIDTH, lossy: bool = False) -> None:
+    """`figure` as a picture while the run trains or interactive charts are off, else as an interactive
+    plotly chart; restyled for a projector in presentation mode. Pictures of a `running` run are redrawn
+    at most as often as their drawing cost allows; otherwise at once."""
     figure = presentation(figure) if presenting() else figure
-    if live:
+    if running or not ss.get("view.interactive", False):
         uri = ss.setdefault("view.pictures", viz.FigurePictures()).data_uri(key, figure, width, lossy, hold=running)
         st.image(uri, width="stretch" if width == viz.PICTURE_WIDTH else "content")
     else:
@@ -192,33 +192,32 @@ def live_view() -> None:
     show_quality(snap, snap.history if window is None else runner.snapshot().history, narrow=current_lesson() is not None)
     tag = f"{id(runner)}-{runner.run_id}"
     running = snap.state == RUNNING
-    live = running or not ss.get("view.interactive", False)
 
     left, right = st.columns([1, 1.25])
     with left:
         if snap.data_kind == "points":
             if snap.scene is not None:
                 chart(viz.scene_figure(snap.scene, show_field=ss.get("view.field", True), uirevision=f"scene-{tag}"),
-                      "chart.scene", live, running, SCENE_WIDTH, lossy=True)
+                      "chart.scene", running, SCENE_WIDTH, lossy=True)
             elif snap.preview is not None:
-                chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), "chart.scene", live, running, SCENE_WIDTH)
+                chart(viz.points_figure(None, snap.preview, uirevision=f"scene-{tag}"), "chart.scene", running, SCENE_WIDTH)
         elif snap.preview is not None:
             st.image(samples_picture(snap), caption=f"Samples from fixed noise, step {snap.preview_step:,}")
     with right:
         log_y = ss.get("view.log", False)
         figure = viz.loss_figure(snap.history, log_y=log_y, uirevision=f"loss-{tag}-{log_y}-{window}")
-        chart(figure, "chart.loss", live, running)
+        chart(figure, "chart.loss", running)
 
     left, right = st.columns(2)
     with left:
         if snap.family == "gan":
-            chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), "chart.d", live, running)
+            chart(viz.d_outputs_figure(snap.history, uirevision=f"d-{tag}-{window}"), "chart.d", running)
             if "d/acc_train" in snap.history or "d/augment_p" in snap.history:
-                chart(viz.overfitting_figure(snap.history, uirevision=f"o-{tag}-{window}"), "chart.overfit", live, running)
+                chart(viz.overfitting_figure(snap.history, uirevision=f"o-{tag}-{window}"), "chart.overfit", running)
         else:
-            chart(viz.kl_per_dim_figure(snap.periodic, uirevision=f"kl-{tag}"), "chart.kl", live, running)
+            chart(viz.kl_per_dim_figure(snap.periodic, uirevision=f"kl-{tag}"), "chart.kl", running)
     with right:
         if ss.get("view.chart") == "Gradient norms":
-            chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), "chart.grads", live, running)
+            chart(viz.grad_norms_figure(snap.history, uirevision=f"g-{tag}-{window}"), "chart.grads", running)
         else:
-            chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), "chart.layers", live, running)
+            chart(viz.layer_norms_figure(snap.history, uirevision=f"w-{tag}-{window}"), "chart.layers", running)
